@@ -1,0 +1,7 @@
+"""``python -m mlxbench``."""
+
+import sys
+
+from mlxbench.cli import main
+
+sys.exit(main())

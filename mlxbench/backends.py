@@ -1,0 +1,170 @@
+"""Where an op runs: a framework, a device, and how to wait for the device.
+
+A backend turns an op variant's numpy inputs into a :class:`Prepared` call:
+inputs already on the device and materialized, the op's parameters bound,
+compiled and warmed up where the backend compiles. ``Prepared.run`` is then
+exactly one call of the op followed by the synchronization of its output, the
+body every timing in mlxbench is made of.
+
+A backend this machine lacks is never an error: :meth:`Backend.unavailable`
+returns the reason, and so does :meth:`Backend.unsupported` for an op whose API
+this MLX release does not have.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+from mlxbench import compat
+from mlxbench.spec import Arrays, Op, Variant
+
+
+class Unavailable(RuntimeError):
+    """Raised by :meth:`Backend.prepare` when the backend or the op cannot run here."""
+
+
+@dataclass
+class Prepared:
+    """One op variant ready to time on one backend."""
+
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    sync: Callable[[Any], None]
+    to_numpy: Callable[[Any], np.ndarray]
+
+    def run(self) -> Any:
+        """One call of the op, then wait for exactly that output."""
+        out = self.fn(*self.args)
+        self.sync(out)
+        return out
+
+
+class Backend:
+    """Base class: subclasses say how to place, call and synchronize."""
+
+    name: str
+    framework: str
+
+    def unavailable(self) -> str | None:
+        """Why this backend cannot run on this machine, or None if it can."""
+        raise NotImplementedError
+
+    def unsupported(self, op: Op) -> str | None:
+        """Why ``op`` cannot run on this backend's framework version, or None."""
+        return None
+
+    def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
+        raise NotImplementedError
+
+    def _check(self, op: Op) -> None:
+        reason = self.unavailable() or self.unsupported(op)
+        if reason:
+            raise Unavailable(reason)
+
+
+class MLXBackend(Backend):
+    """MLX on its CPU or GPU device (Metal on macOS, CUDA on Linux), optionally ``mx.compile``d."""
+
+    framework = "mlx"
+
+    def __init__(self, name: str, device: str, compiled: bool = False) -> None:
+        self.name, self.device, self.compiled = name, device, compiled
+
+    def unavailable(self) -> str | None:
+        mx = compat.import_mlx()
+        if isinstance(mx, str):
+            return mx
+        if self.device == "gpu" and not compat.mlx_gpu_available(mx):
+            return "no MLX GPU: needs Metal (macOS) or mlx's CUDA build (pip install 'mlx[cuda12]')"
+        if self.compiled and not hasattr(mx, "compile"):
+            return f"unsupported in mlx {mx.__version__}: no mx.compile"
+        return None
+
+    def unsupported(self, op: Op) -> str | None:
+        missing = [path for path in op.mlx_requires if not compat.mlx_has(path)]
+        if missing:
+            return f"unsupported in mlx {compat.mlx_version()}: needs " + ", ".join(f"mx.{p}" for p in missing)
+        return None
+
+    def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
+        self._check(op)
+        import mlx.core as mx
+
+        mx.set_default_device(mx.gpu if self.device == "gpu" else mx.cpu)
+        args = tuple(mx.array(a) for a in inputs.values())
+        mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
+        fn = functools.partial(op.mlx, **variant.params)
+        if self.compiled:
+            fn = mx.compile(fn)
+        prepared = Prepared(fn=fn, args=args, sync=mx.eval, to_numpy=lambda out: np.array(out))
+        prepared.run()  # warm-up: compile (g++ JIT on CPU), kernel caches, allocator pools
+        return prepared
+
+
+class TorchBackend(Backend):
+    """PyTorch on ``cpu``, ``cuda`` or ``mps``."""
+
+    framework = "torch"
+
+    def __init__(self, name: str, device: str) -> None:
+        self.name, self.device = name, device
+
+    def unavailable(self) -> str | None:
+        torch = compat.import_torch()
+        if isinstance(torch, str):
+            return torch
+        if self.device == "cuda" and not torch.cuda.is_available():
+            return "no CUDA device for torch (or a CPU-only torch build)"
+        if self.device == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+            return "no MPS device for torch (Apple Silicon macOS only)"
+        return None
+
+    def _sync(self) -> Callable[[Any], None]:
+        import torch
+
+        if self.device == "cuda":
+            return lambda _out: torch.cuda.synchronize()
+        if self.device == "mps":
+            return lambda _out: torch.mps.synchronize()
+        return lambda _out: None  # CPU ops return only when their result is computed
+
+    def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
+        self._check(op)
+        import torch
+
+        if self.device == "cuda":
+            # TF32 would round float32 GEMM/conv inputs to 10 bits: not the function MLX computes.
+            torch.backends.cuda.matmul.allow_tf32 = False
+            torch.backends.cudnn.allow_tf32 = False
+        if op.torch_layout is not None:
+            inputs = op.torch_layout(inputs)
+        args = tuple(torch.from_numpy(a).to(self.device) for a in inputs.values())
+        sync = self._sync()
+        sync(args)
+        restore = op.torch_output or (lambda a: a)
+        prepared = Prepared(
+            fn=functools.partial(op.torch, **variant.params),
+            args=args,
+            sync=sync,
+            to_numpy=lambda out: restore(out.detach().cpu().numpy()),
+        )
+        prepared.run()  # warm-up: kernel selection, allocator caches
+        return prepared
+
+
+BACKENDS: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        MLXBackend("mlx_cpu", "cpu"),
+        MLXBackend("mlx_cpu_compile", "cpu", compiled=True),
+        MLXBackend("mlx_gpu", "gpu"),
+        MLXBackend("mlx_gpu_compile", "gpu", compiled=True),
+        TorchBackend("torch_cpu", "cpu"),
+        TorchBackend("torch_mps", "mps"),
+        TorchBackend("torch_cuda", "cuda"),
+    )
+}

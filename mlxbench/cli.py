@@ -1,0 +1,148 @@
+"""``mlxbench``: list the catalog and verify that every backend computes it.
+
+Exit status: 0 success, 1 a verification failed, 2 bad input (the message
+names the valid choices).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlxbench import compat, select
+from mlxbench.backends import BACKENDS
+from mlxbench.ops import PRESETS
+from mlxbench.spec import Op
+from mlxbench.verify import Row, verify
+
+
+def _console(stderr: bool = False) -> Console:
+    # Piped output keeps full rows instead of wrapping to 80 columns.
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=200)
+
+
+def backend_status() -> dict[str, dict[str, Any]]:
+    status = {}
+    for name, backend in BACKENDS.items():
+        reason = backend.unavailable()
+        status[name] = {"available": reason is None, "reason": reason}
+    return status
+
+
+def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
+    """The ``mlxbench list --json`` document (a contract other tools read)."""
+    return {
+        "preset": preset,
+        "versions": {"mlx": compat.mlx_version(), "torch": compat.torch_version()},
+        "ops": [
+            {
+                "op": op.name,
+                "variants": [
+                    {"id": v.id, "shapes": {k: list(s) for k, s in v.shapes.items()}, "params": dict(v.params)}
+                    for v in op.variants(preset)
+                ],
+            }
+            for op in ops
+        ],
+        "backends": backend_status(),
+    }
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    preset = select.preset(args.preset)
+    ops = select.ops(None)
+    doc = catalog_json(ops, preset)
+    if args.json:
+        print(json.dumps(doc, indent=2))
+        return 0
+    out = _console()
+    table = Table(title=f"ops in preset {preset!r}")
+    table.add_column("op")
+    table.add_column("variants")
+    for entry in doc["ops"]:
+        table.add_row(entry["op"], "\n".join(v["id"] for v in entry["variants"]))
+    out.print(table)
+    backends = Table(title=f"backends (mlx {doc['versions']['mlx']}, torch {doc['versions']['torch']})")
+    backends.add_column("backend")
+    backends.add_column("available")
+    for name, state in doc["backends"].items():
+        backends.add_row(name, "yes" if state["available"] else f"no: {state['reason']}")
+    out.print(backends)
+    return 0
+
+
+def _verify_table(rows: Sequence[Row]) -> Table:
+    table = Table(title="verification against float64")
+    for col in ("op", "variant", "backend", "max error", "tolerance", "ok"):
+        table.add_column(col, justify="right" if col == "max error" else "left")
+    for r in rows:
+        err = "" if r.max_error is None else f"{r.max_error:.2e}"
+        ok = {"ok": "ok", "FAIL": f"[red]FAIL[/red] {r.detail}", "skipped": f"skipped: {r.detail}"}[r.status]
+        table.add_row(r.op, r.variant, r.backend, err, r.tolerance, ok)
+    return table
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    preset = select.preset(args.preset)
+    ops = select.ops(args.op)
+    backends = select.backends(args.backend)
+    out, err = _console(), _console(stderr=True)
+    total = sum(len(op.variants(preset)) for op in ops)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("verifying", total=total)
+
+        def advance(op: Op, variant) -> None:
+            progress.update(task, description=f"{op.name} {variant.id}")
+            progress.advance(task)
+
+        rows = verify(ops, preset, backends, seed=args.seed, on_variant=advance)
+    out.print(_verify_table(rows))
+    failed = sum(r.failed for r in rows)
+    passed = sum(r.status == "ok" for r in rows)
+    skipped = {r.backend: r.detail for r in rows if r.status == "skipped"}
+    out.print(f"{passed} ok, {failed} failed, {len(rows) - passed - failed} skipped")
+    for backend, reason in skipped.items():
+        out.print(f"  skipped {backend}: {reason}")
+    if passed + failed == 0:
+        err.print("nothing was verified: no selected backend can run here")
+        return 1
+    return 1 if failed else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlxbench", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="ops, their variants, and backends with availability")
+    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+    p.add_argument("--json", action="store_true", help="one JSON object: ops, variants, backends")
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("verify", help="compare every op on every backend with a float64 reference")
+    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
+    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+    p.add_argument("--seed", type=int, default=0, help="input seed (default: 0)")
+    p.set_defaults(func=cmd_verify)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except select.UsageError as exc:
+        print(f"mlxbench: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,61 @@
+"""What the installed MLX and PyTorch can do, asked without ever raising.
+
+mlxbench runs under every MLX release from 0.2.0 on, and APIs moved between
+them (``mx.fast`` appeared after 0.2.0, ``mx.metal.*`` memory functions became
+``mx.*``, CUDA arrived in 0.26). Everything version-dependent is asked here.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from types import ModuleType
+
+
+@functools.cache
+def _import(name: str) -> ModuleType | str:
+    try:
+        return importlib.import_module(name)
+    except Exception as exc:  # a broken install is "absent" too, with its reason
+        return f"{name.split('.')[0]} cannot be imported: {exc}"
+
+
+def import_mlx() -> ModuleType | str:
+    """``mlx.core``, or the reason it cannot be imported."""
+    return _import("mlx.core")
+
+
+def import_torch() -> ModuleType | str:
+    """``torch``, or the reason it cannot be imported."""
+    return _import("torch")
+
+
+def mlx_version() -> str:
+    mx = import_mlx()
+    return "(not installed)" if isinstance(mx, str) else str(mx.__version__)
+
+
+def torch_version() -> str:
+    torch = import_torch()
+    return "(not installed)" if isinstance(torch, str) else str(torch.__version__)
+
+
+def mlx_has(path: str) -> bool:
+    """Whether ``mx.<path>`` exists, e.g. ``"fast.layer_norm"`` or ``"array.at"``."""
+    obj = import_mlx()
+    if isinstance(obj, str):
+        return False
+    for part in path.split("."):
+        if not hasattr(obj, part):
+            return False
+        obj = getattr(obj, part)
+    return True
+
+
+def mlx_gpu_available(mx: ModuleType) -> bool:
+    """Metal on macOS; CUDA for mlx's CUDA build on Linux (0.26 onward)."""
+    for backend in ("metal", "cuda"):
+        module = getattr(mx, backend, None)
+        if module is not None and hasattr(module, "is_available") and module.is_available():
+            return True
+    return False

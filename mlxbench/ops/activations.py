@@ -1,0 +1,76 @@
+"""Elementwise activations: ReLU, LeakyReLU, PReLU, SeLU, Sigmoid, Softplus.
+
+Each uses ``mlx.nn``'s function and ``torch.nn.functional``'s, the calls a user
+of either framework would write.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mlxbench.lazy import F, mnn, mx, torch
+from mlxbench.ops._build import elementwise, presets, uniform, var
+from mlxbench.spec import Arrays, Op, Variant
+
+LEAKY_SLOPE = 0.01
+PRELU_ALPHA = 0.25
+SELU_ALPHA = 1.6732632423543772848170429916717
+SELU_SCALE = 1.0507009873554804934193349852946
+
+SHAPES = presets(
+    seed=[var(x=(128, 16, 1024)), var(x=(64, 128, 1024))],
+    default=[var(x=(32, 16, 1024)), var(x=(16, 128, 1024))],
+    tiny=[var(x=(4, 3, 8)), var(x=(2, 5, 7))],
+)
+
+
+def _x(v: Variant, rng: np.random.Generator) -> Arrays:
+    # [-4, 4] covers both branches of every activation and sigmoid's tails.
+    return {"x": uniform(rng, v.shapes["x"], -4.0, 4.0)}
+
+
+def _prelu_inputs(v: Variant, rng: np.random.Generator) -> Arrays:
+    return {**_x(v, rng), "alpha": np.full((1,), PRELU_ALPHA, dtype=np.float32)}
+
+
+def _activation(name: str, mlx, torch_fn, reference, inputs=_x) -> Op:
+    return Op(
+        name=name,
+        presets=SHAPES,
+        inputs=inputs,
+        mlx=mlx,
+        torch=torch_fn,
+        reference=reference,
+        tolerance=elementwise(rtol=1e-5, atol=1e-6),
+    )
+
+
+OPS = [
+    _activation("ReLU", lambda x: mnn.relu(x), lambda x: torch.relu(x), lambda x: np.maximum(x, 0.0)),
+    _activation(
+        "LeakyReLU",
+        lambda x: mnn.leaky_relu(x, negative_slope=LEAKY_SLOPE),
+        lambda x: F.leaky_relu(x, negative_slope=LEAKY_SLOPE),
+        lambda x: np.where(x > 0, x, LEAKY_SLOPE * x),
+    ),
+    _activation(
+        "PReLU",
+        lambda x, alpha: mnn.prelu(x, alpha),
+        lambda x, alpha: F.prelu(x, alpha),
+        lambda x, alpha: np.where(x > 0, x, alpha * x),
+        inputs=_prelu_inputs,
+    ),
+    _activation(
+        "SeLU",
+        lambda x: mnn.selu(x),
+        lambda x: F.selu(x),
+        lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
+    ),
+    _activation("Sigmoid", lambda x: mx.sigmoid(x), lambda x: torch.sigmoid(x), lambda x: 1.0 / (1.0 + np.exp(-x))),
+    _activation(
+        "Softplus",
+        lambda x: mnn.softplus(x),
+        lambda x: F.softplus(x),
+        lambda x: np.logaddexp(0.0, x),
+    ),
+]

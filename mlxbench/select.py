@@ -1,0 +1,47 @@
+"""Turning user-supplied names into ops, backends and presets, or a clear error.
+
+Shared by the CLI and the ASV suite so both accept the same spellings (case
+does not matter) and both reject a typo the same way: naming what exists.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable, Mapping, Sequence, TypeVar
+
+from mlxbench.backends import BACKENDS, Backend
+from mlxbench.ops import CATALOG, PRESETS
+from mlxbench.spec import Op
+
+T = TypeVar("T")
+
+
+class UsageError(ValueError):
+    """Bad user input: the CLI prints the message and exits with status 2."""
+
+
+def _pick(kind: str, names: Iterable[str], table: Mapping[str, T]) -> list[T]:
+    by_lower = {k.lower(): v for k, v in table.items()}
+    picked: list[T] = []
+    for name in names:
+        if name.lower() not in by_lower:
+            raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(table)}")
+        item = by_lower[name.lower()]
+        if item not in picked:
+            picked.append(item)
+    return picked
+
+
+def ops(names: Sequence[str] | None) -> list[Op]:
+    """The named ops in catalog order as given, or all of them."""
+    return _pick("op", names, CATALOG) if names else list(CATALOG.values())
+
+
+def backends(names: Sequence[str] | None) -> list[Backend]:
+    """The named backends, or all of them (unavailable ones are skipped later, not here)."""
+    return _pick("backend", names, BACKENDS) if names else list(BACKENDS.values())
+
+
+def preset(name: str) -> str:
+    if name not in PRESETS:
+        raise UsageError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
+    return name

@@ -1,0 +1,104 @@
+"""The data types every op in the catalog is written in.
+
+An :class:`Op` is pure data plus four small functions: an input factory, an MLX
+implementation, a PyTorch implementation and a float64 reference. Everything
+that runs ops (verification, ASV benchmarks) goes through these types, so the
+catalog itself never has to know about devices, timing or reporting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+Shape = tuple[int, ...]
+Arrays = dict[str, np.ndarray]
+
+FLOAT32_EPS = float(np.finfo(np.float32).eps)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One size/argument combination of an op.
+
+    ``shapes`` names each input's shape (in the MLX layout); ``params`` are the
+    non-array arguments (axis, mask kind, ...) passed as keywords to both
+    implementations and the reference.
+    """
+
+    shapes: Mapping[str, Shape]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        """A stable, human-readable key such as ``64x128x1024-axis2``.
+
+        ASV uses it as the parameter value, so it must never change for a given
+        variant: history would split in two.
+        """
+        dims = "_".join("x".join(map(str, s)) for s in self.shapes.values())
+        extra = "".join(f"-{v}" if isinstance(v, str) else f"-{k}{v}" for k, v in self.params.items())
+        return dims + extra
+
+    def numel(self, name: str) -> int:
+        return int(np.prod(self.shapes[name], dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """``|result - reference| <= atol + rtol * |reference|`` elementwise."""
+
+    rtol: float
+    atol: float
+
+    def describe(self) -> str:
+        return f"rtol={self.rtol:.1e} atol={self.atol:.1e}"
+
+
+@dataclass(frozen=True)
+class Check:
+    """The outcome of comparing one result with the float64 reference."""
+
+    ok: bool
+    max_error: float
+    detail: str = ""
+
+
+ToleranceRule = Callable[[Variant], Tolerance]
+Comparator = Callable[[np.ndarray, np.ndarray, Arrays, Variant, Tolerance], Check]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of the catalog.
+
+    ``inputs`` builds float32/int64 numpy arrays from a seeded generator; both
+    frameworks receive exactly these values. ``torch_layout`` (optional) turns
+    them into PyTorch's native layout (NCHW, NCL) before they reach the device,
+    and ``torch_output`` turns PyTorch's result back, so each framework is timed
+    on its own preferred layout while verification still compares one function.
+    ``mlx_requires`` lists the MLX attributes the MLX side needs (for example
+    ``"fast.layer_norm"``) so old releases report "unsupported" instead of
+    failing mid-run.
+    """
+
+    name: str
+    presets: Mapping[str, Sequence[Variant]]
+    inputs: Callable[[Variant, np.random.Generator], Arrays]
+    mlx: Callable[..., Any]
+    torch: Callable[..., Any]
+    reference: Callable[..., np.ndarray]
+    tolerance: ToleranceRule
+    mlx_requires: tuple[str, ...] = ()
+    torch_layout: Callable[[Arrays], Arrays] | None = None
+    torch_output: Callable[[np.ndarray], np.ndarray] | None = None
+    compare: Comparator | None = None
+
+    def variants(self, preset: str) -> Sequence[Variant]:
+        return self.presets[preset]
+
+    def make_inputs(self, variant: Variant, seed: int = 0) -> Arrays:
+        """Deterministic inputs: the same seed gives the same bytes everywhere."""
+        return self.inputs(variant, np.random.default_rng(seed))
