@@ -12,6 +12,7 @@ import sys
 from typing import Any, Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -73,7 +74,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     backends.add_column("backend")
     backends.add_column("available")
     for name, state in doc["backends"].items():
-        backends.add_row(name, "yes" if state["available"] else f"no: {state['reason']}")
+        backends.add_row(name, "yes" if state["available"] else escape(f"no: {state['reason']}"))
     out.print(backends)
     return 0
 
@@ -84,7 +85,7 @@ def _verify_table(rows: Sequence[Row]) -> Table:
         table.add_column(col, justify="right" if col == "max error" else "left")
     for r in rows:
         err = "" if r.max_error is None else f"{r.max_error:.2e}"
-        ok = {"ok": "ok", "FAIL": f"[red]FAIL[/red] {r.detail}", "skipped": f"skipped: {r.detail}"}[r.status]
+        ok = {"ok": "ok", "FAIL": f"[red]FAIL[/red] {escape(r.detail)}", "skipped": f"skipped: {escape(r.detail)}"}[r.status]
         table.add_row(r.op, r.variant, r.backend, err, r.tolerance, ok)
     return table
 
@@ -107,10 +108,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     out.print(_verify_table(rows))
     failed = sum(r.failed for r in rows)
     passed = sum(r.status == "ok" for r in rows)
-    skipped = {r.backend: r.detail for r in rows if r.status == "skipped"}
+    skipped = dict.fromkeys((r.backend, r.detail) for r in rows if r.status == "skipped")
     out.print(f"{passed} ok, {failed} failed, {len(rows) - passed - failed} skipped")
-    for backend, reason in skipped.items():
-        out.print(f"  skipped {backend}: {reason}")
+    for backend, reason in skipped:
+        out.print(f"  skipped {backend}: {escape(reason)}")
     if passed + failed == 0:
         err.print("nothing was verified: no selected backend can run here")
         return 1

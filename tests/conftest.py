@@ -1,0 +1,17 @@
+"""Shared fixtures: the backends this machine can verify on."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlxbench.backends import BACKENDS
+
+CPU_BACKENDS = ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")
+
+
+@pytest.fixture(scope="session")
+def cpu_backends():
+    """The three backends every supported machine has; missing ones are a setup error here."""
+    missing = {n: BACKENDS[n].unavailable() for n in CPU_BACKENDS if BACKENDS[n].unavailable()}
+    assert not missing, f"test environment lacks CPU backends: {missing}"
+    return [BACKENDS[n] for n in CPU_BACKENDS]

@@ -1,0 +1,91 @@
+"""Backends: availability never raises, prepare warms up, run syncs the exact output."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from mlxbench.backends import BACKENDS, Unavailable
+from mlxbench.ops import CATALOG
+
+
+def test_availability_never_raises_and_always_explains():
+    for backend in BACKENDS.values():
+        reason = backend.unavailable()
+        assert reason is None or (isinstance(reason, str) and reason)
+
+
+def test_prepare_on_an_absent_backend_raises_unavailable():
+    absent = [b for b in BACKENDS.values() if b.unavailable()]
+    if not absent:
+        pytest.skip("every backend is available here")
+    op = CATALOG["ReLU"]
+    v = op.variants("tiny")[0]
+    with pytest.raises(Unavailable):
+        absent[0].prepare(op, v, op.make_inputs(v))
+
+
+def _counting(op, side):
+    calls = []
+    original = getattr(op, side)
+
+    def spy(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    return dataclasses.replace(op, **{side: spy}), calls
+
+
+@pytest.mark.parametrize("name", ["mlx_cpu", "torch_cpu"])
+def test_prepare_warms_up_once_and_run_calls_the_op_once(name):
+    op, calls = _counting(CATALOG["Softmax"], "torch" if name.startswith("torch") else "mlx")
+    v = op.variants("tiny")[0]
+    prepared = BACKENDS[name].prepare(op, v, op.make_inputs(v))
+    assert len(calls) == 1, "prepare must warm up with exactly one call"
+    prepared.run()
+    assert len(calls) == 2
+
+
+def test_compile_happens_during_warm_up():
+    op, calls = _counting(CATALOG["Softmax"], "mlx")
+    v = op.variants("tiny")[0]
+    prepared = BACKENDS["mlx_cpu_compile"].prepare(op, v, op.make_inputs(v))
+    assert len(calls) == 1, "the trace (and g++ JIT) must happen in prepare"
+    for _ in range(3):
+        prepared.run()
+    assert len(calls) == 1, "a compiled run must reuse the traced graph, not re-trace"
+
+
+@pytest.mark.parametrize("name", ["mlx_cpu", "mlx_cpu_compile", "torch_cpu"])
+def test_run_synchronizes_the_exact_output(name):
+    op = CATALOG["MatMul"]
+    v = op.variants("tiny")[0]
+    prepared = BACKENDS[name].prepare(op, v, op.make_inputs(v))
+    synced = []
+    real_sync = prepared.sync
+    prepared.sync = lambda out: (synced.append(out), real_sync(out))
+    out = prepared.run()
+    assert len(synced) == 1 and synced[0] is out
+
+
+def test_torch_gets_its_native_layout_and_results_come_back_in_mlx_layout():
+    op = CATALOG["Conv2d"]
+    v = op.variants("tiny")[0]
+    prepared = BACKENDS["torch_cpu"].prepare(op, v, op.make_inputs(v))
+    n, h, w, c = v.shapes["x"]
+    assert tuple(prepared.args[0].shape) == (n, c, h, w)
+    assert prepared.args[0].is_contiguous()
+    out = prepared.to_numpy(prepared.run())
+    assert out.shape == (n, h - 2, w - 2, v.shapes["weight"][0])
+
+
+def test_int64_indices_reach_both_frameworks_unchanged():
+    op = CATALOG["Gather"]
+    v = op.variants("tiny")[-1]
+    inputs = op.make_inputs(v)
+    mlx_args = BACKENDS["mlx_cpu"].prepare(op, v, inputs).args
+    torch_args = BACKENDS["torch_cpu"].prepare(op, v, inputs).args
+    assert str(mlx_args[1].dtype) == "mlx.core.int64" and str(torch_args[1].dtype) == "torch.int64"
+    assert np.array_equal(np.array(mlx_args[1]), torch_args[1].numpy())

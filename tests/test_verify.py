@@ -1,0 +1,149 @@
+"""Verification proves the pairs agree, and catches the older suite's bugs when planted."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mlx.core as mx
+import mlx.nn as mnn
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mlxbench.backends import BACKENDS
+from mlxbench.ops import CATALOG
+from mlxbench.verify import check_variant, verify
+
+
+def test_tiny_preset_agrees_on_every_cpu_backend(cpu_backends):
+    rows = verify(CATALOG.values(), "tiny", cpu_backends)
+    failures = [r for r in rows if r.status != "ok"]
+    assert not failures, failures
+    # Every op x variant x backend was actually checked.
+    assert len(rows) == sum(len(op.variants("tiny")) for op in CATALOG.values()) * len(cpu_backends)
+
+
+def _plant(op_name: str, backend: str, **functions) -> list[str]:
+    """Statuses of every tiny variant after replacing the op's MLX or torch function."""
+    op = dataclasses.replace(CATALOG[op_name], **functions)
+    rows = [row for v in op.variants("tiny") for row in check_variant(op, v, [BACKENDS[backend]])]
+    return [r.status for r in rows]
+
+
+def _assert_caught(op_name: str, backend: str, **functions) -> None:
+    honest = _plant(op_name, backend)
+    assert set(honest) == {"ok"}, f"control run of {op_name} on {backend} should pass: {honest}"
+    assert "FAIL" in _plant(op_name, backend, **functions), f"planted bug in {op_name} went unnoticed"
+
+
+# --- 1. the axis dropped: MLX's defaults reduce over everything or the last axis ---
+
+def test_softmax_without_axis_is_caught():
+    _assert_caught("Softmax", "mlx_cpu", mlx=lambda x, *, axis: mx.softmax(x))
+
+
+def test_argmax_without_axis_is_caught():
+    _assert_caught("Argmax", "mlx_cpu", mlx=lambda x, *, axis: mx.argmax(x))
+
+
+def test_sort_on_default_axis_is_caught():
+    _assert_caught("Sort", "mlx_cpu_compile", mlx=lambda x, *, axis: mx.sort(x))
+
+
+def test_sum_over_the_wrong_axis_is_caught():
+    _assert_caught("Sum", "torch_cpu", torch=lambda x, *, axis: torch.sum(x, dim=0))
+
+
+# --- 2. the result of .at[] discarded ---
+
+def test_scatter_sum_discarding_at_result_is_caught():
+    def discard(dst, index, src):
+        dst.at[index].add(src)
+        return dst
+
+    _assert_caught("ScatterSum", "mlx_cpu", mlx=discard)
+
+
+def test_scatter_max_discarding_at_result_is_caught():
+    def discard(dst, index, src):
+        dst.at[index].maximum(src)
+        return dst
+
+    _assert_caught("ScatterMax", "mlx_cpu", mlx=discard)
+
+
+def test_scatter_of_one_column_instead_of_rows_is_caught():
+    _assert_caught(
+        "Scatter", "torch_cpu", torch=lambda dst, index, src: dst.scatter(0, index[:, None], src[:, :1])
+    )
+
+
+# --- 3. BCE on logits on one side, probabilities on the other ---
+
+def test_bce_probabilities_on_the_mlx_side_is_caught():
+    _assert_caught(
+        "BCE", "mlx_cpu",
+        mlx=lambda logits, targets: mnn.losses.binary_cross_entropy(
+            mx.clip(logits, 1e-6, 1 - 1e-6), targets, with_logits=False, reduction="mean"),
+    )
+
+
+def test_bce_probabilities_on_the_torch_side_is_caught():
+    _assert_caught(
+        "BCE", "torch_cpu",
+        torch=lambda logits, targets: F.binary_cross_entropy(logits.clamp(1e-6, 1 - 1e-6), targets),
+    )
+
+
+# --- 4. a "causal" mask that masks nothing ---
+
+def test_constant_mask_is_caught():
+    def constant_mask(q, k, v, mask=None, *, masking):
+        fake = mx.zeros((q.shape[-2], k.shape[-2]))  # additive zeros: masks nothing
+        return mx.fast.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5, mask=fake)
+
+    _assert_caught("ScaledDotProductAttention", "mlx_cpu", mlx=constant_mask)
+
+
+def test_torch_ignoring_the_mask_is_caught():
+    _assert_caught(
+        "ScaledDotProductAttention", "torch_cpu",
+        torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5),
+    )
+
+
+# --- the comparison itself ---
+
+def test_nan_is_never_silently_accepted():
+    statuses = _plant("ReLU", "torch_cpu", torch=lambda x: x * float("nan"))
+    assert set(statuses) == {"FAIL"}
+
+
+def test_wrong_shape_is_a_failure_not_a_crash():
+    statuses = _plant("Concat", "mlx_cpu", mlx=lambda a, b, *, axis: a)
+    assert set(statuses) == {"FAIL"}
+
+
+def test_scatter_check_rejects_a_row_no_message_was_sent_to():
+    def wrong_winner(dst, index, src):
+        out = dst.index_put((index,), src)
+        return out + 1.0  # every row now holds a value nobody sent
+
+    _assert_caught("Scatter", "torch_cpu", torch=wrong_winner)
+
+
+def test_unsupported_api_is_reported_not_raised():
+    op = dataclasses.replace(CATALOG["ReLU"], mlx_requires=("fast.no_such_kernel",))
+    rows = check_variant(op, op.variants("tiny")[0], [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]])
+    assert [r.status for r in rows] == ["skipped", "ok"]
+    assert f"unsupported in mlx {mx.__version__}" in rows[0].detail and "mx.fast.no_such_kernel" in rows[0].detail
+
+
+@pytest.mark.parametrize("name", ["mlx_gpu", "mlx_gpu_compile", "torch_mps", "torch_cuda"])
+def test_absent_backend_is_skipped_with_a_reason(name):
+    backend = BACKENDS[name]
+    if backend.unavailable() is None:
+        pytest.skip(f"{name} is available on this machine")
+    rows = check_variant(CATALOG["ReLU"], CATALOG["ReLU"].variants("tiny")[0], [backend])
+    assert rows[0].status == "skipped" and rows[0].detail == backend.unavailable()
