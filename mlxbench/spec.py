@@ -81,7 +81,7 @@ class Op:
     on its own preferred layout while verification still compares one function.
     ``mlx_requires`` lists the MLX attributes the MLX side needs (for example
     ``"fast.layer_norm"``) so old releases report "unsupported" instead of
-    failing mid-run.
+    failing mid-run. ``revision`` versions the benchmark in ASV.
     """
 
     name: str
@@ -95,6 +95,8 @@ class Op:
     torch_layout: Callable[[Arrays], Arrays] | None = None
     torch_output: Callable[[np.ndarray], np.ndarray] | None = None
     compare: Comparator | None = None
+    revision: int = 1
+    """Bump when the measured work changes (ASV starts a new history for the op)."""
 
     def variants(self, preset: str) -> Sequence[Variant]:
         return self.presets[preset]

@@ -1,0 +1,9 @@
+"""One ASV class per op of the catalog (``ops.Softmax.time_mlx_cpu`` and so on).
+
+The classes are generated from ``mlxbench.ops.CATALOG``: adding an op there
+adds its benchmarks here. Choose the preset with ``MLXBENCH_PRESET``.
+"""
+
+from mlxbench.suite import benchmark_classes
+
+globals().update(benchmark_classes(__name__))
