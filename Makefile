@@ -20,9 +20,10 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-## bench: set up, then check and benchmark this machine on the default preset
+## bench: set up, verify every op against float64, then benchmark this machine (asv run)
 bench: $(STAMP)
 	$(BIN)/mlxbench verify --preset $(PRESET)
+	$(BIN)/mlxbench bench --preset $(PRESET)
 
 ## test: set up, then run the test suite
 test: $(STAMP)

@@ -1,4 +1,4 @@
-"""``mlxbench``: list the catalog and verify that every backend computes it.
+"""``mlxbench``: the catalog, its verification, and benchmarking with ASV.
 
 Exit status: 0 success, 1 a verification failed, 2 bad input (the message
 names the valid choices).
@@ -118,6 +118,42 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_releases(args: argparse.Namespace) -> int:
+    from mlxbench import bench, releases
+
+    if args.action == "refresh":
+        merged = releases.merge(releases.load(), releases.fetch())
+        releases.save(merged)
+        print(f"{len(merged)} releases in {releases.CATALOG_PATH}")
+        return 0
+    if args.action == "sync":
+        tags = bench.sync_timeline()
+        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} "
+              f"({bench.ROOT / bench.asv_conf()['repo']})")
+        return 0
+    table = Table(title="MLX releases (the timeline, oldest first)")
+    for col in ("tag", "released", "installs here"):
+        table.add_column(col)
+    for r in releases.load():
+        table.add_row(r.tag, r.date[:10], "yes" if r.installs_here() else "no wheel for this platform")
+    _console().print(table)
+    return 0
+
+
+def cmd_machine(args: argparse.Namespace) -> int:
+    from mlxbench import machine
+
+    info = machine.register(args.name)
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from mlxbench import bench
+
+    return bench.run(select.preset(args.preset), select.ops(args.op), select.backends(args.backend), args.machine, args.quick)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlxbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -133,6 +169,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
     p.add_argument("--seed", type=int, default=0, help="input seed (default: 0)")
     p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("bench", help="benchmark this machine at the installed MLX release (asv run)")
+    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
+    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip)")
+    p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
+    p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("releases", help="the MLX release catalog and its git timeline")
+    p.add_argument("action", nargs="?", choices=["list", "sync", "refresh"], default="list",
+                   help="list (default); sync: create/update the timeline repo; refresh: update the catalog from the index")
+    p.set_defaults(func=cmd_releases)
+
+    p = sub.add_parser("machine", help="register this machine with ASV, named after its chip")
+    p.add_argument("--name", help="override the generated name")
+    p.set_defaults(func=cmd_machine)
     return parser
 
 
