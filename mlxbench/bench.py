@@ -20,7 +20,7 @@ from typing import Sequence
 
 from mlxbench import compat, machine, releases, timeline
 from mlxbench.backends import Backend
-from mlxbench.select import UsageError
+from mlxbench.selection import UsageError
 from mlxbench.spec import Op
 from mlxbench.suite import PRESET_ENV
 

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlxbench import compat, select
+from mlxbench import compat, selection
 from mlxbench.backends import BACKENDS
 from mlxbench.ops import PRESETS
 from mlxbench.spec import Op
@@ -57,8 +57,8 @@ def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    preset = select.preset(args.preset)
-    ops = select.ops(None)
+    preset = selection.preset(args.preset)
+    ops = selection.ops(None)
     doc = catalog_json(ops, preset)
     if args.json:
         print(json.dumps(doc, indent=2))
@@ -91,9 +91,9 @@ def _verify_table(rows: Sequence[Row]) -> Table:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
-    preset = select.preset(args.preset)
-    ops = select.ops(args.op)
-    backends = select.backends(args.backend)
+    preset = selection.preset(args.preset)
+    ops = selection.ops(args.op)
+    backends = selection.backends(args.backend)
     out, err = _console(), _console(stderr=True)
     total = sum(len(op.variants(preset)) for op in ops)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
@@ -151,7 +151,7 @@ def cmd_machine(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from mlxbench import bench
 
-    return bench.run(select.preset(args.preset), select.ops(args.op), select.backends(args.backend), args.machine, args.quick)
+    return bench.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -193,7 +193,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except select.UsageError as exc:
+    except selection.UsageError as exc:
         print(f"mlxbench: error: {exc}", file=sys.stderr)
         return 2
 

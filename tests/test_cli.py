@@ -43,10 +43,10 @@ def test_verify_tiny_passes_on_the_cpu_backends_through_the_cli():
 def test_verify_exits_1_on_a_disagreement(monkeypatch, capsys):
     import dataclasses
 
-    import mlxbench.select as select
+    import mlxbench.selection as selection
 
     broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
-    monkeypatch.setitem(select.CATALOG, "ReLU", broken)
+    monkeypatch.setitem(selection.CATALOG, "ReLU", broken)
     assert main(["verify", "--preset", "tiny", "--op", "ReLU", "--backend", "torch_cpu"]) == 1
     assert "FAIL" in capsys.readouterr().out
 

@@ -1,0 +1,124 @@
+"""The ASV suite: discovery, `asv check`, and a real run over real MLX releases."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlxbench import releases, timeline
+from mlxbench.backends import BACKENDS
+from mlxbench.ops import CATALOG
+
+ROOT = Path(__file__).resolve().parent.parent
+ASV = str(Path(sys.executable).with_name("asv"))
+
+
+def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch):
+    from asv_runner.discovery import disc_benchmarks
+
+    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
+    found = list(disc_benchmarks(str(ROOT / "benchmarks")))
+    names = {b.name for b in found}
+    assert names == {f"ops.{op}.time_{backend}" for op in CATALOG for backend in BACKENDS}
+    for bench in found:
+        op = CATALOG[bench.name.split(".")[1]]
+        assert bench.params == [[repr(v.id) for v in op.variants("tiny")]]
+        assert bench.version == f"{op.name}-r{op.revision}-h1"
+
+
+def test_asv_check_passes():
+    proc = subprocess.run([ASV, "check", "-E", f"existing:{sys.executable}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No problems found" in proc.stdout
+
+
+def test_unknown_preset_in_the_environment_is_named():
+    from mlxbench.suite import preset_from_env
+
+    os.environ["MLXBENCH_PRESET"] = "bogus"
+    try:
+        with pytest.raises(ValueError, match="valid presets: default, seed, tiny"):
+            preset_from_env()
+    finally:
+        del os.environ["MLXBENCH_PRESET"]
+
+
+E2E_RELEASES = ["0.0.2", "0.31.1", "0.32.4"]  # 0.0.2 has no Linux wheel: skipped, not fatal
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory):
+    """A real `asv run` over a timeline of real releases, installed into ASV's own virtualenvs."""
+    work = tmp_path_factory.mktemp("asv")
+    catalog = releases.load()
+    timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in E2E_RELEASES])
+    conf = {
+        "version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git", "branches": ["main"],
+        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/asv_install.py {{build_dir}}"],
+        "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
+        "environment_type": "virtualenv",
+        # numpy only: torch's backends then show n/a, which is part of what this checks.
+        "matrix": {"req": {"numpy": [""], "packaging": [""]}},
+        "benchmark_dir": str(ROOT / "benchmarks"), "env_dir": str(work / "env"),
+        "results_dir": str(work / "results"), "html_dir": str(work / "html"),
+    }
+    (work / "asv.conf.json").write_text(json.dumps(conf))
+    env = {**os.environ, "HOME": str(work), "MLXBENCH_PRESET": "tiny",
+           "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))}
+
+    def asv(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([ASV, *args], cwd=work, env=env, capture_output=True, text=True, timeout=1500)
+        if check:
+            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        return proc
+
+    asv("machine", "--yes", "--machine", "e2e")
+    run = asv("run", "ALL", "--machine", "e2e", "--quick", "--show-stderr", "-b", r"^ops\.(ReLU|ScaledDotProductAttention)\.time_(mlx_cpu|torch_cpu)\b", check=False)
+    return work, asv, run
+
+
+@pytest.mark.e2e
+def test_asv_run_installs_each_release_and_records_results(e2e):
+    work, _, run = e2e
+    files = sorted((work / "results" / "e2e").glob("*-*.json"))
+    tags = timeline.tags(work / "timeline.git")
+    hashes = {f.name.split("-")[0] for f in files}
+    assert {tags["v0.31.1"][:8], tags["v0.32.4"][:8]} <= hashes, run.stdout[-3000:]
+    assert "mlx 0.0.2 has no wheel for this Python and platform; skipped" in run.stdout + run.stderr
+    for f in files:
+        doc = json.loads(f.read_text())
+        if f.name.startswith(tags["v0.0.2"][:8]):
+            continue
+        result = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))["result"]
+        assert all(isinstance(v, float) and v > 0 for v in result)
+        missing_torch = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_torch_cpu"]))["result"]
+        assert all(v != v for v in missing_torch)  # NaN: n/a, torch is not in this environment
+
+
+@pytest.mark.e2e
+def test_asv_compare_prints_rows_for_both_releases(e2e):
+    _, asv, _ = e2e
+    out = asv("compare", "v0.31.1", "v0.32.4", "--machine", "e2e").stdout
+    rows = [line for line in out.splitlines() if "ops.ReLU.time_mlx_cpu" in line]
+    assert len(rows) == 2, out  # one per tiny variant
+    assert all(len(re.findall(r"\d+(?:\.\d+)?[μm]?s", row)) >= 2 for row in rows), rows
+
+
+@pytest.mark.e2e
+def test_asv_publish_lists_both_tags_with_release_dates(e2e):
+    work, asv, _ = e2e
+    asv("publish")
+    index = json.loads((work / "html" / "index.json").read_text())
+    catalog = releases.load()
+    for tag in ("v0.31.1", "v0.32.4"):
+        assert tag in index["tags"]
+        date_ms = index["revision_to_date"][str(index["tags"][tag])]
+        from datetime import datetime, timezone
+        published = datetime.fromtimestamp(date_ms / 1000, tz=timezone.utc).isoformat()
+        assert published.startswith(releases.find(tag, catalog).date[:19])
