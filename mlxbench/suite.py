@@ -70,6 +70,12 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
         # history survives cosmetic edits; bump Op.revision when the measured work changes
         "version": f"{op.name}-r{op.revision}-h{HARNESS_REVISION}",
         "timeout": 600.0,
+        # Sampling: prepare() already warmed up, so no ASV warm-up; one process per
+        # benchmark (setup is reused within it); 3 to 10 samples, stopping after 2 s.
+        "warmup_time": 0.0,
+        "rounds": 1,
+        "repeat": (3, 10, 2.0),
+        "min_run_count": 1,
     }
     for backend in BACKENDS:
         attrs[f"time_{backend}"] = _time_method(op, backend, preset)

@@ -1,0 +1,34 @@
+"""Machine naming and registration, and the main job's benchmark selection."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from mlxbench import machine
+from mlxbench.backends import BACKENDS
+from mlxbench.bench import bench_regex
+from mlxbench.ops import CATALOG
+
+
+def test_description_has_asv_fields_and_chip_details():
+    info = machine.describe()
+    for key in ("machine", "os", "arch", "cpu", "num_cpu", "ram", "chip", "cores", "gpu", "memory_gb"):
+        assert key in info
+    assert info["machine"] and "/" not in info["machine"]
+    assert info["chip"] in info["machine"] and f"{info['memory_gb']}GB" in info["machine"]
+
+
+def test_register_writes_the_entry_with_extra_fields(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    info = machine.register("chip-a")
+    machine.register("chip-b")
+    saved = json.loads((tmp_path / ".asv-machine.json").read_text())
+    assert {"chip-a", "chip-b"} <= set(saved)  # two chips never overwrite each other
+    assert saved["chip-a"]["chip"] == info["chip"] and saved["chip-a"]["memory_gb"] == info["memory_gb"]
+
+
+def test_bench_regex_selects_exactly_the_requested_methods():
+    pattern = re.compile(bench_regex([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]))
+    names = [f"ops.{op}.time_{b}" for op in ("ReLU", "PReLU", "SeLU") for b in BACKENDS]
+    assert [n for n in names if pattern.search(n)] == ["ops.ReLU.time_mlx_cpu", "ops.ReLU.time_torch_cpu"]
