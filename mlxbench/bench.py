@@ -36,9 +36,9 @@ def asv_conf(root: Path = ROOT) -> dict:
     return load_json(str(path), js_comments=True)
 
 
-def sync_timeline(root: Path = ROOT) -> dict[str, str]:
+def sync_timeline(conf: dict, root: Path = ROOT) -> dict[str, str]:
     """Create or update the timeline repository asv.conf.json names; tag -> hash."""
-    return timeline.sync(root / asv_conf(root)["repo"], releases.load())
+    return timeline.sync(root / conf["repo"], releases.load())
 
 
 def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
@@ -54,13 +54,15 @@ def bench_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
 
 
 def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_name: str | None, quick: bool) -> int:
-    runnable = [b for b in backends if b.unavailable() is None]
-    for b in backends:
-        if b not in runnable:
-            print(f"skipping {b.name}: {b.unavailable()}", file=sys.stderr)
+    reasons = {b.name: b.unavailable() for b in backends}
+    for name, reason in reasons.items():
+        if reason:
+            print(f"skipping {name}: {reason}", file=sys.stderr)
+    runnable = [b for b in backends if reasons[b.name] is None]
     if not runnable:
         raise UsageError("none of the selected backends can run on this machine")
-    tags = sync_timeline()
+    conf = asv_conf()
+    tags = sync_timeline(conf)
     tag, commit = commit_for_installed_mlx(tags)
     name = machine.register(machine_name)["machine"]
     print(f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {compat.torch_version()}, "
@@ -72,7 +74,7 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
     ] + (["--quick"] if quick else [])
     env = {**os.environ, PRESET_ENV: preset}
     code = subprocess.call(cmd, cwd=ROOT, env=env)
-    print(summary_table(ROOT / asv_conf()["results_dir"] / name, commit))
+    print(summary_table(ROOT / conf["results_dir"] / name, commit))
     return code
 
 

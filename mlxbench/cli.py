@@ -127,9 +127,9 @@ def cmd_releases(args: argparse.Namespace) -> int:
         print(f"{len(merged)} releases in {releases.CATALOG_PATH}")
         return 0
     if args.action == "sync":
-        tags = bench.sync_timeline()
-        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} "
-              f"({bench.ROOT / bench.asv_conf()['repo']})")
+        conf = bench.asv_conf()
+        tags = bench.sync_timeline(conf)
+        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({bench.ROOT / conf['repo']})")
         return 0
     table = Table(title="MLX releases (the timeline, oldest first)")
     for col in ("tag", "released", "installs here"):
@@ -154,26 +154,33 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
 
 
+def _add_preset(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+
+
+def _add_selection(p: argparse.ArgumentParser) -> None:
+    """--preset, --op, --backend: the same spelling for every command that runs ops."""
+    _add_preset(p)
+    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
+    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlxbench", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="ops, their variants, and backends with availability")
-    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+    _add_preset(p)
     p.add_argument("--json", action="store_true", help="one JSON object: ops, variants, backends")
     p.set_defaults(func=cmd_list)
 
     p = sub.add_parser("verify", help="compare every op on every backend with a float64 reference")
-    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
-    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
-    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+    _add_selection(p)
     p.add_argument("--seed", type=int, default=0, help="input seed (default: 0)")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("bench", help="benchmark this machine at the installed MLX release (asv run)")
-    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
-    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
-    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+    _add_selection(p)
     p.add_argument("--machine", help="ASV machine name (default: named after the chip)")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
     p.set_defaults(func=cmd_bench)
