@@ -60,6 +60,10 @@ class Backend:
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         raise NotImplementedError
 
+    def synchronizer(self) -> Callable[[Any], None]:
+        """The one function that waits for an output on this backend (method audits compare against it)."""
+        raise NotImplementedError
+
     def _check(self, op: Op) -> None:
         reason = self.unavailable() or self.unsupported(op)
         if reason:
@@ -90,19 +94,41 @@ class MLXBackend(Backend):
             return f"unsupported in mlx {compat.mlx_version()}: needs " + ", ".join(f"mx.{p}" for p in missing)
         return None
 
+    def synchronizer(self) -> Callable[[Any], None]:
+        import mlx.core as mx
+
+        return mx.eval  # lazy graph: evaluating the output is the computation
+
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         self._check(op)
         import mlx.core as mx
 
         mx.set_default_device(mx.gpu if self.device == "gpu" else mx.cpu)
+        sync = self.synchronizer()
         args = tuple(mx.array(a) for a in inputs.values())
         mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
         fn = functools.partial(op.mlx, **variant.params)
         if self.compiled:
             fn = mx.compile(fn)
-        prepared = Prepared(fn=fn, args=args, sync=mx.eval, to_numpy=lambda out: np.array(out))
+        prepared = Prepared(fn=fn, args=args, sync=sync, to_numpy=lambda out: np.array(out))
         prepared.run()  # warm-up: compile (g++ JIT on CPU), kernel caches, allocator pools
         return prepared
+
+
+def _no_sync(_out: Any) -> None:
+    """torch CPU ops return only once their result is computed: nothing to wait for."""
+
+
+def _cuda_sync(_out: Any) -> None:
+    import torch
+
+    torch.cuda.synchronize()
+
+
+def _mps_sync(_out: Any) -> None:
+    import torch
+
+    torch.mps.synchronize()
 
 
 class TorchBackend(Backend):
@@ -123,14 +149,8 @@ class TorchBackend(Backend):
             return "no MPS device for torch (Apple Silicon macOS only)"
         return None
 
-    def _sync(self) -> Callable[[Any], None]:
-        import torch
-
-        if self.device == "cuda":
-            return lambda _out: torch.cuda.synchronize()
-        if self.device == "mps":
-            return lambda _out: torch.mps.synchronize()
-        return lambda _out: None  # CPU ops return only when their result is computed
+    def synchronizer(self) -> Callable[[Any], None]:
+        return {"cuda": _cuda_sync, "mps": _mps_sync}.get(self.device, _no_sync)
 
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         self._check(op)
@@ -143,7 +163,7 @@ class TorchBackend(Backend):
         if op.torch_layout is not None:
             inputs = op.torch_layout(inputs)
         args = tuple(torch.from_numpy(a).to(self.device) for a in inputs.values())
-        sync = self._sync()
+        sync = self.synchronizer()
         sync(args)
         restore = op.torch_output or (lambda a: a)
         prepared = Prepared(

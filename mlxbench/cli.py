@@ -144,7 +144,7 @@ def cmd_machine(args: argparse.Namespace) -> int:
     from mlxbench import machine
 
     info = machine.register(args.name)
-    print(json.dumps(info, indent=2))
+    print(info["machine"] if args.name_only else json.dumps(info, indent=2))
     return 0
 
 
@@ -152,6 +152,31 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from mlxbench import bench
 
     return bench.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from mlxbench import bench, plots, readme, render, results
+    from mlxbench.report import Report
+
+    fmt = args.format
+    if fmt not in render.FORMATS:
+        raise selection.UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
+    results_dir = Path(args.results) if args.results else bench.ROOT / bench.asv_conf()["results_dir"]
+    loaded = results.load(results_dir, bench.sync_timeline(bench.asv_conf()))
+    err = _console(stderr=True)
+    for problem in loaded.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    report = Report(loaded, args.machine, args.backend, args.release, args.mean)
+    print(render.render(report.tables(args.table or ["average", "detailed", "history"]), fmt, loaded.problems))
+    if args.plots:
+        for path in plots.write(report, Path(args.plots)):
+            err.print(f"wrote {path}")
+    if args.update_readme:
+        readme.update(bench.ROOT / "README.md", report, bench.ROOT / "docs")
+        err.print(f"updated the results section of {bench.ROOT / 'README.md'}")
+    return 0
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
@@ -185,6 +210,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
     p.set_defaults(func=cmd_bench)
 
+    p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
+    p.add_argument("--results", help="an ASV results directory (default: asv.conf.json's results_dir)")
+    p.add_argument("--table", action="append", choices=["average", "detailed", "history"],
+                   help="which tables (repeatable; default: all three)")
+    p.add_argument("--format", default="markdown", help="markdown (default), csv or json")
+    p.add_argument("--machine", action="append", help="a machine name (repeatable; default: all)")
+    p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
+    p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
+    p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
+    p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR")
+    p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
+    p.set_defaults(func=cmd_report)
+
     p = sub.add_parser("releases", help="the MLX release catalog and its git timeline")
     p.add_argument("action", nargs="?", choices=["list", "sync", "refresh"], default="list",
                    help="list (default); sync: create/update the timeline repo; refresh: update the catalog from the index")
@@ -192,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("machine", help="register this machine with ASV, named after its chip")
     p.add_argument("--name", help="override the generated name")
+    p.add_argument("--name-only", action="store_true", help="print only the machine's name")
     p.set_defaults(func=cmd_machine)
     return parser
 

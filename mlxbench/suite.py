@@ -23,6 +23,11 @@ HARNESS_REVISION = 1
 """Bump when the timing method itself changes (all history restarts)."""
 
 
+def benchmark_version(op: Op) -> str:
+    """ASV's ``version`` of the op's benchmarks: results under another version are not comparable."""
+    return f"{op.name}-r{op.revision}-h{HARNESS_REVISION}"
+
+
 def preset_from_env() -> str:
     preset = os.environ.get(PRESET_ENV, "default")
     if preset not in PRESETS:
@@ -68,7 +73,7 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
         "params": [[v.id for v in op.variants(preset)]],
         "param_names": ["variant"],
         # history survives cosmetic edits; bump Op.revision when the measured work changes
-        "version": f"{op.name}-r{op.revision}-h{HARNESS_REVISION}",
+        "version": benchmark_version(op),
         "timeout": 600.0,
         # Sampling: prepare() already warmed up, so no ASV warm-up; one process per
         # benchmark (setup is reused within it); 3 to 10 samples, stopping after 2 s.

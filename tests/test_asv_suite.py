@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
+import asv_project
 from mlxbench import releases, timeline
 from mlxbench.backends import BACKENDS
 from mlxbench.ops import CATALOG
 
-ROOT = Path(__file__).resolve().parent.parent
-ASV = str(Path(sys.executable).with_name("asv"))
+ROOT = asv_project.ROOT
+ASV = asv_project.ASV
 
 
 def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch):
@@ -56,28 +57,8 @@ E2E_RELEASES = ["0.0.2", "0.31.1", "0.32.4"]  # 0.0.2 has no Linux wheel: skippe
 def e2e(tmp_path_factory):
     """A real `asv run` over a timeline of real releases, installed into ASV's own virtualenvs."""
     work = tmp_path_factory.mktemp("asv")
-    catalog = releases.load()
-    timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in E2E_RELEASES])
-    conf = {
-        "version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git", "branches": ["main"],
-        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/asv_install.py {{build_dir}}"],
-        "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
-        "environment_type": "virtualenv",
-        # numpy only: torch's backends then show n/a, which is part of what this checks.
-        "matrix": {"req": {"numpy": [""], "packaging": [""]}},
-        "benchmark_dir": str(ROOT / "benchmarks"), "env_dir": str(work / "env"),
-        "results_dir": str(work / "results"), "html_dir": str(work / "html"),
-    }
-    (work / "asv.conf.json").write_text(json.dumps(conf))
-    env = {**os.environ, "HOME": str(work), "MLXBENCH_PRESET": "tiny",
-           "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))}
-
-    def asv(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run([ASV, *args], cwd=work, env=env, capture_output=True, text=True, timeout=1500)
-        if check:
-            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
-        return proc
-
+    # numpy only: torch's backends then show n/a, which is part of what this checks.
+    asv = asv_project.make(work, E2E_RELEASES, {"numpy": [""], "packaging": [""]})
     asv("machine", "--yes", "--machine", "e2e")
     run = asv("run", "ALL", "--machine", "e2e", "--quick", "--show-stderr", "-b", r"^ops\.(ReLU|ScaledDotProductAttention)\.time_(mlx_cpu|torch_cpu)\b", check=False)
     return work, asv, run

@@ -1,0 +1,104 @@
+"""Audits the timing method of a backend on one op variant (not its speed).
+
+:func:`audit` prepares the variant through spies and runs the timed body once,
+then names every way the body could time something other than "one call of
+the op, synchronized on its exact output": the op called twice or not at all,
+a compiled function re-traced inside the timed region, no synchronization or
+one on a different array, inputs built or moved inside the body instead of in
+setup, inputs not on the backend's device. Tests run it for every backend and
+plant each bug to prove it is caught.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+from mlxbench.backends import Backend, MLXBackend, Prepared, TorchBackend
+from mlxbench.spec import Op, Variant
+
+
+def _counting(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> Callable[..., Any]:
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
+        return fn(*args, **kwargs)
+
+    return spy
+
+
+def _placement(backend: Backend, args: tuple[Any, ...]) -> list[str]:
+    """Inputs must already be the framework's arrays on the backend's device."""
+    problems = []
+    for i, arg in enumerate(args):
+        if isinstance(backend, MLXBackend):
+            import mlx.core as mx
+
+            if not isinstance(arg, mx.array):
+                problems.append(f"input {i} is {type(arg).__name__}, not an mx.array made in setup")
+        elif isinstance(backend, TorchBackend):
+            import torch
+
+            if not isinstance(arg, torch.Tensor):
+                problems.append(f"input {i} is {type(arg).__name__}, not a torch.Tensor made in setup")
+            elif arg.device.type != backend.device:
+                problems.append(f"input {i} is on {arg.device.type}, not {backend.device}")
+    return problems
+
+
+def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[Any, ...]]) -> list[str]:
+    """Run ``prepared``'s timed body once through spies; ``op_calls`` records the op's own calls."""
+    problems = _placement(backend, prepared.args)
+    if prepared.sync is not backend.synchronizer():
+        problems.append(f"the body synchronizes with {getattr(prepared.sync, '__name__', prepared.sync)!s}, "
+                        f"not {backend.name}'s synchronizer")
+    fn, sync = prepared.fn, prepared.sync
+    body_calls: list[tuple[Any, ...]] = []
+    outputs: list[Any] = []
+    synced: list[Any] = []
+
+    def spy_fn(*args: Any) -> Any:
+        body_calls.append(args)
+        outputs.append(fn(*args))
+        return outputs[-1]
+
+    def spy_sync(out: Any) -> None:
+        synced.append(out)
+        sync(out)
+
+    traced_before = len(op_calls)
+    prepared.fn, prepared.sync = spy_fn, spy_sync
+    try:
+        returned = prepared.run()
+    except Exception as exc:  # noqa: BLE001 - a body that cannot run is one more finding
+        return problems + [f"the timed body raised {type(exc).__name__}: {exc}"]
+    finally:
+        prepared.fn, prepared.sync = fn, sync
+    if len(body_calls) != 1:
+        problems.append(f"the timed body called the op {len(body_calls)} times, not once")
+    elif any(a is not b for a, b in zip(body_calls[0], prepared.args)) or len(body_calls[0]) != len(prepared.args):
+        problems.append("the timed body called the op on inputs other than setup's (built or copied while timed)")
+    traced = len(op_calls) - traced_before
+    compiled = getattr(backend, "compiled", False)
+    if compiled and traced:
+        problems.append("the compiled function was traced inside the timed body (warm-up did not compile it)")
+    if not compiled and traced != len(body_calls):
+        problems.append(f"the op ran {traced} times for {len(body_calls)} calls of the prepared function")
+    if len(synced) != 1:
+        problems.append(f"the timed body synchronized {len(synced)} times, not once")
+    elif outputs and synced[0] is not outputs[0]:
+        problems.append("the timed body synchronized an array other than the op's output")
+    if outputs and returned is not outputs[0]:
+        problems.append("the timed body returned something other than the op's output")
+    return problems
+
+
+def audit(backend: Backend, op: Op, variant: Variant) -> list[str]:
+    """Every method problem of ``backend`` on ``op``/``variant``: an empty list is a clean bill."""
+    op_calls: list[tuple[Any, ...]] = []
+    side = backend.framework
+    spied = dataclasses.replace(op, **{side: _counting(getattr(op, side), op_calls)})
+    prepared = backend.prepare(spied, variant, op.make_inputs(variant))
+    problems = []
+    if len(op_calls) != 1:
+        problems.append(f"setup ran the op {len(op_calls)} times; one warm-up run (compile included) is expected")
+    return problems + audit_prepared(backend, prepared, op_calls)

@@ -1,0 +1,294 @@
+"""The tables people read: average per chip, detailed per variant, history across releases.
+
+The average table keeps the older suite's layout (one row per op, a column of
+milliseconds per backend, then speedup columns ``(t_other / t_first - 1) x 100``)
+and fixes where it misled: values are rounded, not truncated; variants are
+aggregated with the geometric mean by default (the arithmetic mean the older
+suite used is dominated by the largest variant) and the header says which; a
+backend that did not run prints ``n/a`` instead of ``nan``; an op whose
+backends covered different variants prints ``n/a`` rather than a mean that
+would not compare with its neighbours.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from statistics import fmean, geometric_mean
+from typing import Callable, Iterable, Sequence
+
+from mlxbench.ops import CATALOG, PRESETS
+from mlxbench.results import FAILED, Measurement, ResultSet
+from mlxbench.selection import UsageError
+
+COLUMN_NAMES = {
+    "mlx_gpu": "mlx_gpu",
+    "mlx_gpu_compile": "mlx_gpu_compile",
+    "mlx_cpu": "mlx_cpu",
+    "mlx_cpu_compile": "mlx_cpu_compile",
+    "torch_mps": "mps",
+    "torch_cpu": "cpu",
+    "torch_cuda": "cuda",
+}
+"""Backend -> column heading, in the older suite's column order."""
+
+SPEEDUPS: tuple[tuple[str, str], ...] = (
+    ("mlx_gpu_compile", "mlx_gpu"),
+    ("mlx_gpu", "torch_mps"),
+    ("mlx_gpu", "mlx_cpu"),
+    ("torch_cuda", "torch_cpu"),
+    ("mlx_cpu_compile", "mlx_cpu"),
+    ("mlx_cpu", "torch_cpu"),
+)
+"""(first, other) pairs: ``first/other speedup`` is how much faster ``first`` is."""
+
+_CATALOG_ORDER = {(op.name, v.id): i for op in CATALOG.values() for preset in PRESETS
+                  for i, v in enumerate(op.variants(preset))}
+
+AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {"geometric": geometric_mean, "arithmetic": fmean}
+
+Value = float | str | None
+"""A table cell's raw value: a number, :data:`FAILED`, or None for n/a."""
+
+
+def speedup(first: Value, other: Value) -> Value:
+    """``(t_other / t_first - 1) * 100``: +58 means ``first`` takes 1/1.58 of ``other``'s time."""
+    if isinstance(first, float) and isinstance(other, float):
+        return (other / first - 1.0) * 100.0
+    return None
+
+
+def change(old: Value, new: Value) -> Value:
+    """Runtime change in percent from ``old`` to ``new``: negative is faster."""
+    return speedup(old, new)
+
+
+def format_ms(value: Value) -> str:
+    """Milliseconds, rounded: two decimals from 1 ms up, three significant digits below."""
+    if value is None:
+        return "n/a"
+    if isinstance(value, str):
+        return value
+    return f"{value:.2f}" if value >= 1.0 else f"{value:#.3g}"
+
+
+def format_pct(value: Value) -> str:
+    """A signed whole percentage, rounded half away from zero (``+58%``, ``-41%``)."""
+    if not isinstance(value, float):
+        return "n/a"
+    rounded = math.floor(abs(value) + 0.5)
+    return f"{'-' if value < 0 and rounded else '+'}{rounded}%"
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "text", "ms" or "pct"
+    inline: bool = False
+    """Markdown only: print in parentheses after the previous column instead of on its own."""
+
+    def format(self, value: Value) -> str:
+        if self.kind == "text":
+            return str(value)
+        return format_ms(value) if self.kind == "ms" else format_pct(value)
+
+
+@dataclass
+class Table:
+    kind: str
+    title: str
+    notes: list[str]
+    columns: list[Column]
+    rows: list[list[Value]] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+
+
+def aggregate(values: Iterable[Value], how: str) -> Value:
+    """One op's value over its variants: n/a if any variant is n/a, failed if any failed."""
+    values = list(values)
+    if any(v == FAILED for v in values):
+        return FAILED
+    if not values or any(not isinstance(v, float) for v in values):
+        return None
+    return AGGREGATES[how](values)
+
+
+class Report:
+    """Tables over a :class:`ResultSet`, filtered by machine, backend and release range."""
+
+    def __init__(self, results: ResultSet, machines: Sequence[str] | None = None,
+                 backends: Sequence[str] | None = None, release_range: str | None = None,
+                 how: str = "geometric") -> None:
+        if how not in AGGREGATES:
+            raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
+        self.how = how
+        self.results = results
+        self.machines = _pick_machines(results, machines)
+        self.backends = _pick_backends(backends)
+        self.releases = _pick_releases(results.releases, release_range)
+        self._ms: dict[tuple[str, str, str, str, str], Value] = {}
+        for m in results.measurements:
+            if m.machine in self.machines and m.backend in self.backends and m.release in self.releases:
+                self._ms[(m.machine, m.release, m.op, m.variant, m.backend)] = _ms(m)
+
+    # -- what exists -----------------------------------------------------
+    def releases_of(self, machine: str) -> list[str]:
+        have = {k[1] for k in self._ms if k[0] == machine}
+        return [r for r in self.releases if r in have]
+
+    def backends_of(self, machine: str) -> list[str]:
+        """Backends with at least one number on this machine (the others get no column)."""
+        ran = {k[4] for k, v in self._ms.items() if k[0] == machine and isinstance(v, float)}
+        return [b for b in COLUMN_NAMES if b in ran and b in self.backends]
+
+    def _variants(self, machine: str, release: str) -> dict[str, list[str]]:
+        """op -> its variants with results, in catalog order (ops sorted by name)."""
+        out: dict[str, list[str]] = {}
+        for (mach, rel, op, variant, _), _v in self._ms.items():
+            if mach == machine and rel == release and variant not in out.setdefault(op, []):
+                out[op].append(variant)
+        return {op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
+                for op, variants in sorted(out.items())}
+
+    def _op_value(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
+        return aggregate((self._ms.get((machine, release, op, v, backend)) for v in variants), self.how)
+
+    def _speedup_columns(self, backends: Sequence[str]) -> list[tuple[str, str]]:
+        return [(a, b) for a, b in SPEEDUPS if a in backends and b in backends]
+
+    def _header(self, machine: str, release: str) -> dict[str, str]:
+        torch = sorted({m.torch for m in self.results.measurements
+                        if m.machine == machine and m.release == release and m.torch})
+        return {"machine": machine, "release": release, "torch": ", ".join(torch) or "as installed"}
+
+    # -- tables ----------------------------------------------------------
+    def average(self, machine: str, release: str) -> Table:
+        backends = self.backends_of(machine)
+        pairs = self._speedup_columns(backends)
+        meta = self._header(machine, release)
+        table = Table(
+            "average", f"Average benchmark: {machine}, mlx {release}",
+            [f"Times in ms; each op is the {self.how} mean over its variants "
+             f"(`mlxbench report --mean {'arithmetic' if self.how == 'geometric' else 'geometric'}` for the other). "
+             f"torch {meta['torch']}.",
+             "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
+             "n/a: the backend or the MLX API is missing, or it did not run every variant."],
+            [Column("Operation", "text")] + [Column(COLUMN_NAMES[b], "ms") for b in backends]
+            + [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs],
+            meta={**meta, "aggregation": self.how},
+        )
+        for op, variants in self._variants(machine, release).items():
+            values = {b: self._op_value(machine, release, op, variants, b) for b in backends}
+            table.rows.append([op] + [values[b] for b in backends] + [speedup(values[a], values[b]) for a, b in pairs])
+        return table
+
+    def detailed(self, machine: str, release: str) -> Table:
+        backends = self.backends_of(machine)
+        pairs = self._speedup_columns(backends)
+        table = Table(
+            "detailed", f"Detailed benchmark: {machine}, mlx {release}",
+            [f"Times in ms (ASV median per variant); torch {self._header(machine, release)['torch']}."],
+            [Column("Operation", "text"), Column("Variant", "text")]
+            + [Column(COLUMN_NAMES[b], "ms") for b in backends]
+            + [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs],
+            meta=self._header(machine, release),
+        )
+        for op, variants in self._variants(machine, release).items():
+            for variant in variants:
+                values = {b: self._ms.get((machine, release, op, variant, b)) for b in backends}
+                table.rows.append([op, variant] + [values[b] for b in backends]
+                                  + [speedup(values[a], values[b]) for a, b in pairs])
+        return table
+
+    def history(self, machine: str, backend: str) -> Table:
+        releases = self.releases_of(machine)
+        columns = [Column("Operation", "text")]
+        for i, release in enumerate(releases):
+            columns.append(Column(release, "ms"))
+            if i:
+                columns.append(Column(f"{releases[i - 1]}->{release} change", "pct", inline=True))
+        if len(releases) > 2:
+            columns.append(Column(f"{releases[0]}->{releases[-1]} change", "pct"))
+        table = Table(
+            "history", f"History: {machine}, {COLUMN_NAMES[backend]} ({backend})",
+            [f"Times in ms ({self.how} mean over each op's variants at the newest release); "
+             "in parentheses the change in runtime from the previous release: negative is faster."],
+            columns, meta={"machine": machine, "backend": backend, "aggregation": self.how},
+        )
+        ops = {}
+        for release in reversed(releases):  # variants as of the newest release that has the op
+            for op, variants in self._variants(machine, release).items():
+                ops.setdefault(op, variants)
+        for op, variants in sorted(ops.items()):
+            values = [self._op_value(machine, r, op, variants, backend) for r in releases]
+            row: list[Value] = [op]
+            for i, value in enumerate(values):
+                row.append(value)
+                if i:
+                    row.append(change(values[i - 1], value))
+            if len(releases) > 2:
+                row.append(change(values[0], values[-1]))
+            table.rows.append(row)
+        return table
+
+    def tables(self, kinds: Sequence[str]) -> list[Table]:
+        """The requested kinds for each selected machine; average/detailed at the newest release."""
+        out: list[Table] = []
+        for machine in self.machines:
+            releases = self.releases_of(machine)
+            if not releases:
+                continue
+            for kind in kinds:
+                if kind == "history":
+                    out.extend(self.history(machine, b) for b in self.backends_of(machine))
+                else:
+                    out.append(getattr(self, kind)(machine, releases[-1]))
+        if not out:
+            raise UsageError("no results match the selected machine, backend and release range")
+        return out
+
+
+def _ms(m: Measurement) -> Value:
+    if m.seconds == FAILED:
+        return FAILED
+    return m.seconds * 1e3 if m.ok else None
+
+
+def _pick_machines(results: ResultSet, names: Sequence[str] | None) -> list[str]:
+    have = sorted(results.machines)
+    if not names:
+        return have
+    by_lower = {m.lower(): m for m in have}
+    unknown = [n for n in names if n.lower() not in by_lower]
+    if unknown:
+        raise UsageError(f"unknown machine {unknown[0]!r}; machines with results: {', '.join(have) or 'none'}")
+    return [by_lower[n.lower()] for n in names]
+
+
+def _pick_backends(names: Sequence[str] | None) -> list[str]:
+    if not names:
+        return list(COLUMN_NAMES)
+    aliases = {**{b: b for b in COLUMN_NAMES}, **{c: b for b, c in COLUMN_NAMES.items()}}
+    picked = []
+    for name in names:
+        if name.lower() not in aliases:
+            raise UsageError(f"unknown backend {name!r}; valid backends: {', '.join(COLUMN_NAMES)}")
+        picked.append(aliases[name.lower()])
+    return picked
+
+
+def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
+    """``A..B`` (inclusive, either end may be left out) or a single release ``A``."""
+    if not spec:
+        return list(have)
+    first, sep, last = spec.partition("..")
+    if not sep:
+        last = first
+    for end in (first, last):
+        if end and end not in have:
+            raise UsageError(f"unknown release {end!r}; releases with results: {', '.join(have)}")
+    lo = have.index(first) if first else 0
+    hi = have.index(last) if last else len(have) - 1
+    if lo > hi:
+        raise UsageError(f"empty release range {spec!r}: {first} comes after {last}")
+    return list(have[lo:hi + 1])

@@ -1,0 +1,46 @@
+"""A throwaway ASV project over a timeline of real MLX releases (tests and fixture recording)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+from mlxbench import releases, timeline
+
+ROOT = Path(__file__).resolve().parent.parent
+ASV = str(Path(sys.executable).with_name("asv"))
+
+Asv = Callable[..., subprocess.CompletedProcess]
+
+
+def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny") -> Asv:
+    """Write asv.conf.json and the timeline under ``work``; returns a runner for asv commands there.
+
+    HOME points into ``work`` so the machine file is the project's own; pip's
+    cache stays the user's so releases download once.
+    """
+    catalog = releases.load()
+    timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in versions])
+    conf = {
+        "version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git", "branches": ["main"],
+        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/asv_install.py {{build_dir}}"],
+        "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
+        "environment_type": "virtualenv", "matrix": {"req": matrix},
+        "benchmark_dir": str(ROOT / "benchmarks"), "env_dir": str(work / "env"),
+        "results_dir": str(work / "results"), "html_dir": str(work / "html"),
+    }
+    (work / "asv.conf.json").write_text(json.dumps(conf))
+    env = {**os.environ, "HOME": str(work), "MLXBENCH_PRESET": preset,
+           "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))}
+
+    def asv(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        proc = subprocess.run([ASV, *args], cwd=work, env=env, capture_output=True, text=True, timeout=1500)
+        if check:
+            assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+        return proc
+
+    return asv

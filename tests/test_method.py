@@ -1,0 +1,116 @@
+"""The timing method, not the time: every backend's body runs the op once and syncs its output.
+
+Each planted bug below is a way the older suite (or a careless edit) times the
+wrong thing; each must be named by the audit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+import pytest
+
+from mlxbench import method
+from mlxbench.backends import MLXBackend, Prepared, TorchBackend
+from mlxbench.ops import CATALOG
+from mlxbench.suite import benchmark_class
+
+
+@pytest.mark.parametrize("op", list(CATALOG))
+def test_every_backend_here_times_one_synchronized_call(op, cpu_backends):
+    variant = CATALOG[op].variants("tiny")[0]
+    for backend in cpu_backends:
+        if backend.unsupported(CATALOG[op]):
+            continue
+        assert method.audit(backend, CATALOG[op], variant) == [], backend.name
+
+
+class _Planted:
+    """A backend whose prepared call is rewritten by ``bug`` after the real prepare."""
+
+    def __init__(self, base, bug: Callable[[Prepared], Prepared]) -> None:
+        self.base, self.bug = base, bug
+
+    def planted(self):
+        base, bug = self.base, self.bug
+
+        class Backend(type(base)):
+            def prepare(self, op, variant, inputs):
+                return bug(super().prepare(op, variant, inputs))
+
+        clone = Backend.__new__(Backend)
+        clone.__dict__.update(base.__dict__)
+        return clone
+
+
+def _subclass(run: Callable[[Prepared], object]) -> Callable[[Prepared], Prepared]:
+    def bug(p: Prepared) -> Prepared:
+        cls = type("Buggy", (Prepared,), {"run": run})
+        return cls(p.fn, p.args, p.sync, p.to_numpy)
+
+    return bug
+
+
+MLX_CPU = MLXBackend("mlx_cpu", "cpu")
+MLX_COMPILE = MLXBackend("mlx_cpu_compile", "cpu", compiled=True)
+TORCH_CPU = TorchBackend("torch_cpu", "cpu")
+
+
+def _mx_array_from_host(p: Prepared):
+    import mlx.core as mx
+
+    out = p.fn(*(mx.array(np.array(a)) for a in p.args))
+    p.sync(out)
+    return out
+
+
+PLANTED = {
+    "forgets mx.eval": (MLX_CPU, _subclass(lambda p: p.fn(*p.args)), "synchronized 0 times"),
+    "a no-op sync": (MLX_CPU, lambda p: Prepared(p.fn, p.args, lambda out: None, p.to_numpy), "not mlx_cpu's synchronizer"),
+    "evaluates the input, not the output": (
+        MLX_CPU, _subclass(lambda p: (p.sync(p.args[0]), p.fn(*p.args))[1]), "an array other than the op's output"),
+    "calls the op twice": (MLX_CPU, _subclass(lambda p: (p.fn(*p.args), Prepared.run(p))[1]), "called the op 2 times"),
+    "allocates inputs in the timed body": (MLX_CPU, _subclass(_mx_array_from_host), "inputs other than setup's"),
+    "torch inputs left on the host as numpy": (
+        TORCH_CPU, lambda p: Prepared(p.fn, tuple(a.numpy() for a in p.args), p.sync, p.to_numpy), "not a torch.Tensor"),
+}
+
+
+@pytest.mark.parametrize("name", list(PLANTED))
+def test_planted_method_bug_is_named(name):
+    base, bug, expected = PLANTED[name]
+    op = CATALOG["Softmax"]
+    problems = method.audit(_Planted(base, bug).planted(), op, op.variants("tiny")[0])
+    assert any(expected in p for p in problems), problems
+
+
+def test_compiled_backend_that_skips_warm_up_is_caught(monkeypatch):
+    """A compile backend whose setup does not run the op leaves tracing (and g++) to the timed body."""
+    op = CATALOG["Softmax"]
+    traces: list = []
+    spied = dataclasses.replace(op, mlx=lambda *a, **k: (traces.append(a), op.mlx(*a, **k))[1])
+    variant = op.variants("tiny")[0]
+    monkeypatch.setattr(Prepared, "run", lambda self: None)  # prepare's warm-up does nothing
+    prepared = MLX_COMPILE.prepare(spied, variant, op.make_inputs(variant))
+    monkeypatch.undo()
+    assert traces == []
+    problems = method.audit_prepared(MLX_COMPILE, prepared, traces)
+    assert any("traced inside the timed body" in p for p in problems), problems
+
+
+def test_asv_time_method_is_exactly_one_prepared_run(monkeypatch):
+    """The ASV body adds nothing around Prepared.run: one run per timed call, setup outside it."""
+    runs: list[Prepared] = []
+    original = Prepared.run
+    monkeypatch.setattr(Prepared, "run", lambda self: (runs.append(self), original(self))[1])
+    cls = benchmark_class(CATALOG["ReLU"], "tiny", __name__)
+    method_ = cls.time_mlx_cpu
+    variant = CATALOG["ReLU"].variants("tiny")[0].id
+    method_.setup(variant)
+    runs.clear()  # setup's warm-up is not timed
+    method_(cls(), variant)
+    assert len(runs) == 1
+    method_.setup(variant)
+    assert len(runs) == 1, "setup of a cached benchmark must not run the op again"
