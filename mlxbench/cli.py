@@ -157,7 +157,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlxbench import bench, plots, readme, render, results
+    from mlxbench import bench, ceilings, plots, readme, render, results
     from mlxbench.report import Report
 
     fmt = args.format
@@ -168,7 +168,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     err = _console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    report = Report(loaded, args.machine, args.backend, args.release, args.mean)
+    ceilings_by_machine = {m: ceilings.load(results_dir / m) for m in loaded.machines}
+    report = Report(loaded, args.machine, args.backend, args.release, args.mean, args.metric, ceilings_by_machine)
     print(render.render(report.tables(args.table or ["average", "detailed", "history"]), fmt, loaded.problems))
     if args.plots:
         for path in plots.write(report, Path(args.plots)):
@@ -177,6 +178,33 @@ def cmd_report(args: argparse.Namespace) -> int:
         readme.update(bench.ROOT / "README.md", report, bench.ROOT / "docs")
         err.print(f"updated the results section of {bench.ROOT / 'README.md'}")
     return 0
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from mlxbench import bench, ceilings, machine
+
+    backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
+    if not backends:
+        raise selection.UsageError("none of the selected backends can run on this machine")
+    name = args.machine or machine.describe()["machine"]
+    machine_dir = bench.ROOT / bench.asv_conf()["results_dir"] / name
+    measured = []
+    err = _console(stderr=True)
+    for backend in backends:
+        with err.status(f"calibrating {backend.name}: copy bandwidth, then matmul throughput"):
+            measured.append(ceilings.measure(backend))
+        c = measured[-1]
+        err.print(f"{backend.name}: {c.bandwidth_gbs:.1f} GB/s, {c.gflops:.1f} GFLOP/s (matmul n={c.matmul_n})")
+    print(f"appended {len(measured)} ceilings to {ceilings.save(machine_dir, measured)}")
+    return 0
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from mlxbench import bench, site
+
+    conf = bench.asv_conf()
+    bench.sync_timeline(conf)
+    return site.publish(bench.ROOT, bench.ROOT / conf["html_dir"])
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
@@ -219,9 +247,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
+    p.add_argument("--metric", default="time",
+                   help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s) or roofline (%% of the calibrated ceiling)")
     p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("calibrate", help="measure each backend's bandwidth and matmul ceilings (for --metric roofline)")
+    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip)")
+    p.set_defaults(func=cmd_calibrate)
+
+    p = sub.add_parser("publish", help="asv publish, with the site's libraries copied in so it renders offline")
+    p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("releases", help="the MLX release catalog and its git timeline")
     p.add_argument("action", nargs="?", choices=["list", "sync", "refresh"], default="list",

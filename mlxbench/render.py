@@ -14,6 +14,8 @@ from typing import Sequence
 from mlxbench.report import Table, Value
 
 FORMATS = ("markdown", "csv", "json")
+UNITS = {"ms": "ms", "pct": "%", "share": "%", "spread": "%"}
+"""Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 
 def markdown(table: Table) -> str:
@@ -44,8 +46,7 @@ def csv_text(table: Table) -> str:
     buf = io.StringIO()
     buf.write(f"# {table.title}\n")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.name + ("" if c.kind == "text" else f" ({'ms' if c.kind == 'ms' else '%'})")
-                     for c in table.columns])
+    writer.writerow([c.name + (f" ({UNITS[c.kind]})" if c.kind in UNITS else "") for c in table.columns])
     for row in table.rows:
         writer.writerow(["" if v is None else _raw(v) for v in row])
     return buf.getvalue()
@@ -56,7 +57,7 @@ def json_doc(tables: Sequence[Table], skipped: Sequence[str]) -> dict:
         "tables": [
             {
                 "kind": t.kind, "title": t.title, **t.meta, "notes": t.notes,
-                "columns": [{"name": c.name, "unit": {"ms": "ms", "pct": "%"}.get(c.kind)} for c in t.columns],
+                "columns": [{"name": c.name, "unit": UNITS.get(c.kind)} for c in t.columns],
                 "rows": [[_raw(v) for v in row] for row in t.rows],
             }
             for t in tables

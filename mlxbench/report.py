@@ -15,8 +15,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
+from mlxbench import metrics
+from mlxbench.ceilings import Ceiling
 from mlxbench.ops import CATALOG, PRESETS
 from mlxbench.results import FAILED, Measurement, ResultSet
 from mlxbench.selection import UsageError
@@ -80,17 +82,35 @@ def format_pct(value: Value) -> str:
     return f"{'-' if value < 0 and rounded else '+'}{rounded}%"
 
 
+def format_rate(value: Value) -> str:
+    """GB/s or GFLOP/s to three significant digits."""
+    if not isinstance(value, float):
+        return format_ms(value)
+    return f"{value:.1f}" if value >= 100 else f"{value:#.3g}"
+
+
+def format_share(value: Value) -> str:
+    """An unsigned whole percentage (roofline share, spread)."""
+    return f"{math.floor(value + 0.5)}%" if isinstance(value, float) else "n/a"
+
+
+FORMATTERS: dict[str, Callable[[Value], str]] = {
+    "ms": format_ms, "pct": format_pct, "rate": format_rate, "share": format_share,
+    "spread": lambda v: "n/a" if not isinstance(v, float) else f"±{format_share(v)}" + (" !" if v > SPREAD_LIMIT else ""),
+}
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
-    kind: str  # "text", "ms" or "pct"
+    kind: str  # "text" or a key of FORMATTERS
     inline: bool = False
     """Markdown only: print in parentheses after the previous column instead of on its own."""
 
     def format(self, value: Value) -> str:
         if self.kind == "text":
-            return str(value)
-        return format_ms(value) if self.kind == "ms" else format_pct(value)
+            return "n/a" if value is None else str(value)
+        return FORMATTERS[self.kind](value)
 
 
 @dataclass
@@ -113,23 +133,44 @@ def aggregate(values: Iterable[Value], how: str) -> Value:
     return AGGREGATES[how](values)
 
 
+SPREAD_LIMIT = 25.0
+"""Interquartile range above this percentage of the median: flagged as too noisy to trust."""
+
+
 class Report:
-    """Tables over a :class:`ResultSet`, filtered by machine, backend and release range."""
+    """Tables over a :class:`ResultSet`, filtered by machine, backend and release range.
+
+    ``metric`` picks what the backend columns of the average and detailed
+    tables show (:mod:`mlxbench.metrics`); speedups are a time comparison and
+    appear with ``time`` only. History is always in milliseconds.
+    """
 
     def __init__(self, results: ResultSet, machines: Sequence[str] | None = None,
                  backends: Sequence[str] | None = None, release_range: str | None = None,
-                 how: str = "geometric") -> None:
+                 how: str = "geometric", metric: str = "time",
+                 ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
-        self.how = how
+        if metric not in metrics.METRICS:
+            raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
+        self.how, self.metric = how, metric
         self.results = results
         self.machines = _pick_machines(results, machines)
         self.backends = _pick_backends(backends)
         self.releases = _pick_releases(results.releases, release_range)
+        self.ceilings = {m: dict((ceilings or {}).get(m, {})) for m in self.machines}
+        if metric == "roofline":
+            missing = [m for m in self.machines if not self.ceilings[m]]
+            if missing:
+                raise UsageError(f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first")
         self._ms: dict[tuple[str, str, str, str, str], Value] = {}
+        self._spread: dict[tuple[str, str, str, str, str], float] = {}
         for m in results.measurements:
             if m.machine in self.machines and m.backend in self.backends and m.release in self.releases:
-                self._ms[(m.machine, m.release, m.op, m.variant, m.backend)] = _ms(m)
+                key = (m.machine, m.release, m.op, m.variant, m.backend)
+                self._ms[key] = _ms(m)
+                if m.ok and m.q25 is not None and m.q75 is not None:
+                    self._spread[key] = (m.q75 - m.q25) / m.seconds * 100.0
 
     # -- what exists -----------------------------------------------------
     def releases_of(self, machine: str) -> list[str]:
@@ -154,51 +195,104 @@ class Report:
         return aggregate((self._ms.get((machine, release, op, v, backend)) for v in variants), self.how)
 
     def _speedup_columns(self, backends: Sequence[str]) -> list[tuple[str, str]]:
+        if self.metric != "time":
+            return []
         return [(a, b) for a, b in SPEEDUPS if a in backends and b in backends]
 
     def _header(self, machine: str, release: str) -> dict[str, str]:
         torch = sorted({m.torch for m in self.results.measurements
                         if m.machine == machine and m.release == release and m.torch})
-        return {"machine": machine, "release": release, "torch": ", ".join(torch) or "as installed"}
+        return {"machine": machine, "release": release, "torch": ", ".join(torch) or "as installed",
+                "metric": self.metric}
+
+    def noisy(self, machine: str, release: str) -> list[tuple[str, str, str, float]]:
+        """(op, variant, backend, IQR %) of every result too spread out to trust."""
+        return sorted((k[2], k[3], k[4], spread) for k, spread in self._spread.items()
+                      if k[0] == machine and k[1] == release and spread > SPREAD_LIMIT)
+
+    # -- cells -----------------------------------------------------------
+    def _metric_columns(self, backend: str) -> list[Column]:
+        name = COLUMN_NAMES[backend]
+        if self.metric == "time":
+            return [Column(name, "ms")]
+        if self.metric == "roofline":
+            return [Column(name, "text"), Column(f"{name} % of roofline", "share", inline=True)]
+        return [Column(f"{name} ({metrics.UNITS[self.metric]})", "rate")]
+
+    def _metric_cells(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> list[Value]:
+        """The backend's cells for ``variants`` of ``op`` (one variant: the detailed table's row)."""
+        times = [self._ms.get((machine, release, op, v, backend)) for v in variants]
+        if self.metric == "time":
+            return [aggregate(times, self.how)]
+        if not all(isinstance(t, float) for t in times):
+            bad = aggregate(times, self.how)
+            return [bad, None] if self.metric == "roofline" else [bad]
+        if self.metric != "roofline":
+            return [aggregate([metrics.rate(self.metric, op, v, t) for v, t in zip(variants, times)], self.how)]
+        ceiling = self.ceilings[machine].get(backend)
+        points = [metrics.roofline(op, v, t, ceiling) if ceiling else None for v, t in zip(variants, times)]
+        if not all(points):
+            return [None, None]
+        bounds = {p.bound for p in points}
+        share = aggregate([p.share for p in points], self.how)
+        if len(bounds) > 1:
+            return ["mixed bounds", share]
+        unit = "GB/s" if bounds == {"memory"} else "GFLOP/s"
+        return [f"{format_rate(aggregate([p.rate for p in points], self.how))} {unit}", share]
 
     # -- tables ----------------------------------------------------------
-    def average(self, machine: str, release: str) -> Table:
+    def _notes(self, machine: str, release: str, per_variant: bool) -> list[str]:
+        meta = self._header(machine, release)
+        what = "ASV median per variant" if per_variant else f"each op is the {self.how} mean over its variants " \
+            f"(`--mean {'arithmetic' if self.how == 'geometric' else 'geometric'}` for the other)"
+        lead = {"time": "Times in ms", "bandwidth": "Achieved bandwidth in GB/s (bytes moved / time)",
+                "flops": "Achieved GFLOP/s", "roofline": "Achieved rate and % of the roofline (the fastest time "
+                "the calibrated ceilings allow for the variant's bytes and FLOPs)"}[self.metric]
+        notes = [f"{lead}; {what}. torch {meta['torch']}."]
+        if self.metric == "time":
+            notes.append("`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time.")
+        if self.metric == "roofline":
+            ceilings = self.ceilings[machine]
+            notes.append("Ceilings (`mlxbench calibrate`): " + "; ".join(
+                f"{COLUMN_NAMES[b]} {c.bandwidth_gbs:.1f} GB/s, {c.gflops:.1f} GFLOP/s" for b, c in ceilings.items())
+                + ". mlx_cpu's is its own single-threaded reference BLAS on Linux.")
+        notes.append("n/a: the backend or the MLX API is missing" + ("" if per_variant else ", or it did not run every variant")
+                     + ("; ops that only move data have no FLOP rate." if self.metric == "flops" else "."))
+        noisy = self.noisy(machine, release)
+        if noisy:
+            notes.append(f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
+                         "(too noisy to trust; `--table detailed` shows each spread).")
+        return notes
+
+    def _table(self, kind: str, machine: str, release: str, per_variant: bool) -> Table:
         backends = self.backends_of(machine)
         pairs = self._speedup_columns(backends)
-        meta = self._header(machine, release)
-        table = Table(
-            "average", f"Average benchmark: {machine}, mlx {release}",
-            [f"Times in ms; each op is the {self.how} mean over its variants "
-             f"(`mlxbench report --mean {'arithmetic' if self.how == 'geometric' else 'geometric'}` for the other). "
-             f"torch {meta['torch']}.",
-             "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
-             "n/a: the backend or the MLX API is missing, or it did not run every variant."],
-            [Column("Operation", "text")] + [Column(COLUMN_NAMES[b], "ms") for b in backends]
-            + [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs],
-            meta={**meta, "aggregation": self.how},
-        )
+        label = [Column("Operation", "text")] + ([Column("Variant", "text")] if per_variant else [])
+        columns = list(label)
+        for b in backends:
+            columns += self._metric_columns(b)
+            if per_variant:
+                columns.append(Column(f"{COLUMN_NAMES[b]} IQR", "spread", inline=True))
+        columns += [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs]
+        title = f"{'Detailed' if per_variant else 'Average'} benchmark: {machine}, mlx {release}"
+        table = Table(kind, title, self._notes(machine, release, per_variant), columns,
+                      meta={**self._header(machine, release), "aggregation": self.how})
         for op, variants in self._variants(machine, release).items():
-            values = {b: self._op_value(machine, release, op, variants, b) for b in backends}
-            table.rows.append([op] + [values[b] for b in backends] + [speedup(values[a], values[b]) for a, b in pairs])
+            for group in ([[v] for v in variants] if per_variant else [variants]):
+                row: list[Value] = [op] + ([group[0]] if per_variant else [])
+                for b in backends:
+                    row += self._metric_cells(machine, release, op, group, b)
+                    if per_variant:
+                        row.append(self._spread.get((machine, release, op, group[0], b)))
+                times = {b: self._op_value(machine, release, op, group, b) for b in backends}
+                table.rows.append(row + [speedup(times[a], times[b]) for a, b in pairs])
         return table
 
+    def average(self, machine: str, release: str) -> Table:
+        return self._table("average", machine, release, per_variant=False)
+
     def detailed(self, machine: str, release: str) -> Table:
-        backends = self.backends_of(machine)
-        pairs = self._speedup_columns(backends)
-        table = Table(
-            "detailed", f"Detailed benchmark: {machine}, mlx {release}",
-            [f"Times in ms (ASV median per variant); torch {self._header(machine, release)['torch']}."],
-            [Column("Operation", "text"), Column("Variant", "text")]
-            + [Column(COLUMN_NAMES[b], "ms") for b in backends]
-            + [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs],
-            meta=self._header(machine, release),
-        )
-        for op, variants in self._variants(machine, release).items():
-            for variant in variants:
-                values = {b: self._ms.get((machine, release, op, variant, b)) for b in backends}
-                table.rows.append([op, variant] + [values[b] for b in backends]
-                                  + [speedup(values[a], values[b]) for a, b in pairs])
-        return table
+        return self._table("detailed", machine, release, per_variant=True)
 
     def history(self, machine: str, backend: str) -> Table:
         releases = self.releases_of(machine)

@@ -67,6 +67,7 @@ class Check:
 
 
 ToleranceRule = Callable[[Variant], Tolerance]
+FlopRule = Callable[[Variant, int], float]
 Comparator = Callable[[np.ndarray, np.ndarray, Arrays, Variant, Tolerance], Check]
 
 
@@ -95,6 +96,11 @@ class Op:
     torch_layout: Callable[[Arrays], Arrays] | None = None
     torch_output: Callable[[np.ndarray], np.ndarray] | None = None
     compare: Comparator | None = None
+    flops: FlopRule | None = None
+    """Floating-point operations of one call (``None``: the op only moves data).
+
+    Counted from the textbook formula, every add, multiply, compare, exp or
+    log as one, given the variant and the output's element count."""
     revision: int = 1
     """Bump when the measured work changes (ASV starts a new history for the op)."""
 

@@ -33,7 +33,7 @@ def _prelu_inputs(v: Variant, rng: np.random.Generator) -> Arrays:
     return {**_x(v, rng), "alpha": np.full((1,), PRELU_ALPHA, dtype=np.float32)}
 
 
-def _activation(name: str, mlx, torch_fn, reference, inputs=_x) -> Op:
+def _activation(name: str, per_element: int, mlx, torch_fn, reference, inputs=_x) -> Op:
     return Op(
         name=name,
         presets=SHAPES,
@@ -42,19 +42,22 @@ def _activation(name: str, mlx, torch_fn, reference, inputs=_x) -> Op:
         torch=torch_fn,
         reference=reference,
         tolerance=elementwise(rtol=1e-5, atol=1e-6),
+        flops=lambda v, out: per_element * out,
     )
 
 
 OPS = [
-    _activation("ReLU", lambda x: mnn.relu(x), lambda x: torch.relu(x), lambda x: np.maximum(x, 0.0)),
+    _activation("ReLU", 1, lambda x: mnn.relu(x), lambda x: torch.relu(x), lambda x: np.maximum(x, 0.0)),
     _activation(
         "LeakyReLU",
+        3,
         lambda x: mnn.leaky_relu(x, negative_slope=LEAKY_SLOPE),
         lambda x: F.leaky_relu(x, negative_slope=LEAKY_SLOPE),
         lambda x: np.where(x > 0, x, LEAKY_SLOPE * x),
     ),
     _activation(
         "PReLU",
+        3,
         lambda x, alpha: mnn.prelu(x, alpha),
         lambda x, alpha: F.prelu(x, alpha),
         lambda x, alpha: np.where(x > 0, x, alpha * x),
@@ -62,13 +65,15 @@ OPS = [
     ),
     _activation(
         "SeLU",
+        6,
         lambda x: mnn.selu(x),
         lambda x: F.selu(x),
         lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
     ),
-    _activation("Sigmoid", lambda x: mx.sigmoid(x), lambda x: torch.sigmoid(x), lambda x: 1.0 / (1.0 + np.exp(-x))),
+    _activation("Sigmoid", 4, lambda x: mx.sigmoid(x), lambda x: torch.sigmoid(x), lambda x: 1.0 / (1.0 + np.exp(-x))),
     _activation(
         "Softplus",
+        4,
         lambda x: mnn.softplus(x),
         lambda x: F.softplus(x),
         lambda x: np.logaddexp(0.0, x),

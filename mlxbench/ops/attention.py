@@ -9,6 +9,8 @@ catches that.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from mlxbench.lazy import F, mx
@@ -47,6 +49,14 @@ def _shapes(q: tuple[int, ...], kv: tuple[int, ...]) -> list[Variant]:
     return [var(q=q, k=kv, v=kv, masking=m) for m in MASKINGS]
 
 
+def _flops(v: Variant, out: int) -> float:
+    """QK^T and PV (2 x Lq x Lk x D each per head), softmax (5 per score), the mask's add."""
+    *batch, lq, d = v.shapes["q"]
+    lk = v.shapes["k"][-2]
+    scores = math.prod(batch) * lq * lk
+    return scores * (4 * d + 5 + (v.params["masking"] == "causal"))
+
+
 OPS = [
     Op(
         name="ScaledDotProductAttention",
@@ -66,6 +76,7 @@ OPS = [
         torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=_scale(q)),
         reference=_reference,
         tolerance=accumulating(lambda v: v.shapes["q"][-1], scale=1.0),
+        flops=_flops,
         mlx_requires=("fast.scaled_dot_product_attention",),
     ),
 ]

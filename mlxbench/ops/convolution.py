@@ -56,6 +56,7 @@ def _conv(name: str, mlx, torch_fn, reference, shapes) -> Op:
         tolerance=accumulating(_taps, scale=1.0),
         torch_layout=_channels_first,
         torch_output=_channels_last,
+        flops=lambda v, out: 2 * out * _taps(v),  # a multiply and an add per tap per output
     )
 
 

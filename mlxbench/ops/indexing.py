@@ -138,6 +138,7 @@ OPS = [
         torch=lambda dst, index, src: dst.index_add(0, index, src),
         reference=_add_reference,
         tolerance=accumulating(_messages_per_row, scale=1.0),
+        flops=lambda v, out: v.shapes["edges"][1] * v.shapes["nodes"][1],  # one add per message element
         mlx_requires=("array.at",),
     ),
     Op(
@@ -149,6 +150,7 @@ OPS = [
         torch=lambda dst, index, src: dst.scatter_reduce(0, index[:, None].expand_as(src), src, "amax"),
         reference=_max_reference,
         tolerance=exact,
+        flops=lambda v, out: v.shapes["edges"][1] * v.shapes["nodes"][1],  # one compare per message element
         mlx_requires=("array.at",),
     ),
 ]

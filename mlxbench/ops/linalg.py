@@ -55,6 +55,7 @@ OPS = [
         torch=lambda a, b: torch.matmul(a, b),
         reference=lambda a, b: np.matmul(a, b),
         tolerance=accumulating(_contraction("a"), scale=1.0),
+        flops=lambda v, out: 2 * out * v.shapes["a"][-1],
     ),
     Op(
         name="Linear",
@@ -86,5 +87,6 @@ OPS = [
         torch=lambda x, w, b: F.linear(x, w.mT, b),
         reference=lambda x, w, b: x @ w + b,
         tolerance=accumulating(_contraction("x"), scale=1.0),
+        flops=lambda v, out: out * (2 * v.shapes["x"][-1] + 1),  # GEMM plus the bias add
     ),
 ]

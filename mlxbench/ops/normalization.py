@@ -39,6 +39,8 @@ OPS = [
         torch=lambda x, weight, bias: F.layer_norm(x, x.shape[-1:], weight, bias, EPS),
         reference=_reference,
         tolerance=elementwise(rtol=1e-4, atol=1e-5),
+        # mean (add), variance (subtract, square, add), normalize (subtract, scale), affine (mul, add)
+        flops=lambda v, out: 8 * v.numel("x"),
         mlx_requires=("fast.layer_norm",),
     ),
 ]

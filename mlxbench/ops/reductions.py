@@ -54,6 +54,7 @@ OPS = [
         torch=lambda x, *, axis: torch.argmax(x, dim=axis),
         reference=lambda x, *, axis: np.argmax(x, axis=axis),
         tolerance=exact,
+        flops=lambda v, out: v.numel("x"),  # one compare per element
     ),
     Op(
         name="Sort",
@@ -68,6 +69,7 @@ OPS = [
         torch=lambda x, *, axis: torch.sort(x, dim=axis).values,
         reference=lambda x, *, axis: np.sort(x, axis=axis),
         tolerance=exact,
+        flops=lambda v, out: v.numel("x") * math.log2(max(2, _axis_length(v))),  # comparisons
     ),
     Op(
         name="Softmax",
@@ -87,6 +89,7 @@ OPS = [
         torch=lambda x, *, axis: torch.softmax(x, dim=axis),
         reference=_softmax_reference,
         tolerance=_softmax_tolerance,
+        flops=lambda v, out: 5 * v.numel("x"),  # max, subtract, exp, sum, divide
     ),
     Op(
         name="Sum",
@@ -100,6 +103,7 @@ OPS = [
         torch=lambda x, *, axis: torch.sum(x, dim=axis),
         reference=lambda x, *, axis: np.sum(x, axis=axis),
         tolerance=accumulating(_axis_length),
+        flops=lambda v, out: v.numel("x"),
     ),
     Op(
         name="SumAll",
@@ -113,5 +117,6 @@ OPS = [
         torch=lambda x: torch.sum(x),
         reference=lambda x: np.sum(x),
         tolerance=accumulating(lambda v: v.numel("x")),
+        flops=lambda v, out: v.numel("x"),
     ),
 ]

@@ -1,0 +1,131 @@
+"""Machine ceilings: the bandwidth and compute each backend reaches at best.
+
+``mlxbench calibrate`` times, per available backend, a large elementwise
+negation (every byte read once and written once: the bandwidth ceiling) and a
+large float32 matmul (the compute ceiling), and appends them to
+``results/<machine>/ceilings.jsonl`` next to that machine's ASV results (the
+suffix keeps ASV from reading it as a result file). Reports divide each op's
+achieved rate by the nearer ceiling: the roofline %.
+
+The ceilings are what the backend reaches, not what the silicon could: MLX on
+Linux CPU runs single-threaded with a reference BLAS, so its compute ceiling is
+that BLAS's, and a 100% there means "as fast as this MLX build's own GEMM".
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from mlxbench import compat
+from mlxbench.backends import Backend, MLXBackend
+from mlxbench.selection import UsageError
+
+FILE = "ceilings.jsonl"
+COPY_ELEMENTS = 32 * 2**20
+"""128 MB of float32: far beyond any cache, well inside the 2 GB budget."""
+MIN_CALL_SECONDS = 0.2
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    backend: str
+    bandwidth_gbs: float
+    gflops: float
+    matmul_n: int
+    mlx: str | None
+    torch: str | None
+    measured_at: str
+
+    def roofline_seconds(self, nbytes: float, flops: float) -> tuple[float, str]:
+        """The fastest a call moving ``nbytes`` and doing ``flops`` can be here, and what bounds it."""
+        memory = nbytes / (self.bandwidth_gbs * 1e9)
+        compute = flops / (self.gflops * 1e9)
+        return (memory, "memory") if memory >= compute else (compute, "compute")
+
+
+def _best_seconds(call: Callable[[], None], repeats: int) -> float:
+    call()  # warm-up: allocation, kernels, JIT
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def _framework(backend: Backend):
+    """(to_device, negate, matmul, sync) for the backend's framework and device."""
+    sync = backend.synchronizer()
+    if isinstance(backend, MLXBackend):
+        import mlx.core as mx
+
+        mx.set_default_device(mx.gpu if backend.device == "gpu" else mx.cpu)
+
+        def to_device(a: np.ndarray):
+            out = mx.array(a)
+            mx.eval(out)
+            return out
+
+        return to_device, mx.negative, mx.matmul, sync
+    import torch
+
+    return (lambda a: torch.from_numpy(a).to(backend.device)), torch.neg, torch.matmul, sync
+
+
+def measure(backend: Backend, repeats: int = 5) -> Ceiling:
+    """Time the copy and the matmul on ``backend``; the matmul grows until one call takes 0.2 s."""
+    to_device, negate, matmul, sync = _framework(backend)
+    rng = np.random.default_rng(0)
+    x = to_device(rng.standard_normal(COPY_ELEMENTS, dtype=np.float32))
+    copy = _best_seconds(lambda: sync(negate(x)), repeats)
+    del x
+    n, seconds = 256, 0.0
+    while True:
+        a = to_device(rng.standard_normal((n, n), dtype=np.float32))
+        b = to_device(rng.standard_normal((n, n), dtype=np.float32))
+        seconds = _best_seconds(lambda: sync(matmul(a, b)), repeats if n >= 1024 else 2)
+        if seconds >= MIN_CALL_SECONDS or n >= 4096:
+            break
+        n *= 2
+    return Ceiling(
+        backend=backend.name,
+        bandwidth_gbs=2 * 4 * COPY_ELEMENTS / copy / 1e9,
+        gflops=2 * n**3 / seconds / 1e9,
+        matmul_n=n,
+        mlx=compat.mlx_version(),
+        torch=compat.torch_version(),
+        measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+
+
+def save(machine_dir: Path, ceilings: Sequence[Ceiling]) -> Path:
+    """Append to the machine's ceilings file; the newest line per backend is the one used."""
+    machine_dir.mkdir(parents=True, exist_ok=True)
+    path = machine_dir / FILE
+    with path.open("a") as fh:
+        for c in ceilings:
+            fh.write(json.dumps(asdict(c)) + "\n")
+    return path
+
+
+def load(machine_dir: Path) -> dict[str, Ceiling]:
+    """backend -> its newest ceiling; {} when the machine was never calibrated."""
+    path = machine_dir / FILE
+    if not path.exists():
+        return {}
+    out: dict[str, Ceiling] = {}
+    for number, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            c = Ceiling(**json.loads(line))
+        except (ValueError, TypeError) as exc:
+            raise UsageError(f"{path}:{number} is not a ceiling record ({exc}); fix or delete that line") from None
+        out[c.backend] = c
+    return out

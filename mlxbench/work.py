@@ -1,0 +1,62 @@
+"""The work one call of an op variant does: bytes it must move and floating-point operations.
+
+Bytes are the minimum any implementation moves: every input read once and the
+output written once. Input sizes come from the inputs themselves; the output's
+size and dtype from MLX's shape inference (the graph is built, never
+evaluated), or from the float64 reference where this MLX release lacks the op.
+FLOPs come from the op's declared rule. Reports divide these by the measured
+time to give GB/s and GFLOP/s, and by the machine's ceilings for roofline %.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from mlxbench import compat
+from mlxbench.spec import Op, Variant
+
+BUDGET_BYTES = 2 * 2**30
+"""A default-preset benchmark process must fit in 2 GB (8 GB laptops run the suite)."""
+
+
+@dataclass(frozen=True)
+class Work:
+    in_bytes: int
+    out_bytes: int
+    flops: float
+
+    @property
+    def bytes(self) -> int:
+        return self.in_bytes + self.out_bytes
+
+    @property
+    def footprint(self) -> int:
+        """Peak bytes a benchmark process holds: the host inputs, their device copies, the output."""
+        return 2 * self.in_bytes + self.out_bytes
+
+
+def _output_size(op: Op, variant: Variant, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
+    """(elements, itemsize) of the op's output in MLX (lazily), or of the reference."""
+    if not isinstance(compat.import_mlx(), str) and all(compat.mlx_has(p) for p in op.mlx_requires):
+        import mlx.core as mx
+
+        out = op.mlx(*(mx.array(a) for a in inputs.values()), **variant.params)
+        return int(out.size), int(out.itemsize)
+    ref = np.asarray(op.reference(*(a.astype(np.float64) for a in inputs.values()), **variant.params))
+    return int(ref.size), 4 if ref.dtype.kind == "f" else 8
+
+
+_cache: dict[tuple[str, str], Work] = {}
+
+
+def of(op: Op, variant: Variant) -> Work:
+    """The work of one call (cached: inputs are generated once per variant)."""
+    key = (op.name, variant.id)
+    if key not in _cache:
+        inputs = op.make_inputs(variant)
+        elements, itemsize = _output_size(op, variant, inputs)
+        flops = float(op.flops(variant, elements)) if op.flops else 0.0
+        _cache[key] = Work(sum(a.nbytes for a in inputs.values()), elements * itemsize, flops)
+    return _cache[key]
