@@ -4,6 +4,7 @@ The classes are generated from ``mlxbench.ops.CATALOG``: adding an op there
 adds its benchmarks here. Choose the preset with ``MLXBENCH_PRESET``.
 """
 
-from mlxbench.suite import benchmark_classes
+from mlxbench.suite import benchmark_classes, preimport_frameworks
 
+preimport_frameworks()
 globals().update(benchmark_classes(__name__))

@@ -48,6 +48,7 @@ class Backend:
 
     name: str
     framework: str
+    device: str
 
     def unavailable(self) -> str | None:
         """Why this backend cannot run on this machine, or None if it can."""
@@ -63,6 +64,10 @@ class Backend:
     def synchronizer(self) -> Callable[[Any], None]:
         """The one function that waits for an output on this backend (method audits compare against it)."""
         raise NotImplementedError
+
+    def device_peak_bytes(self, run: Callable[[], Any]) -> int | None:
+        """Peak device memory while ``run`` executes, by the framework's counter; None where it has none."""
+        return None
 
     def _check(self, op: Op) -> None:
         reason = self.unavailable() or self.unsupported(op)
@@ -98,6 +103,17 @@ class MLXBackend(Backend):
         import mlx.core as mx
 
         return mx.eval  # lazy graph: evaluating the output is the computation
+
+    def device_peak_bytes(self, run: Callable[[], Any]) -> int | None:
+        import mlx.core as mx
+
+        # mx.get_peak_memory from 0.24; before that the counters lived under mx.metal.
+        scope = mx if hasattr(mx, "get_peak_memory") else getattr(mx, "metal", None)
+        if scope is None or not hasattr(scope, "reset_peak_memory"):
+            return None
+        scope.reset_peak_memory()
+        run()
+        return int(scope.get_peak_memory())
 
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         self._check(op)
@@ -151,6 +167,18 @@ class TorchBackend(Backend):
 
     def synchronizer(self) -> Callable[[Any], None]:
         return {"cuda": _cuda_sync, "mps": _mps_sync}.get(self.device, _no_sync)
+
+    def device_peak_bytes(self, run: Callable[[], Any]) -> int | None:
+        import torch
+
+        if self.device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
+            run()
+            return int(torch.cuda.max_memory_allocated())
+        if self.device == "mps":
+            run()
+            return int(torch.mps.driver_allocated_memory())  # no resettable peak on MPS: the driver's total
+        return None
 
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         self._check(op)

@@ -9,10 +9,7 @@ asked for: ASV would otherwise start a process just to report n/a.
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +22,9 @@ from mlxbench.spec import Op
 from mlxbench.suite import PRESET_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
+LAUNCH = ["--launch-method", "forkserver"] if sys.platform == "linux" else []
+"""Linux: fork each benchmark from one process that already imported the frameworks
+(about a second saved per benchmark). macOS keeps ``spawn``: Metal does not survive fork."""
 
 
 def asv_conf(root: Path = ROOT) -> dict:
@@ -50,7 +50,9 @@ def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
 
 
 def bench_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
-    return rf"^ops\.({'|'.join(op.name for op in ops)})\.time_({'|'.join(b.name for b in backends)})\b"
+    """Every method (time, peak memory, device peak) of the selected ops on the selected backends."""
+    return (rf"^ops\.({'|'.join(op.name for op in ops)})\.(time|peakmem|track_device_peak)_"
+            rf"({'|'.join(b.name for b in backends)})(?:\(|$)")  # ASV matches "name(param, ...)"
 
 
 def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_name: str | None, quick: bool) -> int:
@@ -71,41 +73,19 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
         str(Path(sys.executable).with_name("asv")), "run",
         "-E", f"existing:{sys.executable}", "--set-commit-hash", commit,
         "--machine", name, "-b", bench_regex(ops, runnable), "--show-stderr",
-    ] + (["--quick"] if quick else [])
+    ] + (["--quick"] if quick else []) + LAUNCH
     env = {**os.environ, PRESET_ENV: preset}
     code = subprocess.call(cmd, cwd=ROOT, env=env)
-    print(summary_table(ROOT / conf["results_dir"] / name, commit))
+    print(_summary(conf, tags, name, tag, ops, runnable))
     return code
 
 
-def summary_table(machine_dir: Path, commit: str) -> str:
-    """Median time per op variant and backend, in ms, from the run's ASV result files."""
-    rows: dict[tuple[str, str], dict[str, float]] = {}
-    backends: list[str] = []
-    for path in sorted(machine_dir.glob(f"{commit[:8]}-*.json")):
-        doc = json.loads(path.read_text())
-        col = doc["result_columns"]
-        for name, values in doc["results"].items():
-            m = re.match(r"ops\.(\w+)\.time_(\w+)$", name)
-            if not m:
-                continue
-            entry = dict(zip(col, values))
-            params = [p.strip("'") for p in entry["params"][0]] if entry.get("params") else [""]
-            results = entry["result"] if isinstance(entry["result"], list) else [entry["result"]]
-            if m[2] not in backends:
-                backends.append(m[2])
-            for variant, value in zip(params, results):
-                rows.setdefault((m[1], variant), {})[m[2]] = value
-    lines = ["| op | variant | " + " | ".join(backends) + " |", "|---|---|" + "---|" * len(backends)]
-    for (op, variant), times in sorted(rows.items()):
-        cells = [_ms(times[b]) if b in times else "" for b in backends]
-        lines.append(f"| {op} | {variant} | " + " | ".join(cells) + " |")
-    return "times in ms (ASV median)\n" + "\n".join(lines)
+def _summary(conf: dict, tags: dict[str, str], machine_name: str, tag: str,
+             ops: Sequence[Op], backends: Sequence[Backend]) -> str:
+    """The average and detailed tables of what this run selected, at this release."""
+    from mlxbench import render, results
+    from mlxbench.report import Report
 
-
-def _ms(value: float | None) -> str:
-    if value is None:
-        return "failed"
-    if isinstance(value, float) and math.isnan(value):
-        return "n/a"
-    return f"{value * 1e3:.3f}"
+    loaded = results.load(ROOT / conf["results_dir"], tags)
+    report = Report(loaded, [machine_name], [b.name for b in backends], tag, ops=[op.name for op in ops])
+    return render.render([report.average(machine_name, tag), report.detailed(machine_name, tag)], "markdown")

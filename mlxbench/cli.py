@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlxbench import compat, selection
+from mlxbench import compat, selection, work
 from mlxbench.backends import BACKENDS
 from mlxbench.ops import PRESETS
 from mlxbench.spec import Op
@@ -37,6 +37,11 @@ def backend_status() -> dict[str, dict[str, Any]]:
     return status
 
 
+def _work_json(op: Op, variant) -> dict[str, Any]:
+    w = work.of(op, variant)
+    return {"in_bytes": w.in_bytes, "out_bytes": w.out_bytes, "flops": w.flops, "footprint_bytes": w.footprint}
+
+
 def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
     """The ``mlxbench list --json`` document (a contract other tools read)."""
     return {
@@ -46,7 +51,8 @@ def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
             {
                 "op": op.name,
                 "variants": [
-                    {"id": v.id, "shapes": {k: list(s) for k, s in v.shapes.items()}, "params": dict(v.params)}
+                    {"id": v.id, "shapes": {k: list(s) for k, s in v.shapes.items()}, "params": dict(v.params),
+                     **_work_json(op, v)}
                     for v in op.variants(preset)
                 ],
             }
@@ -64,11 +70,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     out = _console()
-    table = Table(title=f"ops in preset {preset!r}")
-    table.add_column("op")
-    table.add_column("variants")
+    table = Table(title=f"ops in preset {preset!r}: bytes moved (inputs read + output written), FLOPs, process footprint")
+    for col in ("op", "variant", "MB moved", "MFLOP", "footprint MB"):
+        table.add_column(col, justify="left" if col in ("op", "variant") else "right")
     for entry in doc["ops"]:
-        table.add_row(entry["op"], "\n".join(v["id"] for v in entry["variants"]))
+        for i, v in enumerate(entry["variants"]):
+            table.add_row(entry["op"] if i == 0 else "", v["id"], f"{(v['in_bytes'] + v['out_bytes']) / 1e6:.3g}",
+                          f"{v['flops'] / 1e6:.3g}" if v["flops"] else "-", f"{v['footprint_bytes'] / 1e6:.3g}")
     out.print(table)
     backends = Table(title=f"backends (mlx {doc['versions']['mlx']}, torch {doc['versions']['torch']})")
     backends.add_column("backend")

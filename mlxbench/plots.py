@@ -24,6 +24,11 @@ def _pyplot():
     return plt
 
 
+def _plain(value: float, _pos: int) -> str:
+    """Tick labels as plain numbers (0.25, 14) instead of 2.5x10^-1."""
+    return f"{value:.3g}"
+
+
 def slug(text: str) -> str:
     """A file-name-safe form of a machine name: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb``."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
@@ -43,6 +48,8 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5, color="tab:blue")
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(_plain)
+        ax.yaxis.set_minor_formatter(_plain)
         ax.set_title(row[0], fontsize=10)
         ax.set_xticks(range(len(releases)))
         ax.set_xticklabels(releases, rotation=45, ha="right", fontsize=7)
@@ -53,7 +60,7 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
         ax.axis("off")
     fig.suptitle(f"{machine}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
                  f"({report.how} mean over variants; missing point = n/a)", fontsize=11)
-    fig.supylabel("ms (log scale)")
+    fig.supylabel("ms (log scale)", x=0.002)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -148,7 +148,8 @@ class Report:
     def __init__(self, results: ResultSet, machines: Sequence[str] | None = None,
                  backends: Sequence[str] | None = None, release_range: str | None = None,
                  how: str = "geometric", metric: str = "time",
-                 ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None) -> None:
+                 ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
+                 ops: Sequence[str] | None = None) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
         if metric not in metrics.METRICS:
@@ -166,7 +167,8 @@ class Report:
         self._ms: dict[tuple[str, str, str, str, str], Value] = {}
         self._spread: dict[tuple[str, str, str, str, str], float] = {}
         for m in results.measurements:
-            if m.machine in self.machines and m.backend in self.backends and m.release in self.releases:
+            if (m.machine in self.machines and m.backend in self.backends and m.release in self.releases
+                    and (ops is None or m.op in ops)):
                 key = (m.machine, m.release, m.op, m.variant, m.backend)
                 self._ms[key] = _ms(m)
                 if m.ok and m.q25 is not None and m.q75 is not None:

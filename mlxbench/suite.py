@@ -11,6 +11,7 @@ op and the synchronization of its output, nothing else.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any, Callable
 
@@ -50,19 +51,50 @@ def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
     return _prepared[key]
 
 
-def _time_method(op: Op, backend: str, preset: str) -> Callable[..., Any]:
+def _bind(op: Op, backend: str, preset: str, kind: str, body: Callable[[Prepared], Any], doc: str) -> Callable[..., Any]:
+    """An ASV method ``<kind>_<backend>`` whose own setup fetches the prepared call."""
     current: dict[str, Prepared] = {}
 
     def setup(variant_id: str) -> None:
         current["call"] = prepare(op, variant_id, backend, preset)
 
-    def time_method(self: Any, variant_id: str) -> None:
-        current["call"].run()
+    def method(self: Any, variant_id: str) -> Any:
+        return body(current["call"])
 
-    time_method.__name__ = f"time_{backend}"
-    time_method.__qualname__ = f"{op.name}.time_{backend}"
-    time_method.setup = setup  # ASV: a method's own setup runs before it (and only it)
-    return time_method
+    method.__name__ = f"{kind}_{backend}"
+    method.__qualname__ = f"{op.name}.{kind}_{backend}"
+    method.__doc__ = doc
+    method.setup = setup  # ASV: a method's own setup runs before it (and only it)
+    return method
+
+
+def _device_peak(backend: str) -> Callable[[Prepared], int]:
+    def body(call: Prepared) -> int:
+        peak = BACKENDS[backend].device_peak_bytes(call.run)
+        if peak is None:
+            raise NotImplementedError(f"{backend} has no peak-memory counter in this framework version")
+        return peak
+
+    return body
+
+
+def _time_method(op: Op, backend: str, preset: str) -> Callable[..., Any]:
+    return _bind(op, backend, preset, "time", lambda call: call.run(), "One call of the op plus its synchronization.")
+
+
+def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]:
+    """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
+    methods = {
+        f"time_{backend}": _time_method(op, backend, preset),
+        f"peakmem_{backend}": _bind(op, backend, preset, "peakmem", lambda call: call.run(),
+                                    "Peak resident memory of the benchmark process (inputs, outputs, framework)."),
+    }
+    if BACKENDS[backend].device != "cpu":
+        track = _bind(op, backend, preset, "track_device_peak", _device_peak(backend),
+                      "Peak device memory of one call, from the framework's own counter.")
+        track.unit = "bytes"
+        methods[f"track_device_peak_{backend}"] = track
+    return methods
 
 
 def benchmark_class(op: Op, preset: str, module: str) -> type:
@@ -83,8 +115,23 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
         "min_run_count": 1,
     }
     for backend in BACKENDS:
-        attrs[f"time_{backend}"] = _time_method(op, backend, preset)
+        attrs.update(_methods(op, backend, preset))
     return type(op.name, (), attrs)
+
+
+def preimport_frameworks() -> None:
+    """Import MLX and PyTorch now, where installed.
+
+    Under ASV's ``forkserver`` launch method (Linux; `mlxbench bench` uses it)
+    the suite is imported once and every benchmark process is forked from it,
+    so the second of framework imports is paid once per run instead of once per
+    benchmark. Under ``spawn`` it costs what the first use would have.
+    """
+    for name in ("mlx.core", "mlx.nn", "torch"):
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass  # the backend reports itself unavailable; discovery must not fail
 
 
 def benchmark_classes(module: str) -> dict[str, type]:

@@ -26,7 +26,11 @@ def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch)
     monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
     found = list(disc_benchmarks(str(ROOT / "benchmarks")))
     names = {b.name for b in found}
-    assert names == {f"ops.{op}.time_{backend}" for op in CATALOG for backend in BACKENDS}
+    timed = {f"ops.{op}.time_{backend}" for op in CATALOG for backend in BACKENDS}
+    memory = {f"ops.{op}.peakmem_{backend}" for op in CATALOG for backend in BACKENDS}
+    device = {f"ops.{op}.track_device_peak_{b}" for op in CATALOG for b, be in BACKENDS.items() if be.device != "cpu"}
+    assert len(timed) == 23 * 7
+    assert names == timed | memory | device
     for bench in found:
         op = CATALOG[bench.name.split(".")[1]]
         assert bench.params == [[repr(v.id) for v in op.variants("tiny")]]

@@ -86,6 +86,7 @@ return plot.getData().map(function (s) {
 
 
 def graph(browser, url: str, timeout: float = 30.0) -> list[list]:
+    browser.get("about:blank")  # a fresh load: a hash change alone leaves the previous graph up for a while
     browser.get(url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -98,9 +99,7 @@ def graph(browser, url: str, timeout: float = 30.0) -> list[list]:
 
 def test_graph_has_a_point_per_release_run(browser, server, tmp_path):
     series = graph(browser, f"{server}/#ops.ReLU.time_mlx_cpu")
-    labels = {label for label, _ in series}
-    assert labels == {f"python-3.11; torch-2.13.0; variant-{v}" for v in ("4x3x8", "2x5x7")} or \
-        all("variant-" in label for label in labels), labels
+    assert {label for label, _ in series} == {"variant-4x3x8", "variant-2x5x7"}
     assert len(series) == 2 and all(points == 2 for _, points in series), series  # v0.2.0 and v0.32.4
     tags = browser.execute_script("return Object.keys($.asv.main_json.tags)")
     assert {"v0.2.0", "v0.32.4"} <= set(tags)
