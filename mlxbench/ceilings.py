@@ -27,24 +27,40 @@ from mlxbench.backends import Backend, MLXBackend
 from mlxbench.selection import UsageError
 
 FILE = "ceilings.jsonl"
-COPY_ELEMENTS = 32 * 2**20
-"""128 MB of float32: far beyond any cache, well inside the 2 GB budget."""
+COPY_ELEMENTS = (2**18, 2**20, 2**22, 2**24, 2**25)
+"""float32 elements per copy: 1 MB (cache) to 128 MB (far beyond any cache, inside the 2 GB budget).
+
+Bandwidth depends on where the data lives: an op whose inputs and output fit in
+the last-level cache runs above DRAM bandwidth, so each op is held against the
+bandwidth measured at the smallest calibrated size that holds its bytes."""
 MIN_CALL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
 class Ceiling:
     backend: str
-    bandwidth_gbs: float
+    bandwidth_gbs: dict[str, float]
+    """Bytes moved by one copy (read + write, as a string: JSON keys) -> GB/s."""
     gflops: float
     matmul_n: int
     mlx: str | None
     torch: str | None
     measured_at: str
 
+    @property
+    def dram_gbs(self) -> float:
+        """Bandwidth of the largest copy: main memory."""
+        return self.bandwidth_gbs[max(self.bandwidth_gbs, key=int)]
+
+    def bandwidth_for(self, nbytes: float) -> float:
+        """GB/s at the smallest calibrated copy that moves at least ``nbytes`` (DRAM beyond the largest)."""
+        sizes = sorted(self.bandwidth_gbs, key=int)
+        fitting = [s for s in sizes if int(s) >= nbytes]
+        return self.bandwidth_gbs[fitting[0] if fitting else sizes[-1]]
+
     def roofline_seconds(self, nbytes: float, flops: float) -> tuple[float, str]:
         """The fastest a call moving ``nbytes`` and doing ``flops`` can be here, and what bounds it."""
-        memory = nbytes / (self.bandwidth_gbs * 1e9)
+        memory = nbytes / (self.bandwidth_for(nbytes) * 1e9)
         compute = flops / (self.gflops * 1e9)
         return (memory, "memory") if memory >= compute else (compute, "compute")
 
@@ -79,12 +95,15 @@ def _framework(backend: Backend):
 
 
 def measure(backend: Backend, repeats: int = 5) -> Ceiling:
-    """Time the copy and the matmul on ``backend``; the matmul grows until one call takes 0.2 s."""
+    """Time the copies and the matmul on ``backend``; the matmul grows until one call takes 0.2 s."""
     to_device, negate, matmul, sync = _framework(backend)
     rng = np.random.default_rng(0)
-    x = to_device(rng.standard_normal(COPY_ELEMENTS, dtype=np.float32))
-    copy = _best_seconds(lambda: sync(negate(x)), repeats)
-    del x
+    bandwidth: dict[str, float] = {}
+    for elements in COPY_ELEMENTS:
+        x = to_device(rng.standard_normal(elements, dtype=np.float32))
+        seconds = _best_seconds(lambda: sync(negate(x)), repeats * max(1, 2**22 // elements))
+        bandwidth[str(8 * elements)] = 8 * elements / seconds / 1e9  # 4 bytes read + 4 written each
+        del x
     n, seconds = 256, 0.0
     while True:
         a = to_device(rng.standard_normal((n, n), dtype=np.float32))
@@ -95,7 +114,7 @@ def measure(backend: Backend, repeats: int = 5) -> Ceiling:
         n *= 2
     return Ceiling(
         backend=backend.name,
-        bandwidth_gbs=2 * 4 * COPY_ELEMENTS / copy / 1e9,
+        bandwidth_gbs=bandwidth,
         gflops=2 * n**3 / seconds / 1e9,
         matmul_n=n,
         mlx=compat.mlx_version(),

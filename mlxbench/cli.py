@@ -202,7 +202,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         with err.status(f"calibrating {backend.name}: copy bandwidth, then matmul throughput"):
             measured.append(ceilings.measure(backend))
         c = measured[-1]
-        err.print(f"{backend.name}: {c.bandwidth_gbs:.1f} GB/s, {c.gflops:.1f} GFLOP/s (matmul n={c.matmul_n})")
+        sizes = ", ".join(f"{int(b) / 2**20:g} MB {g:.1f}" for b, g in c.bandwidth_gbs.items())
+        err.print(f"{backend.name}: GB/s by bytes moved: {sizes}; {c.gflops:.1f} GFLOP/s (matmul n={c.matmul_n})")
     print(f"appended {len(measured)} ceilings to {ceilings.save(machine_dir, measured)}")
     return 0
 

@@ -256,8 +256,11 @@ class Report:
         if self.metric == "roofline":
             ceilings = self.ceilings[machine]
             notes.append("Ceilings (`mlxbench calibrate`): " + "; ".join(
-                f"{COLUMN_NAMES[b]} {c.bandwidth_gbs:.1f} GB/s, {c.gflops:.1f} GFLOP/s" for b, c in ceilings.items())
-                + ". mlx_cpu's is its own single-threaded reference BLAS on Linux.")
+                f"{COLUMN_NAMES[b]} {min(c.bandwidth_gbs.values()):.1f}-{max(c.bandwidth_gbs.values()):.1f} GB/s "
+                f"(DRAM {c.dram_gbs:.1f}), {c.gflops:.1f} GFLOP/s" for b, c in ceilings.items())
+                + ". Each variant is held to the bandwidth of a calibrated copy at least its size (cache or DRAM). "
+                "On Linux, mlx_cpu's compute ceiling is its own single-threaded reference BLAS, which vectorized "
+                "elementwise kernels can outrun: a share over 100% means faster than that ceiling.")
         notes.append("n/a: the backend or the MLX API is missing" + ("" if per_variant else ", or it did not run every variant")
                      + ("; ops that only move data have no FLOP rate." if self.metric == "flops" else "."))
         noisy = self.noisy(machine, release)

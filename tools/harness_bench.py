@@ -100,7 +100,7 @@ def agreement() -> list[str]:
     return lines
 
 
-def overhead() -> list[str]:
+def overhead(launch: str = "forkserver") -> list[str]:
     """One full default-preset `asv run` at the installed release, with every sample recorded."""
     conf = bench.asv_conf()
     tags = bench.sync_timeline(conf)
@@ -112,7 +112,7 @@ def overhead() -> list[str]:
                "env_dir": str(ROOT / conf["env_dir"])}
         (Path(tmp) / "asv.conf.json").write_text(json.dumps(cfg))
         cmd = [str(Path(sys.executable).with_name("asv")), "run", "-E", f"existing:{sys.executable}",
-               "--set-commit-hash", commit, "--machine", "harness", "--record-samples",
+               "--set-commit-hash", commit, "--machine", "harness", "--record-samples", "--launch-method", launch,
                "-b", bench.bench_regex(list(CATALOG.values()), runnable)]
         env = {**os.environ, PRESET_ENV: "default", "HOME": tmp}
         subprocess.run([str(Path(sys.executable).with_name("asv")), "machine", "--yes", "--machine", "harness"],
@@ -133,7 +133,7 @@ def overhead() -> list[str]:
         processes += len(entry["params"][0]) if entry.get("params") else 1
     imports = _seconds([sys.executable, "-c", "import benchmarks.ops, mlx.core, torch"])
     return [
-        f"Full default-preset `asv run` at mlx {tag} ({', '.join(b.name for b in runnable)}): "
+        f"Full default-preset `asv run` at mlx {tag} ({', '.join(b.name for b in runnable)}; launch {launch}): "
         f"{wall:.0f} s wall, {sampled:.0f} s inside timed samples: **{wall / sampled:.2f}x** (target 1.5x).",
         f"ASV's per-benchmark durations add to {durations:.0f} s over {processes} benchmark processes; "
         f"one process start with the imports costs {imports:.2f} s here.",
@@ -167,8 +167,12 @@ def switch() -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("figure", choices=["agreement", "overhead", "switch", "all"])
-    figure = parser.parse_args().figure
-    for name, fn in (("agreement", agreement), ("overhead", overhead), ("switch", switch)):
+    parser.add_argument("--launch-method", default="forkserver", choices=["forkserver", "spawn"],
+                        help="ASV's launch method for the overhead figure (default: forkserver, as mlxbench bench)")
+    args = parser.parse_args()
+    figure = args.figure
+    runs = (("agreement", agreement), ("overhead", lambda: overhead(args.launch_method)), ("switch", switch))
+    for name, fn in runs:
         if figure in (name, "all"):
             print(f"### {name}\n")
             print("\n".join(fn()) + "\n", flush=True)
