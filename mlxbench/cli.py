@@ -257,7 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
     p.add_argument("--metric", default="time",
-                   help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s) or roofline (%% of the calibrated ceiling)")
+                   help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
+                        "or memory (peak MB per process)")
     p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
     p.set_defaults(func=cmd_report)

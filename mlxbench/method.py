@@ -99,6 +99,9 @@ def audit(backend: Backend, op: Op, variant: Variant) -> list[str]:
     spied = dataclasses.replace(op, **{side: _counting(getattr(op, side), op_calls)})
     prepared = backend.prepare(spied, variant, op.make_inputs(variant))
     problems = []
-    if len(op_calls) != 1:
-        problems.append(f"setup ran the op {len(op_calls)} times; one warm-up run (compile included) is expected")
+    compiled = getattr(backend, "compiled", False)
+    if not op_calls:
+        problems.append("setup never ran the op: no warm-up (compile, kernels, allocator) before timing")
+    elif compiled and len(op_calls) != 1:
+        problems.append(f"setup traced the compiled op {len(op_calls)} times; once is expected (warm-up reuses it)")
     return problems + audit_prepared(backend, prepared, op_calls)

@@ -5,6 +5,7 @@ the work each variant declares (:mod:`mlxbench.work`) divided by its median
 time. ``roofline`` is the share of the fastest time this backend's measured
 ceilings allow (:mod:`mlxbench.ceilings`), shown with the rate of whichever
 ceiling binds (GB/s for memory-bound variants, GFLOP/s for compute-bound ones).
+``memory`` is the peak resident memory of the benchmark process (ASV ``peakmem_``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from mlxbench.ceilings import Ceiling
 from mlxbench.ops import CATALOG, PRESETS
 from mlxbench.spec import Variant
 
-METRICS = ("time", "bandwidth", "flops", "roofline")
-UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline"}
+METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
+UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}
 
 _VARIANTS: dict[tuple[str, str], Variant] = {
     (op.name, v.id): v for op in CATALOG.values() for preset in PRESETS for v in op.variants(preset)

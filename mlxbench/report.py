@@ -165,11 +165,15 @@ class Report:
             if missing:
                 raise UsageError(f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first")
         self._ms: dict[tuple[str, str, str, str, str], Value] = {}
+        self._peak_mb: dict[tuple[str, str, str, str, str], Value] = {}
         self._spread: dict[tuple[str, str, str, str, str], float] = {}
         for m in results.measurements:
             if (m.machine in self.machines and m.backend in self.backends and m.release in self.releases
                     and (ops is None or m.op in ops)):
                 key = (m.machine, m.release, m.op, m.variant, m.backend)
+                if m.kind == "peakmem":
+                    self._peak_mb[key] = m.seconds / 1e6 if m.ok else _ms(m)
+                    continue
                 self._ms[key] = _ms(m)
                 if m.ok and m.q25 is not None and m.q75 is not None:
                     self._spread[key] = (m.q75 - m.q25) / m.seconds * 100.0
@@ -217,6 +221,8 @@ class Report:
         name = COLUMN_NAMES[backend]
         if self.metric == "time":
             return [Column(name, "ms")]
+        if self.metric == "memory":
+            return [Column(f"{name} (MB)", "rate")]
         if self.metric == "roofline":
             return [Column(name, "text"), Column(f"{name} % of roofline", "share", inline=True)]
         return [Column(f"{name} ({metrics.UNITS[self.metric]})", "rate")]
@@ -226,6 +232,9 @@ class Report:
         times = [self._ms.get((machine, release, op, v, backend)) for v in variants]
         if self.metric == "time":
             return [aggregate(times, self.how)]
+        if self.metric == "memory":  # the largest variant's peak is the op's budget
+            peaks = [self._peak_mb.get((machine, release, op, v, backend)) for v in variants]
+            return [max(peaks) if peaks and all(isinstance(p, float) for p in peaks) else aggregate(peaks, self.how)]
         if not all(isinstance(t, float) for t in times):
             bad = aggregate(times, self.how)
             return [bad, None] if self.metric == "roofline" else [bad]
@@ -247,7 +256,9 @@ class Report:
         meta = self._header(machine, release)
         what = "ASV median per variant" if per_variant else f"each op is the {self.how} mean over its variants " \
             f"(`--mean {'arithmetic' if self.how == 'geometric' else 'geometric'}` for the other)"
-        lead = {"time": "Times in ms", "bandwidth": "Achieved bandwidth in GB/s (bytes moved / time)",
+        lead = {"time": "Times in ms", "memory": "Peak resident memory of the benchmark process in MB "
+                "(ASV peakmem; inputs, output and the frameworks themselves; the op's largest variant)",
+                "bandwidth": "Achieved bandwidth in GB/s (bytes moved / time)",
                 "flops": "Achieved GFLOP/s", "roofline": "Achieved rate and % of the roofline (the fastest time "
                 "the calibrated ceilings allow for the variant's bytes and FLOPs)"}[self.metric]
         notes = [f"{lead}; {what}. torch {meta['torch']}."]

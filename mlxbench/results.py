@@ -24,7 +24,7 @@ from mlxbench.ops import CATALOG
 from mlxbench.selection import UsageError
 from mlxbench.suite import benchmark_version
 
-BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.time_(?P<backend>\w+)$")
+BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
 FAILED = "failed"
 """The value of a measurement whose benchmark raised (ASV's ``null``)."""
 
@@ -34,7 +34,8 @@ class Measurement:
     """One benchmark variant at one release on one machine.
 
     ``seconds`` is ASV's median: a float, NaN for n/a (the backend or the MLX
-    API is missing), or :data:`FAILED`.
+    API is missing), or :data:`FAILED`. For ``kind == "peakmem"`` the same
+    field holds the process's peak resident bytes.
     """
 
     machine: str
@@ -47,6 +48,7 @@ class Measurement:
     q75: float | None = None
     torch: str | None = None
     started_at: int = 0
+    kind: str = "time"
 
     @property
     def ok(self) -> bool:
@@ -105,7 +107,7 @@ def _read_file(path: Path, release: str, machine: str, problems: list[str]) -> l
                 machine=machine, release=release, op=op.name, variant=variant, backend=match["backend"],
                 seconds=FAILED if median is None else float(median),
                 q25=q25[i] if i < len(q25) else None, q75=q75[i] if i < len(q75) else None,
-                torch=torch, started_at=int(entry.get("started_at") or 0),
+                torch=torch, started_at=int(entry.get("started_at") or 0), kind=match["kind"],
             ))
     for name, (old, new) in sorted(stale.items()):
         problems.append(f"ignored {name} in {path.name}: recorded as version {old}, the suite is now {new}")
@@ -125,7 +127,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     order = {tag: i for i, tag in enumerate(tags)}
     problems: list[str] = []
     machines: dict[str, dict[str, Any]] = {}
-    latest: dict[tuple[str, str, str, str, str], Measurement] = {}
+    latest: dict[tuple[str, str, str, str, str, str], Measurement] = {}
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         machine_file = machine_dir / "machine.json"
         if not machine_file.exists():
@@ -146,7 +148,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
                 problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
                 continue
             for m in found:
-                key = (m.machine, m.release, m.op, m.variant, m.backend)
+                key = (m.machine, m.release, m.op, m.variant, m.backend, m.kind)
                 if key not in latest or m.started_at >= latest[key].started_at:
                     latest[key] = m
     if not latest:

@@ -56,7 +56,7 @@ def test_roofline_share_by_hand(tmp_path):
     table = report.detailed("fixture-cpu", "v0.32.4")
     row = next(r for r in table.rows if r[:2] == ["ReLU", "4x3x8"])
     seconds = next(m.seconds for m in loaded.measurements
-                   if (m.op, m.variant, m.backend, m.release) == ("ReLU", "4x3x8", "mlx_cpu", "v0.32.4"))
+                   if (m.op, m.variant, m.backend, m.release, m.kind) == ("ReLU", "4x3x8", "mlx_cpu", "v0.32.4", "time"))
     names = [c.name for c in table.columns]
     rate, share = row[names.index("mlx_cpu")], row[names.index("mlx_cpu % of roofline")]
     assert rate == f"{768 / seconds / 1e9:#.3g} GB/s"

@@ -18,7 +18,7 @@ import pytest
 
 from mlxbench import plots, readme, releases, render, results, timeline
 from mlxbench.cli import main
-from mlxbench.report import Report, format_ms, format_pct
+from mlxbench.report import Report, format_ms, format_pct, format_rate
 from mlxbench.selection import UsageError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
@@ -35,11 +35,11 @@ def loaded(tags) -> results.ResultSet:
     return results.load(FIXTURE, tags)
 
 
-def raw(tags: dict[str, str], release: str, op: str, backend: str) -> dict[str, float]:
-    """variant -> median seconds, straight from the ASV file."""
+def raw(tags: dict[str, str], release: str, op: str, backend: str, kind: str = "time") -> dict[str, float]:
+    """variant -> median seconds (peak bytes for peakmem), straight from the ASV file."""
     (path,) = (FIXTURE / MACHINE).glob(f"{tags[release][:8]}-*.json")
     doc = json.loads(path.read_text())
-    entry = dict(zip(doc["result_columns"], doc["results"][f"ops.{op}.time_{backend}"]))
+    entry = dict(zip(doc["result_columns"], doc["results"][f"ops.{op}.{kind}_{backend}"]))
     return {p.strip("'"): v for p, v in zip(entry["params"][0], entry["result"])}
 
 
@@ -114,6 +114,13 @@ def test_history_shows_each_release_and_the_change(tags, loaded):
     assert row(table, "LayerNorm")["v0.2.0"] == "n/a"  # mx.fast.layer_norm is newer than 0.2.0
 
 
+def test_memory_metric_is_the_largest_variants_peak(tags, loaded):
+    table = Report(loaded, metric="memory").average(MACHINE, "v0.32.4")
+    peaks = raw(tags, "v0.32.4", "Softmax", "torch_cpu", kind="peakmem")
+    assert row(table, "Softmax")["cpu (MB)"] == format_rate(max(peaks.values()) / 1e6)
+    assert "Peak resident memory" in render.markdown(table)
+
+
 def test_release_range_selects_columns(loaded):
     only_new = Report(loaded, release_range="v0.32.4").history(MACHINE, "mlx_cpu")
     assert [c.name for c in only_new.columns] == ["Operation", "v0.32.4"]
@@ -163,7 +170,8 @@ def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
     path.write_text(json.dumps(doc))
     loaded = results.load(results_copy, tags)
     assert any("ops.ReLU.time_mlx_cpu" in p and "ReLU-r0-h0" in p for p in loaded.problems)
-    assert not [m for m in loaded.measurements if m.op == "ReLU" and m.backend == "mlx_cpu" and m.release == "v0.32.4"]
+    assert not [m for m in loaded.measurements
+                if (m.op, m.backend, m.release, m.kind) == ("ReLU", "mlx_cpu", "v0.32.4", "time")]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -185,7 +193,7 @@ def test_cli_prints_all_three_tables_with_release_names(capsys):
     (["--backend", "tpu"], "valid backends: mlx_gpu"),
     (["--release", "v9.9.9"], "releases with results: v0.2.0, v0.32.4"),
     (["--format", "xml"], "valid formats: markdown, csv, json"),
-    (["--metric", "joules"], "valid metrics: time, bandwidth, flops, roofline"),
+    (["--metric", "joules"], "valid metrics: time, bandwidth, flops, roofline, memory"),
     (["--metric", "roofline"], "run `mlxbench calibrate`"),
 ])
 def test_cli_bad_input_exits_2_naming_what_exists(capsys, args, named):

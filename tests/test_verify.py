@@ -6,7 +6,6 @@ import dataclasses
 
 import mlx.core as mx
 import mlx.nn as mnn
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
