@@ -76,16 +76,16 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
     ] + (["--quick"] if quick else []) + LAUNCH
     env = {**os.environ, PRESET_ENV: preset}
     code = subprocess.call(cmd, cwd=ROOT, env=env)
-    print(_summary(conf, tags, name, tag, ops, runnable))
+    print(_summary(conf, tags, name, tag, ops, runnable, preset))
     return code
 
 
 def _summary(conf: dict, tags: dict[str, str], machine_name: str, tag: str,
-             ops: Sequence[Op], backends: Sequence[Backend]) -> str:
+             ops: Sequence[Op], backends: Sequence[Backend], preset: str) -> str:
     """The average and detailed tables of what this run selected, at this release."""
     from mlxbench import render, results
     from mlxbench.report import Report
 
     loaded = results.load(ROOT / conf["results_dir"], tags)
-    report = Report(loaded, [machine_name], [b.name for b in backends], tag, ops=[op.name for op in ops])
+    report = Report(loaded, [machine_name], [b.name for b in backends], tag, ops=[op.name for op in ops], preset=preset)
     return render.render([report.average(machine_name, tag), report.detailed(machine_name, tag)], "markdown")

@@ -177,7 +177,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
     ceilings_by_machine = {m: ceilings.load(results_dir / m) for m in loaded.machines}
-    report = Report(loaded, args.machine, args.backend, args.release, args.mean, args.metric, ceilings_by_machine)
+    report = Report(loaded, args.machine, args.backend, args.release, args.mean, args.metric, ceilings_by_machine,
+                    preset=selection.preset(args.preset))
     print(render.render(report.tables(args.table or ["average", "detailed", "history"]), fmt, loaded.problems))
     if args.plots:
         for path in plots.write(report, Path(args.plots)):
@@ -248,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
+    _add_preset(p)
     p.add_argument("--results", help="an ASV results directory (default: asv.conf.json's results_dir)")
     p.add_argument("--table", action="append", choices=["average", "detailed", "history"],
                    help="which tables (repeatable; default: all three)")

@@ -140,6 +140,7 @@ SPREAD_LIMIT = 25.0
 class Report:
     """Tables over a :class:`ResultSet`, filtered by machine, backend and release range.
 
+    ``preset`` keeps only that preset's variants (None: every variant found).
     ``metric`` picks what the backend columns of the average and detailed
     tables show (:mod:`mlxbench.metrics`); speedups are a time comparison and
     appear with ``time`` only. History is always in milliseconds.
@@ -149,7 +150,7 @@ class Report:
                  backends: Sequence[str] | None = None, release_range: str | None = None,
                  how: str = "geometric", metric: str = "time",
                  ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
-                 ops: Sequence[str] | None = None) -> None:
+                 ops: Sequence[str] | None = None, preset: str | None = None) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
         if metric not in metrics.METRICS:
@@ -164,12 +165,16 @@ class Report:
             missing = [m for m in self.machines if not self.ceilings[m]]
             if missing:
                 raise UsageError(f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first")
+        if preset is not None and preset not in PRESETS:
+            raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+        # Presets measure different sizes: one table never mixes them.
+        wanted = None if preset is None else {(op.name, v.id) for op in CATALOG.values() for v in op.variants(preset)}
         self._ms: dict[tuple[str, str, str, str, str], Value] = {}
         self._peak_mb: dict[tuple[str, str, str, str, str], Value] = {}
         self._spread: dict[tuple[str, str, str, str, str], float] = {}
         for m in results.measurements:
             if (m.machine in self.machines and m.backend in self.backends and m.release in self.releases
-                    and (ops is None or m.op in ops)):
+                    and (ops is None or m.op in ops) and (wanted is None or (m.op, m.variant) in wanted)):
                 key = (m.machine, m.release, m.op, m.variant, m.backend)
                 if m.kind == "peakmem":
                     self._peak_mb[key] = m.seconds / 1e6 if m.ok else _ms(m)

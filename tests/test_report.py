@@ -121,6 +121,14 @@ def test_memory_metric_is_the_largest_variants_peak(tags, loaded):
     assert "Peak resident memory" in render.markdown(table)
 
 
+def test_a_preset_keeps_only_its_own_variants(loaded, capsys):
+    assert Report(loaded, preset="tiny").average(MACHINE, "v0.32.4").rows
+    with pytest.raises(UsageError, match="no results match"):
+        Report(loaded, preset="default").tables(["average"])  # the fixture ran the tiny preset only
+    code, _, err = run_cli(capsys, "--results", str(FIXTURE), "--preset", "default")
+    assert code == 2 and "no results match" in err
+
+
 def test_release_range_selects_columns(loaded):
     only_new = Report(loaded, release_range="v0.32.4").history(MACHINE, "mlx_cpu")
     assert [c.name for c in only_new.columns] == ["Operation", "v0.32.4"]
@@ -175,7 +183,7 @@ def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
-    code = main(["report", *args])
+    code = main(["report", "--preset", "tiny", *args])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -195,6 +203,7 @@ def test_cli_prints_all_three_tables_with_release_names(capsys):
     (["--format", "xml"], "valid formats: markdown, csv, json"),
     (["--metric", "joules"], "valid metrics: time, bandwidth, flops, roofline, memory"),
     (["--metric", "roofline"], "run `mlxbench calibrate`"),
+    (["--preset", "huge"], "valid presets: default, seed, tiny"),
 ])
 def test_cli_bad_input_exits_2_naming_what_exists(capsys, args, named):
     code, out, err = run_cli(capsys, "--results", str(FIXTURE), *args)
