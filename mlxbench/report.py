@@ -156,7 +156,6 @@ class Report:
         if metric not in metrics.METRICS:
             raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
         self.how, self.metric = how, metric
-        self.results = results
         self.machines = _pick_machines(results, machines)
         self.backends = _pick_backends(backends)
         self.releases = _pick_releases(results.releases, release_range)
@@ -172,10 +171,13 @@ class Report:
         self._ms: dict[tuple[str, str, str, str, str], Value] = {}
         self._peak_mb: dict[tuple[str, str, str, str, str], Value] = {}
         self._spread: dict[tuple[str, str, str, str, str], float] = {}
+        self._torch: dict[tuple[str, str], set[str]] = {}
         for m in results.measurements:
             if (m.machine in self.machines and m.backend in self.backends and m.release in self.releases
                     and (ops is None or m.op in ops) and (wanted is None or (m.op, m.variant) in wanted)):
                 key = (m.machine, m.release, m.op, m.variant, m.backend)
+                if m.torch:
+                    self._torch.setdefault((m.machine, m.release), set()).add(m.torch)
                 if m.kind == "peakmem":
                     self._peak_mb[key] = m.seconds / 1e6 if m.ok else _ms(m)
                     continue
@@ -211,8 +213,7 @@ class Report:
         return [(a, b) for a, b in SPEEDUPS if a in backends and b in backends]
 
     def _header(self, machine: str, release: str) -> dict[str, str]:
-        torch = sorted({m.torch for m in self.results.measurements
-                        if m.machine == machine and m.release == release and m.torch})
+        torch = sorted(self._torch.get((machine, release), ()))
         return {"machine": machine, "release": release, "torch": ", ".join(torch) or "as installed",
                 "metric": self.metric}
 
