@@ -171,8 +171,9 @@ def cmd_report(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt not in render.FORMATS:
         raise selection.UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
-    results_dir = Path(args.results) if args.results else bench.ROOT / bench.asv_conf()["results_dir"]
-    loaded = results.load(results_dir, bench.sync_timeline(bench.asv_conf()))
+    conf = bench.asv_conf()
+    results_dir = Path(args.results) if args.results else bench.ROOT / conf["results_dir"]
+    loaded = results.load(results_dir, bench.sync_timeline(conf))
     err = _console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")

@@ -14,15 +14,11 @@ from dataclasses import dataclass
 
 from mlxbench import work
 from mlxbench.ceilings import Ceiling
-from mlxbench.ops import CATALOG, PRESETS
-from mlxbench.spec import Variant
+from mlxbench.ops import CATALOG, VARIANTS
 
 METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
 UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}
 
-_VARIANTS: dict[tuple[str, str], Variant] = {
-    (op.name, v.id): v for op in CATALOG.values() for preset in PRESETS for v in op.variants(preset)
-}
 
 
 @dataclass(frozen=True)
@@ -36,7 +32,7 @@ class Roofline:
 
 
 def work_of(op: str, variant: str) -> work.Work | None:
-    v = _VARIANTS.get((op, variant))
+    v = VARIANTS.get((op, variant))
     return None if v is None else work.of(CATALOG[op], v)
 
 

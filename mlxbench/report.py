@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 from mlxbench import metrics
 from mlxbench.ceilings import Ceiling
-from mlxbench.ops import CATALOG, PRESETS
+from mlxbench.ops import CATALOG, PRESETS, VARIANTS
 from mlxbench.results import FAILED, Measurement, ResultSet
 from mlxbench.selection import UsageError
 
@@ -44,8 +44,7 @@ SPEEDUPS: tuple[tuple[str, str], ...] = (
 )
 """(first, other) pairs: ``first/other speedup`` is how much faster ``first`` is."""
 
-_CATALOG_ORDER = {(op.name, v.id): i for op in CATALOG.values() for preset in PRESETS
-                  for i, v in enumerate(op.variants(preset))}
+_CATALOG_ORDER = {key: i for i, key in enumerate(VARIANTS)}
 
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {"geometric": geometric_mean, "arithmetic": fmean}
 

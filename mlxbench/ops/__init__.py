@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from mlxbench.ops import activations, attention, convolution, indexing, linalg, losses, normalization, reductions
 from mlxbench.ops._build import PRESETS
-from mlxbench.spec import Op
+from mlxbench.spec import Op, Variant
 
 CATALOG: dict[str, Op] = {
     op.name: op
@@ -17,4 +17,9 @@ CATALOG: dict[str, Op] = {
 }
 CATALOG = dict(sorted(CATALOG.items()))
 
-__all__ = ["CATALOG", "PRESETS"]
+VARIANTS: dict[tuple[str, str], Variant] = {
+    (op.name, v.id): v for op in CATALOG.values() for preset in PRESETS for v in op.variants(preset)
+}
+"""(op name, variant id) -> variant, over every preset in catalog order: how results files are read back."""
+
+__all__ = ["CATALOG", "PRESETS", "VARIANTS"]
