@@ -78,15 +78,11 @@ def _device_peak(backend: str) -> Callable[[Prepared], int]:
     return body
 
 
-def _time_method(op: Op, backend: str, preset: str) -> Callable[..., Any]:
-    # Prepared.run itself, not a wrapper around it: one Python frame less inside every timed sample.
-    return _bind(op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization.")
-
-
 def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]:
     """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
     methods = {
-        f"time_{backend}": _time_method(op, backend, preset),
+        # Prepared.run itself, not a wrapper around it: one Python frame less inside every timed sample.
+        f"time_{backend}": _bind(op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization."),
         f"peakmem_{backend}": _bind(op, backend, preset, "peakmem", Prepared.run,
                                     "Peak resident memory of the benchmark process (inputs, outputs, framework)."),
     }
