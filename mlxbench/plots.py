@@ -34,6 +34,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def history_path(directory: Path, machine: str, backend: str) -> Path:
+    """Where the history figure of ``machine`` and ``backend`` goes (the README links to it)."""
+    return Path(directory) / f"history-{slug(machine)}-{backend}.png"
+
+
 def history_figure(report: Report, machine: str, backend: str, path: Path) -> Path:
     plt = _pyplot()
     table = report.history(machine, backend)
@@ -101,6 +106,6 @@ def write(report: Report, directory: Path) -> list[Path]:
         if not report.releases_of(machine):
             continue
         for backend in report.backends_of(machine):
-            written.append(history_figure(report, machine, backend, directory / f"history-{slug(machine)}-{backend}.png"))
+            written.append(history_figure(report, machine, backend, history_path(directory, machine, backend)))
         written.append(backends_figure(report, machine, directory / f"backends-{slug(machine)}.png"))
     return written

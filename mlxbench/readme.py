@@ -26,7 +26,7 @@ def section(report: Report, readme: Path, plot_dir: Path) -> str:
         if not releases or not backends:
             continue
         parts.append(render.markdown(report.average(machine, releases[-1])))
-        figure = plots.history_figure(report, machine, backends[0], plot_dir / f"history-{plots.slug(machine)}-{backends[0]}.png")
+        figure = plots.history_figure(report, machine, backends[0], plots.history_path(plot_dir, machine, backends[0]))
         link = Path(os.path.relpath(figure, readme.parent)).as_posix()
         parts.append(f"![{machine}: {backends[0]} across MLX releases]({link})\n")
         if len(releases) > 1:

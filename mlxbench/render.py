@@ -19,10 +19,7 @@ UNITS = {"ms": "ms", "pct": "%", "share": "%", "spread": "%"}
 
 
 def markdown(table: Table) -> str:
-    header: list[str] = []
-    keep = [i for i, c in enumerate(table.columns) if not c.inline]
-    for i in keep:
-        header.append(table.columns[i].name)
+    header = [c.name for c in table.columns if not c.inline]
     lines = [f"### {table.title}", "", *table.notes, "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for row in table.rows:

@@ -82,8 +82,8 @@ def _column(entry: Mapping[str, Any], name: str, count: int) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _read_file(path: Path, release: str, machine: str, problems: list[str]) -> list[Measurement]:
-    doc = json.loads(path.read_text())
+def _read_file(path: Path, doc: Mapping[str, Any], release: str, machine: str,
+               problems: list[str]) -> list[Measurement]:
     columns = doc["result_columns"]
     torch = doc.get("params", {}).get("torch") or None
     stale: dict[str, tuple[str, str]] = {}
@@ -141,9 +141,9 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
             if path.name == "machine.json":
                 continue
             try:
-                commit = json.loads(path.read_text())["commit_hash"]
-                release = by_hash.get(commit, commit[:8])
-                found = _read_file(path, release, machine_dir.name, problems)
+                doc = json.loads(path.read_text())
+                commit = doc["commit_hash"]
+                found = _read_file(path, doc, by_hash.get(commit, commit[:8]), machine_dir.name, problems)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
                 continue

@@ -13,6 +13,7 @@ this machine's medians drift up to 2x within an hour.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -37,14 +38,16 @@ AGREEMENT_CASES = [
 ROUNDS = 3
 
 
-def _asv_benchmark(op: str, backend: str):
-    """The discovered ASV benchmark object: the very code `asv run` executes in its subprocess."""
+@functools.cache
+def _discovered() -> dict:
     from asv_runner.discovery import disc_benchmarks
 
-    for b in disc_benchmarks(str(ROOT / "benchmarks")):
-        if b.name == f"ops.{op}.time_{backend}":
-            return b
-    raise LookupError(op, backend)
+    return {b.name: b for b in disc_benchmarks(str(ROOT / "benchmarks"))}
+
+
+def _asv_benchmark(op: str, backend: str):
+    """The discovered ASV benchmark object: the very code `asv run` executes in its subprocess."""
+    return _discovered()[f"ops.{op}.time_{backend}"]
 
 
 def _asv_median(benchmark, param_index: int) -> float:
