@@ -1,10 +1,10 @@
 """One ASV class per op of the catalog (``ops.Softmax.time_mlx_cpu`` and so on).
 
-The classes are generated from ``mlxbench.ops.CATALOG``: adding an op there
+The classes are generated from ``mlxbench.catalog.CATALOG``: adding an op there
 adds its benchmarks here. Choose the preset with ``MLXBENCH_PRESET``.
 """
 
-from mlxbench.suite import benchmark_classes, preimport_frameworks
+from mlxbench.harness.asv_suite import benchmark_classes, preimport_frameworks
 
 preimport_frameworks()
 globals().update(benchmark_classes(__name__))

@@ -16,11 +16,14 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlxbench import compat, selection, work
-from mlxbench.backends import BACKENDS
-from mlxbench.ops import PRESETS
-from mlxbench.spec import Op
-from mlxbench.verify import Row, verify
+from mlxbench.harness import versions, work
+
+from mlxbench import selection
+from mlxbench.errors import UsageError
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.catalog import PRESETS
+from mlxbench.catalog.spec import Op
+from mlxbench.harness.verify import Row, verify
 
 
 def _console(stderr: bool = False) -> Console:
@@ -46,7 +49,7 @@ def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
     """The ``mlxbench list --json`` document (a contract other tools read)."""
     return {
         "preset": preset,
-        "versions": {"mlx": compat.mlx_version(), "torch": compat.torch_version()},
+        "versions": {"mlx": versions.mlx_version(), "torch": versions.torch_version()},
         "ops": [
             {
                 "op": op.name,
@@ -127,7 +130,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from mlxbench import bench, releases
+    from mlxbench.history import asv_run, releases
 
     if args.action == "refresh":
         merged = releases.merge(releases.load(), releases.fetch())
@@ -135,9 +138,9 @@ def cmd_releases(args: argparse.Namespace) -> int:
         print(f"{len(merged)} releases in {releases.CATALOG_PATH}")
         return 0
     if args.action == "sync":
-        conf = bench.asv_conf()
-        tags = bench.sync_timeline(conf)
-        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({bench.ROOT / conf['repo']})")
+        conf = asv_run.asv_conf()
+        tags = asv_run.sync_timeline(conf)
+        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({asv_run.ROOT / conf['repo']})")
         return 0
     table = Table(title="MLX releases (the timeline, oldest first)")
     for col in ("tag", "released", "installs here"):
@@ -149,7 +152,7 @@ def cmd_releases(args: argparse.Namespace) -> int:
 
 
 def cmd_machine(args: argparse.Namespace) -> int:
-    from mlxbench import machine
+    from mlxbench.history import machine
 
     info = machine.register(args.name)
     print(info["machine"] if args.name_only else json.dumps(info, indent=2))
@@ -157,23 +160,27 @@ def cmd_machine(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from mlxbench import bench
+    from mlxbench.history import asv_run
 
-    return bench.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
+    return asv_run.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlxbench import bench, ceilings, plots, readme, render, results
-    from mlxbench.report import Report
+    from mlxbench.history import asv_run
+
+    from mlxbench.harness import ceilings
+
+    from mlxbench.report import plots, readme, render, results
+    from mlxbench.report.tables import Report
 
     fmt = args.format
     if fmt not in render.FORMATS:
-        raise selection.UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
-    conf = bench.asv_conf()
-    results_dir = Path(args.results) if args.results else bench.ROOT / conf["results_dir"]
-    loaded = results.load(results_dir, bench.sync_timeline(conf))
+        raise UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
+    conf = asv_run.asv_conf()
+    results_dir = Path(args.results) if args.results else asv_run.ROOT / conf["results_dir"]
+    loaded = results.load(results_dir, asv_run.sync_timeline(conf))
     err = _console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
@@ -185,19 +192,20 @@ def cmd_report(args: argparse.Namespace) -> int:
         for path in plots.write(report, Path(args.plots)):
             err.print(f"wrote {path}")
     if args.update_readme:
-        readme.update(bench.ROOT / "README.md", report, bench.ROOT / "docs")
-        err.print(f"updated the results section of {bench.ROOT / 'README.md'}")
+        readme.update(asv_run.ROOT / "README.md", report, asv_run.ROOT / "docs")
+        err.print(f"updated the results section of {asv_run.ROOT / 'README.md'}")
     return 0
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from mlxbench import bench, ceilings, machine
+    from mlxbench.history import asv_run, machine
+    from mlxbench.harness import ceilings
 
     backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
     if not backends:
-        raise selection.UsageError("none of the selected backends can run on this machine")
+        raise UsageError("none of the selected backends can run on this machine")
     name = args.machine or machine.describe()["machine"]
-    machine_dir = bench.ROOT / bench.asv_conf()["results_dir"] / name
+    machine_dir = asv_run.ROOT / asv_run.asv_conf()["results_dir"] / name
     measured = []
     err = _console(stderr=True)
     for backend in backends:
@@ -211,11 +219,12 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from mlxbench import bench, site
+    from mlxbench.history import asv_run
+    from mlxbench.report import site
 
-    conf = bench.asv_conf()
-    bench.sync_timeline(conf)
-    return site.publish(bench.ROOT, bench.ROOT / conf["html_dir"])
+    conf = asv_run.asv_conf()
+    asv_run.sync_timeline(conf)
+    return site.publish(asv_run.ROOT, asv_run.ROOT / conf["html_dir"])
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
@@ -290,7 +299,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except selection.UsageError as exc:
+    except UsageError as exc:
         print(f"mlxbench: error: {exc}", file=sys.stderr)
         return 2
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence, TypeVar
 
-from mlxbench.backends import BACKENDS, Backend
-from mlxbench.ops import CATALOG, PRESETS
-from mlxbench.spec import Op
+from mlxbench.harness.backends import BACKENDS, Backend
+from mlxbench.catalog import CATALOG, PRESETS
+from mlxbench.catalog.spec import Op
+from mlxbench.errors import UsageError
 
 T = TypeVar("T")
-
-
-class UsageError(ValueError):
-    """Bad user input: the CLI prints the message and exits with status 2."""
 
 
 def _pick(kind: str, names: Iterable[str], table: Mapping[str, T]) -> list[T]:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Callable, Sequence
 
-from mlxbench import releases, timeline
+from mlxbench.history import releases, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ASV = str(Path(sys.executable).with_name("asv"))
@@ -27,7 +27,7 @@ def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny"
     timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in versions])
     conf = {
         "version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git", "branches": ["main"],
-        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/asv_install.py {{build_dir}}"],
+        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/history/asv_install.py {{build_dir}}"],
         "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
         "environment_type": "virtualenv", "matrix": {"req": matrix},
         "benchmark_dir": str(ROOT / "benchmarks"), "env_dir": str(work / "env"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mlxbench.backends import BACKENDS
+from mlxbench.harness.backends import BACKENDS
 
 CPU_BACKENDS = ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")
 

@@ -11,9 +11,9 @@ import sys
 import pytest
 
 import asv_project
-from mlxbench import releases, timeline
-from mlxbench.backends import BACKENDS
-from mlxbench.ops import CATALOG
+from mlxbench.history import releases, timeline
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.catalog import CATALOG
 
 ROOT = asv_project.ROOT
 ASV = asv_project.ASV
@@ -43,7 +43,7 @@ def test_asv_check_passes():
 
 
 def test_unknown_preset_in_the_environment_is_named():
-    from mlxbench.suite import preset_from_env
+    from mlxbench.harness.asv_suite import preset_from_env
 
     os.environ["MLXBENCH_PRESET"] = "bogus"
     try:

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from mlxbench.backends import BACKENDS, WARMUP_CALLS, Unavailable
-from mlxbench.ops import CATALOG
+from mlxbench.harness.backends import BACKENDS, WARMUP_CALLS, Unavailable
+from mlxbench.catalog import CATALOG
 
 
 def test_availability_never_raises_and_always_explains():
@@ -94,7 +94,7 @@ def test_int64_indices_reach_both_frameworks_unchanged():
 
 
 def test_warm_up_runs_until_steady_within_its_bounds():
-    from mlxbench.backends import WARMUP_SECONDS, Prepared
+    from mlxbench.harness.backends import WARMUP_SECONDS, Prepared
 
     calls: list[int] = []
     fast = Prepared(fn=lambda: calls.append(1), args=(), sync=lambda out: None, to_numpy=lambda out: out)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mlxbench.ops import CATALOG, PRESETS
+from mlxbench.catalog import CATALOG, PRESETS
 
 OLDER_SUITE_OPS = {
     "Argmax", "BCE", "Concat", "Conv1d", "Conv2d", "Gather", "LayerNorm", "LeakyReLU", "Linear", "MatMul",

@@ -7,10 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import ceilings, releases, results, timeline
-from mlxbench.backends import BACKENDS
-from mlxbench.report import Report
-from mlxbench.selection import UsageError
+from mlxbench.harness import ceilings
+
+from mlxbench.history import releases, timeline
+
+from mlxbench.report import results
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.report.tables import Report
+from mlxbench.errors import UsageError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.backends import BACKENDS
+from mlxbench.harness.backends import BACKENDS
 from mlxbench.cli import main
-from mlxbench.ops import CATALOG, PRESETS
+from mlxbench.catalog import CATALOG, PRESETS
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -12,10 +12,10 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from mlxbench import method
-from mlxbench.backends import MLXBackend, Prepared, TorchBackend
-from mlxbench.ops import CATALOG
-from mlxbench.suite import benchmark_class
+from mlxbench.harness import audit
+from mlxbench.harness.backends import MLXBackend, Prepared, TorchBackend
+from mlxbench.catalog import CATALOG
+from mlxbench.harness.asv_suite import benchmark_class
 
 
 @pytest.mark.parametrize("op", list(CATALOG))
@@ -24,7 +24,7 @@ def test_every_backend_here_times_one_synchronized_call(op, cpu_backends):
     for backend in cpu_backends:
         if backend.unsupported(CATALOG[op]):
             continue
-        assert method.audit(backend, CATALOG[op], variant) == [], backend.name
+        assert audit.audit(backend, CATALOG[op], variant) == [], backend.name
 
 
 class _Planted:
@@ -82,7 +82,7 @@ PLANTED = {
 def test_planted_method_bug_is_named(name):
     base, bug, expected = PLANTED[name]
     op = CATALOG["Softmax"]
-    problems = method.audit(_Planted(base, bug).planted(), op, op.variants("tiny")[0])
+    problems = audit.audit(_Planted(base, bug).planted(), op, op.variants("tiny")[0])
     assert any(expected in p for p in problems), problems
 
 
@@ -96,7 +96,7 @@ def test_compiled_backend_that_skips_warm_up_is_caught(monkeypatch):
     prepared = MLX_COMPILE.prepare(spied, variant, op.make_inputs(variant))
     monkeypatch.undo()
     assert traces == []
-    problems = method.audit_prepared(MLX_COMPILE, prepared, traces)
+    problems = audit.audit_prepared(MLX_COMPILE, prepared, traces)
     assert any("traced inside the timed body" in p for p in problems), problems
 
 

@@ -16,10 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench import plots, readme, releases, render, results, timeline
+from mlxbench.report import plots, readme, render, results
+
+from mlxbench.history import releases, timeline
 from mlxbench.cli import main
-from mlxbench.report import Report, format_ms, format_pct, format_rate
-from mlxbench.selection import UsageError
+from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
+from mlxbench.errors import UsageError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 MACHINE = "fixture-cpu"

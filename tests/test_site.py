@@ -21,7 +21,8 @@ from pathlib import Path
 import pytest
 
 from asv_project import ASV
-from mlxbench import releases, site, timeline
+from mlxbench.history import releases, timeline
+from mlxbench.report import site
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "results"

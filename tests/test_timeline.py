@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
-from mlxbench import releases, timeline
-from mlxbench.releases import Release
+from mlxbench.history import releases, timeline
+from mlxbench.history.releases import Release
 
 
 def test_catalog_covers_mlx_history_in_order():

@@ -10,9 +10,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mlxbench.backends import BACKENDS
-from mlxbench.ops import CATALOG
-from mlxbench.verify import check_variant, verify
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.catalog import CATALOG
+from mlxbench.harness.verify import check_variant, verify
 
 
 def test_tiny_preset_agrees_on_every_cpu_backend(cpu_backends):

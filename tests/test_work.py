@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlxbench import work
-from mlxbench.ops import CATALOG
+from mlxbench.harness import work
+from mlxbench.catalog import CATALOG
 
 
 def _variant(op: str, vid: str):

@@ -26,10 +26,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlxbench import bench, compat, releases, timeline  # noqa: E402
-from mlxbench.backends import BACKENDS  # noqa: E402
-from mlxbench.ops import CATALOG  # noqa: E402
-from mlxbench.suite import PRESET_ENV  # noqa: E402
+from mlxbench.history import asv_run, releases, timeline
+
+from mlxbench.harness import versions  # noqa: E402
+from mlxbench.harness.backends import BACKENDS  # noqa: E402
+from mlxbench.catalog import CATALOG  # noqa: E402
+from mlxbench.harness.asv_suite import PRESET_ENV  # noqa: E402
 
 AGREEMENT_CASES = [
     ("Softmax", "mlx_cpu"), ("Softmax", "torch_cpu"), ("MatMul", "mlx_cpu"), ("MatMul", "torch_cpu"),
@@ -62,7 +64,7 @@ def _asv_median(benchmark, param_index: int) -> float:
 
 def _loop_median(op: str, backend: str, variant_index: int, calls: int = 50) -> float:
     """The independent measurement: warm-up, then ``calls`` synchronized calls timed one by one."""
-    from mlxbench.suite import prepare
+    from mlxbench.harness.asv_suite import prepare
 
     variant = CATALOG[op].variants("default")[variant_index]
     prepared = prepare(CATALOG[op], variant.id, backend, "default")
@@ -105,9 +107,9 @@ def agreement() -> list[str]:
 
 def overhead(launch: str = "forkserver") -> list[str]:
     """One full default-preset `asv run` at the installed release, with every sample recorded."""
-    conf = bench.asv_conf()
-    tags = bench.sync_timeline(conf)
-    tag, commit = bench.commit_for_installed_mlx(tags)
+    conf = asv_run.asv_conf()
+    tags = asv_run.sync_timeline(conf)
+    tag, commit = asv_run.commit_for_installed_mlx(tags)
     runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {**conf, "repo": str(ROOT / conf["repo"]), "benchmark_dir": str(ROOT / "benchmarks"),
@@ -116,7 +118,7 @@ def overhead(launch: str = "forkserver") -> list[str]:
         (Path(tmp) / "asv.conf.json").write_text(json.dumps(cfg))
         cmd = [str(Path(sys.executable).with_name("asv")), "run", "-E", f"existing:{sys.executable}",
                "--set-commit-hash", commit, "--machine", "harness", "--record-samples", "--launch-method", launch,
-               "-b", bench.bench_regex(list(CATALOG.values()), runnable)]
+               "-b", asv_run.bench_regex(list(CATALOG.values()), runnable)]
         env = {**os.environ, PRESET_ENV: "default", "HOME": tmp}
         subprocess.run([str(Path(sys.executable).with_name("asv")), "machine", "--yes", "--machine", "harness"],
                        cwd=tmp, env=env, check=True, capture_output=True)
@@ -151,7 +153,7 @@ def _seconds(cmd: list[str], **kwargs) -> float:
 
 def switch() -> list[str]:
     """Install a different MLX release into an existing environment with ASV's install step."""
-    current = compat.mlx_version()
+    current = versions.mlx_version()
     other = next(r.version for r in reversed(releases.load()) if r.installs_here() and r.version != current)
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"

@@ -3,7 +3,7 @@
 ``asv publish`` writes pages that load jQuery, flot and bootstrap from CDNs, so
 on a machine without internet (this project's CI, a laptop on a plane) no
 graph renders. :func:`vendor` copies the same libraries, shipped in
-``mlxbench/site_assets``, next to the pages and points the pages at them.
+``mlxbench/report/site_assets``, next to the pages and points the pages at them.
 Subresource-integrity attributes go with the CDN address: they pin the CDN's
 bytes, and the npm builds of the same versions differ in minification.
 """

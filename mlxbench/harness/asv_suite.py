@@ -15,9 +15,9 @@ import importlib
 import os
 from typing import Any, Callable
 
-from mlxbench.backends import BACKENDS, Prepared, Unavailable
-from mlxbench.ops import CATALOG, PRESETS
-from mlxbench.spec import Op
+from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
+from mlxbench.catalog import CATALOG, PRESETS
+from mlxbench.catalog.spec import Op
 
 PRESET_ENV = "MLXBENCH_PRESET"
 HARNESS_REVISION = 1

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench import compat
-from mlxbench.spec import Op, Variant
+from mlxbench.harness import versions
+from mlxbench.catalog.spec import Op, Variant
 
 BUDGET_BYTES = 2 * 2**30
 """A default-preset benchmark process must fit in 2 GB (8 GB laptops run the suite)."""
@@ -39,7 +39,7 @@ class Work:
 
 def _output_size(op: Op, variant: Variant, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
     """(elements, itemsize) of the op's output in MLX (lazily), or of the reference."""
-    if not isinstance(compat.import_mlx(), str) and all(compat.mlx_has(p) for p in op.mlx_requires):
+    if not isinstance(versions.import_mlx(), str) and all(versions.mlx_has(p) for p in op.mlx_requires):
         import mlx.core as mx
 
         out = op.mlx(*(mx.array(a) for a in inputs.values()), **variant.params)

@@ -11,7 +11,7 @@ import io
 import json
 from typing import Sequence
 
-from mlxbench.report import Table, Value
+from mlxbench.report.tables import Table, Value
 
 FORMATS = ("markdown", "csv", "json")
 UNITS = {"ms": "ms", "pct": "%", "share": "%", "spread": "%"}

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.lazy import F, mnn, mx, torch
-from mlxbench.ops._build import elementwise, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mnn, mx, torch
+from mlxbench.catalog.authoring import elementwise, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 LEAKY_SLOPE = 0.01
 PRELU_ALPHA = 0.25

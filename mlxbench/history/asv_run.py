@@ -15,13 +15,15 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from mlxbench import compat, machine, releases, timeline
-from mlxbench.backends import Backend
-from mlxbench.selection import UsageError
-from mlxbench.spec import Op
-from mlxbench.suite import PRESET_ENV
+from mlxbench.harness import versions
 
-ROOT = Path(__file__).resolve().parent.parent
+from mlxbench.history import machine, releases, timeline
+from mlxbench.harness.backends import Backend
+from mlxbench.errors import UsageError
+from mlxbench.catalog.spec import Op
+from mlxbench.harness.asv_suite import PRESET_ENV
+
+ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ["--launch-method", "forkserver"] if sys.platform == "linux" else []
 """Linux: fork each benchmark from one process that already imported the frameworks
 (about a second saved per benchmark). macOS keeps ``spawn``: Metal does not survive fork."""
@@ -42,9 +44,9 @@ def sync_timeline(conf: dict, root: Path = ROOT) -> dict[str, str]:
 
 
 def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
-    tag = f"v{compat.mlx_version()}"
+    tag = f"v{versions.mlx_version()}"
     if tag not in tags:
-        raise UsageError(f"installed mlx {compat.mlx_version()} is not a catalogued release; "
+        raise UsageError(f"installed mlx {versions.mlx_version()} is not a catalogued release; "
                          "install one (`pip install mlx==0.32.4`) or run `mlxbench releases refresh`")
     return tag, tags[tag]
 
@@ -67,7 +69,7 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
     tags = sync_timeline(conf)
     tag, commit = commit_for_installed_mlx(tags)
     name = machine.register(machine_name)["machine"]
-    print(f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {compat.torch_version()}, "
+    print(f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {versions.torch_version()}, "
           f"preset {preset!r} on {name!r}", file=sys.stderr)
     cmd = [
         str(Path(sys.executable).with_name("asv")), "run",
@@ -83,8 +85,8 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
 def _summary(conf: dict, tags: dict[str, str], machine_name: str, tag: str,
              ops: Sequence[Op], backends: Sequence[Backend], preset: str) -> str:
     """The average and detailed tables of what this run selected, at this release."""
-    from mlxbench import render, results
-    from mlxbench.report import Report
+    from mlxbench.report import render, results
+    from mlxbench.report.tables import Report
 
     loaded = results.load(ROOT / conf["results_dir"], tags)
     report = Report(loaded, [machine_name], [b.name for b in backends], tag, ops=[op.name for op in ops], preset=preset)

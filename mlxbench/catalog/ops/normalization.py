@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.lazy import F, mx
-from mlxbench.ops._build import elementwise, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mx
+from mlxbench.catalog.authoring import elementwise, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 EPS = 1e-5
 

@@ -20,8 +20,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mlxbench import compat
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.harness import versions
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 
 WARMUP_CALLS = 10
@@ -105,19 +105,19 @@ class MLXBackend(Backend):
         self.name, self.device, self.compiled = name, device, compiled
 
     def unavailable(self) -> str | None:
-        mx = compat.import_mlx()
+        mx = versions.import_mlx()
         if isinstance(mx, str):
             return mx
-        if self.device == "gpu" and not compat.mlx_gpu_available(mx):
+        if self.device == "gpu" and not versions.mlx_gpu_available(mx):
             return "no MLX GPU: needs Metal (macOS) or mlx's CUDA build (pip install 'mlx[cuda12]')"
         if self.compiled and not hasattr(mx, "compile"):
             return f"unsupported in mlx {mx.__version__}: no mx.compile"
         return None
 
     def unsupported(self, op: Op) -> str | None:
-        missing = [path for path in op.mlx_requires if not compat.mlx_has(path)]
+        missing = [path for path in op.mlx_requires if not versions.mlx_has(path)]
         if missing:
-            return f"unsupported in mlx {compat.mlx_version()}: needs " + ", ".join(f"mx.{p}" for p in missing)
+            return f"unsupported in mlx {versions.mlx_version()}: needs " + ", ".join(f"mx.{p}" for p in missing)
         return None
 
     def synchronizer(self) -> Callable[[Any], None]:
@@ -177,7 +177,7 @@ class TorchBackend(Backend):
         self.name, self.device = name, device
 
     def unavailable(self) -> str | None:
-        torch = compat.import_torch()
+        torch = versions.import_torch()
         if isinstance(torch, str):
             return torch
         if self.device == "cuda" and not torch.cuda.is_available():

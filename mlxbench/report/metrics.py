@@ -1,9 +1,9 @@
 """What a table cell shows for one measurement: time, achieved rate, or roofline share.
 
 ``time`` is milliseconds. ``bandwidth`` is GB/s and ``flops`` GFLOP/s, from
-the work each variant declares (:mod:`mlxbench.work`) divided by its median
+the work each variant declares (:mod:`mlxbench.harness.work`) divided by its median
 time. ``roofline`` is the share of the fastest time this backend's measured
-ceilings allow (:mod:`mlxbench.ceilings`), shown with the rate of whichever
+ceilings allow (:mod:`mlxbench.harness.ceilings`), shown with the rate of whichever
 ceiling binds (GB/s for memory-bound variants, GFLOP/s for compute-bound ones).
 ``memory`` is the peak resident memory of the benchmark process (ASV ``peakmem_``).
 """
@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mlxbench import work
-from mlxbench.ceilings import Ceiling
-from mlxbench.ops import CATALOG, VARIANTS
+from mlxbench.harness import work
+from mlxbench.harness.ceilings import Ceiling
+from mlxbench.catalog import CATALOG, VARIANTS
 
 METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
 UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from mlxbench.spec import FLOAT32_EPS, Shape, Tolerance, ToleranceRule, Variant
+from mlxbench.catalog.spec import FLOAT32_EPS, Shape, Tolerance, ToleranceRule, Variant
 
 PRESETS: tuple[str, ...] = ("default", "seed", "tiny")
 """``seed``: the older suite's exact shapes. ``default``: the same ops sized for a

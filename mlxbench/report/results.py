@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from mlxbench.ops import CATALOG
-from mlxbench.selection import UsageError
-from mlxbench.suite import benchmark_version
+from mlxbench.catalog import CATALOG
+from mlxbench.errors import UsageError
+from mlxbench.harness.asv_suite import benchmark_version
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
 FAILED = "failed"

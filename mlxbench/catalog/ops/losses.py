@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.lazy import F, mnn
-from mlxbench.ops._build import accumulating, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mnn
+from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 
 def _inputs(v: Variant, rng: np.random.Generator) -> Arrays:

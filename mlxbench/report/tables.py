@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
 from typing import Callable, Iterable, Mapping, Sequence
 
-from mlxbench import metrics
-from mlxbench.ceilings import Ceiling
-from mlxbench.ops import CATALOG, PRESETS, VARIANTS
-from mlxbench.results import FAILED, Measurement, ResultSet
-from mlxbench.selection import UsageError
+from mlxbench.report import metrics
+from mlxbench.harness.ceilings import Ceiling
+from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
+from mlxbench.report.results import FAILED, Measurement, ResultSet
+from mlxbench.errors import UsageError
 
 COLUMN_NAMES = {
     "mlx_gpu": "mlx_gpu",
@@ -141,7 +141,7 @@ class Report:
 
     ``preset`` keeps only that preset's variants (None: every variant found).
     ``metric`` picks what the backend columns of the average and detailed
-    tables show (:mod:`mlxbench.metrics`); speedups are a time comparison and
+    tables show (:mod:`mlxbench.report.metrics`); speedups are a time comparison and
     appear with ``time`` only. History is always in milliseconds.
     """
 

@@ -12,7 +12,7 @@ import math
 import re
 from pathlib import Path
 
-from mlxbench.report import COLUMN_NAMES, Report
+from mlxbench.report.tables import COLUMN_NAMES, Report
 
 
 def _pyplot():

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Sequence
 
-from mlxbench.releases import Release
+from mlxbench.history.releases import Release
 
 BRANCH = "main"
 IDENTITY = "mlxbench timeline <timeline@mlxbench.invalid>"

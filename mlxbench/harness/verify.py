@@ -12,8 +12,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from mlxbench.backends import Backend, Unavailable
-from mlxbench.spec import Arrays, Check, Op, Tolerance, Variant
+from mlxbench.harness.backends import Backend, Unavailable
+from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Callable
 
-from mlxbench.backends import Backend, MLXBackend, Prepared, TorchBackend
-from mlxbench.spec import Op, Variant
+from mlxbench.harness.backends import Backend, MLXBackend, Prepared, TorchBackend
+from mlxbench.catalog.spec import Op, Variant
 
 
 def _counting(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> Callable[..., Any]:

@@ -23,9 +23,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from mlxbench import compat
-from mlxbench.backends import Backend, MLXBackend
-from mlxbench.selection import UsageError
+from mlxbench.harness import versions
+from mlxbench.harness.backends import Backend, MLXBackend
+from mlxbench.errors import UsageError
 
 FILE = "ceilings.jsonl"
 COPY_ELEMENTS = (2**18, 2**20, 2**22, 2**24, 2**25)
@@ -118,8 +118,8 @@ def measure(backend: Backend, repeats: int = 5) -> Ceiling:
         bandwidth_gbs=bandwidth,
         gflops=2 * n**3 / seconds / 1e9,
         matmul_n=n,
-        mlx=compat.mlx_version(),
-        torch=compat.torch_version(),
+        mlx=versions.mlx_version(),
+        torch=versions.torch_version(),
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
 

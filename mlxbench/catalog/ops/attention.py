@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from mlxbench.lazy import F, mx
-from mlxbench.ops._build import accumulating, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mx
+from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 MASKINGS = ("none", "causal")
 

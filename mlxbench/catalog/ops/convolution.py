@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mlxbench.lazy import F, mx
-from mlxbench.ops._build import accumulating, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mx
+from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 
 def _inputs(v: Variant, rng: np.random.Generator) -> Arrays:

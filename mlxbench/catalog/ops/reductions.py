@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 
-from mlxbench.lazy import mx, torch
-from mlxbench.ops._build import accumulating, each_axis, exact, presets, uniform, var
-from mlxbench.spec import FLOAT32_EPS, Arrays, Op, Tolerance, Variant
+from mlxbench.catalog.frameworks import mx, torch
+from mlxbench.catalog.authoring import accumulating, each_axis, exact, presets, uniform, var
+from mlxbench.catalog.spec import FLOAT32_EPS, Arrays, Op, Tolerance, Variant
 
 
 def _positive(v: Variant, rng: np.random.Generator) -> Arrays:

@@ -1,7 +1,7 @@
 """ASV's install step: install the MLX release a timeline commit pins.
 
 Run by ASV inside its environment as
-``python {conf_dir}/mlxbench/asv_install.py {build_dir}``. A release with no
+``python {conf_dir}/mlxbench/history/asv_install.py {build_dir}``. A release with no
 wheel for this interpreter and platform fails this step with a clear message;
 ASV then records that commit as not installable and goes on with the others.
 Set ``MLXBENCH_MLX_ACCELERATOR=cuda12`` (or ``cuda13``) for mlx's CUDA build.
@@ -14,10 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
-from mlxbench import releases  # noqa: E402
-from mlxbench.timeline import VERSION_FILE  # noqa: E402
+from mlxbench.history import releases  # noqa: E402
+from mlxbench.history.timeline import VERSION_FILE  # noqa: E402
 
 
 def main(build_dir: str) -> int:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.lazy import F, mx, torch
-from mlxbench.ops._build import accumulating, presets, uniform, var
-from mlxbench.spec import Arrays, Op, Variant
+from mlxbench.catalog.frameworks import F, mx, torch
+from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.spec import Arrays, Op, Variant
 
 
 def _uniform_all(v: Variant, rng: np.random.Generator) -> Arrays:
