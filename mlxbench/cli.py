@@ -54,8 +54,12 @@ def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
             {
                 "op": op.name,
                 "variants": [
-                    {"id": v.id, "shapes": {k: list(s) for k, s in v.shapes.items()}, "params": dict(v.params),
-                     **_work_json(op, v)}
+                    {
+                        "id": v.id,
+                        "shapes": {k: list(s) for k, s in v.shapes.items()},
+                        "params": dict(v.params),
+                        **_work_json(op, v),
+                    }
                     for v in op.variants(preset)
                 ],
             }
@@ -73,13 +77,20 @@ def cmd_list(args: argparse.Namespace) -> int:
         print(json.dumps(doc, indent=2))
         return 0
     out = _console()
-    table = Table(title=f"ops in preset {preset!r}: bytes moved (inputs read + output written), FLOPs, process footprint")
+    table = Table(
+        title=f"ops in preset {preset!r}: bytes moved (inputs read + output written), FLOPs, process footprint"
+    )
     for col in ("op", "variant", "MB moved", "MFLOP", "footprint MB"):
         table.add_column(col, justify="left" if col in ("op", "variant") else "right")
     for entry in doc["ops"]:
         for i, v in enumerate(entry["variants"]):
-            table.add_row(entry["op"] if i == 0 else "", v["id"], f"{(v['in_bytes'] + v['out_bytes']) / 1e6:.3g}",
-                          f"{v['flops'] / 1e6:.3g}" if v["flops"] else "-", f"{v['footprint_bytes'] / 1e6:.3g}")
+            table.add_row(
+                entry["op"] if i == 0 else "",
+                v["id"],
+                f"{(v['in_bytes'] + v['out_bytes']) / 1e6:.3g}",
+                f"{v['flops'] / 1e6:.3g}" if v["flops"] else "-",
+                f"{v['footprint_bytes'] / 1e6:.3g}",
+            )
     out.print(table)
     backends = Table(title=f"backends (mlx {doc['versions']['mlx']}, torch {doc['versions']['torch']})")
     backends.add_column("backend")
@@ -96,7 +107,9 @@ def _verify_table(rows: Sequence[Row]) -> Table:
         table.add_column(col, justify="right" if col == "max error" else "left")
     for r in rows:
         err = "" if r.max_error is None else f"{r.max_error:.2e}"
-        ok = {"ok": "ok", "FAIL": f"[red]FAIL[/red] {escape(r.detail)}", "skipped": f"skipped: {escape(r.detail)}"}[r.status]
+        ok = {"ok": "ok", "FAIL": f"[red]FAIL[/red] {escape(r.detail)}", "skipped": f"skipped: {escape(r.detail)}"}[
+            r.status
+        ]
         table.add_row(r.op, r.variant, r.backend, err, r.tolerance, ok)
     return table
 
@@ -162,7 +175,13 @@ def cmd_machine(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from mlxbench.history import asv_run
 
-    return asv_run.run(selection.preset(args.preset), selection.ops(args.op), selection.backends(args.backend), args.machine, args.quick)
+    return asv_run.run(
+        selection.preset(args.preset),
+        selection.ops(args.op),
+        selection.backends(args.backend),
+        args.machine,
+        args.quick,
+    )
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -185,8 +204,16 @@ def cmd_report(args: argparse.Namespace) -> int:
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
     ceilings_by_machine = {m: ceilings.load(results_dir / m) for m in loaded.machines}
-    report = Report(loaded, args.machine, args.backend, args.release, args.mean, args.metric, ceilings_by_machine,
-                    preset=selection.preset(args.preset))
+    report = Report(
+        loaded,
+        args.machine,
+        args.backend,
+        args.release,
+        args.mean,
+        args.metric,
+        ceilings_by_machine,
+        preset=selection.preset(args.preset),
+    )
     print(render.render(report.tables(args.table or ["average", "detailed", "history"]), fmt, loaded.problems))
     if args.plots:
         for path in plots.write(report, Path(args.plots)):
@@ -261,16 +288,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
     _add_preset(p)
     p.add_argument("--results", help="an ASV results directory (default: asv.conf.json's results_dir)")
-    p.add_argument("--table", action="append", choices=["average", "detailed", "history"],
-                   help="which tables (repeatable; default: all three)")
+    p.add_argument(
+        "--table",
+        action="append",
+        choices=["average", "detailed", "history"],
+        help="which tables (repeatable; default: all three)",
+    )
     p.add_argument("--format", default="markdown", help="markdown (default), csv or json")
     p.add_argument("--machine", action="append", help="a machine name (repeatable; default: all)")
     p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
-    p.add_argument("--metric", default="time",
-                   help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
-                        "or memory (peak MB per process)")
+    p.add_argument(
+        "--metric",
+        default="time",
+        help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
+        "or memory (peak MB per process)",
+    )
     p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
     p.set_defaults(func=cmd_report)
@@ -284,8 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("releases", help="the MLX release catalog and its git timeline")
-    p.add_argument("action", nargs="?", choices=["list", "sync", "refresh"], default="list",
-                   help="list (default); sync: create/update the timeline repo; refresh: update the catalog from the index")
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=["list", "sync", "refresh"],
+        default="list",
+        help="list (default); sync: create/update the timeline repo; refresh: update the catalog from the index",
+    )
     p.set_defaults(func=cmd_releases)
 
     p = sub.add_parser("machine", help="register this machine with ASV, named after its chip")

@@ -26,16 +26,28 @@ def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny"
     catalog = releases.load()
     timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in versions])
     conf = {
-        "version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git", "branches": ["main"],
-        "build_command": [], "install_command": [f"python {ROOT}/mlxbench/history/asv_install.py {{build_dir}}"],
+        "version": 1,
+        "project": "mlxbench",
+        "repo": str(work / "timeline.git"),
+        "dvcs": "git",
+        "branches": ["main"],
+        "build_command": [],
+        "install_command": [f"python {ROOT}/mlxbench/history/asv_install.py {{build_dir}}"],
         "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
-        "environment_type": "virtualenv", "matrix": {"req": matrix},
-        "benchmark_dir": str(ROOT / "benchmarks"), "env_dir": str(work / "env"),
-        "results_dir": str(work / "results"), "html_dir": str(work / "html"),
+        "environment_type": "virtualenv",
+        "matrix": {"req": matrix},
+        "benchmark_dir": str(ROOT / "benchmarks"),
+        "env_dir": str(work / "env"),
+        "results_dir": str(work / "results"),
+        "html_dir": str(work / "html"),
     }
     (work / "asv.conf.json").write_text(json.dumps(conf))
-    env = {**os.environ, "HOME": str(work), "MLXBENCH_PRESET": preset,
-           "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip"))}
+    env = {
+        **os.environ,
+        "HOME": str(work),
+        "MLXBENCH_PRESET": preset,
+        "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
+    }
 
     def asv(*args: str, check: bool = True) -> subprocess.CompletedProcess:
         proc = subprocess.run([ASV, *args], cwd=work, env=env, capture_output=True, text=True, timeout=1500)

@@ -37,7 +37,9 @@ def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch)
 
 
 def test_asv_check_passes():
-    proc = subprocess.run([ASV, "check", "-E", f"existing:{sys.executable}"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [ASV, "check", "-E", f"existing:{sys.executable}"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No problems found" in proc.stdout
 
@@ -63,7 +65,17 @@ def e2e(tmp_path_factory):
     # numpy only: torch's backends then show n/a, which is part of what this checks.
     asv = asv_project.make(work, E2E_RELEASES, {"numpy": [""], "packaging": [""]})
     asv("machine", "--yes", "--machine", "e2e")
-    run = asv("run", "ALL", "--machine", "e2e", "--quick", "--show-stderr", "-b", r"^ops\.(ReLU|ScaledDotProductAttention)\.time_(mlx_cpu|torch_cpu)\b", check=False)
+    run = asv(
+        "run",
+        "ALL",
+        "--machine",
+        "e2e",
+        "--quick",
+        "--show-stderr",
+        "-b",
+        r"^ops\.(ReLU|ScaledDotProductAttention)\.time_(mlx_cpu|torch_cpu)\b",
+        check=False,
+    )
     return work, asv, run
 
 
@@ -104,5 +116,6 @@ def test_asv_publish_lists_both_tags_with_release_dates(e2e):
         assert tag in index["tags"]
         date_ms = index["revision_to_date"][str(index["tags"][tag])]
         from datetime import datetime, timezone
+
         published = datetime.fromtimestamp(date_ms / 1000, tz=timezone.utc).isoformat()
         assert published.startswith(releases.find(tag, catalog).date[:19])

@@ -8,9 +8,29 @@ import pytest
 from mlxbench.catalog import CATALOG, PRESETS
 
 OLDER_SUITE_OPS = {
-    "Argmax", "BCE", "Concat", "Conv1d", "Conv2d", "Gather", "LayerNorm", "LeakyReLU", "Linear", "MatMul",
-    "PReLU", "ReLU", "ScaledDotProductAttention", "Scatter", "ScatterSum", "ScatterMax", "SeLU", "Sigmoid",
-    "Softmax", "Softplus", "Sort", "Sum", "SumAll",
+    "Argmax",
+    "BCE",
+    "Concat",
+    "Conv1d",
+    "Conv2d",
+    "Gather",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "MatMul",
+    "PReLU",
+    "ReLU",
+    "ScaledDotProductAttention",
+    "Scatter",
+    "ScatterSum",
+    "ScatterMax",
+    "SeLU",
+    "Sigmoid",
+    "Softmax",
+    "Softplus",
+    "Sort",
+    "Sum",
+    "SumAll",
 }
 
 # The older suite's variants, transcribed from its source: (shapes..., params).
@@ -26,24 +46,40 @@ SEED = {
         ((64, 1000000), (64, 1000000), {"axis": 0}),
     ],
     "Conv1d": [
-        ((100, 256, 3), (8, 3, 3)), ((100, 256, 256), (8, 3, 256)),
-        ((16, 1000, 80), (128, 11, 80)), ((16, 1000, 3), (128, 11, 3)),
+        ((100, 256, 3), (8, 3, 3)),
+        ((100, 256, 256), (8, 3, 256)),
+        ((16, 1000, 80), (128, 11, 80)),
+        ((16, 1000, 3), (128, 11, 3)),
     ],
     "Conv2d": [
-        ((100, 256, 256, 3), (8, 3, 3, 3)), ((10, 256, 256, 12), (8, 3, 3, 12)),
-        ((1, 256, 256, 128), (8, 3, 3, 128)), ((100, 28, 28, 3), (8, 3, 3, 3)), ((1000, 28, 28, 3), (8, 3, 3, 3)),
+        ((100, 256, 256, 3), (8, 3, 3, 3)),
+        ((10, 256, 256, 12), (8, 3, 3, 12)),
+        ((1, 256, 256, 128), (8, 3, 3, 128)),
+        ((100, 28, 28, 3), (8, 3, 3, 3)),
+        ((1000, 28, 28, 3), (8, 3, 3, 3)),
     ],
     "Gather": [((t, d), (m,)) for t, d in [(64, 256), (1024, 32)] for m in (10, 1000, 1000000)],
     "LayerNorm": [((64, 128, 1024),), ((128, 64, 1024),)],
-    "LeakyReLU": ACT, "ReLU": ACT, "SeLU": ACT, "Sigmoid": ACT, "Softplus": ACT, "PReLU": ACT,
+    "LeakyReLU": ACT,
+    "ReLU": ACT,
+    "SeLU": ACT,
+    "Sigmoid": ACT,
+    "Softplus": ACT,
+    "PReLU": ACT,
     "Linear": [
-        ((100, 1024, 32), (32, 1024), (1024,)), ((100, 1024, 64), (64, 1024), (1024,)),
-        ((100, 1024, 256), (256, 1024), (1024,)), ((100, 1024, 512), (512, 1024), (1024,)),
+        ((100, 1024, 32), (32, 1024), (1024,)),
+        ((100, 1024, 64), (64, 1024), (1024,)),
+        ((100, 1024, 256), (256, 1024), (1024,)),
+        ((100, 1024, 512), (512, 1024), (1024,)),
         ((100, 1, 51200), (51200, 1), (1,)),
     ],
     "MatMul": [
-        ((32, 1, 1000), (32, 1000, 128)), ((1000, 64, 256), (256, 32)), ((1000, 64, 1024), (1000, 1024, 32)),
-        ((1000, 1024, 64), (1000, 64, 256)), ((64, 1000000), (1000000, 32)), ((1000000, 64), (64, 1024)),
+        ((32, 1, 1000), (32, 1000, 128)),
+        ((1000, 64, 256), (256, 32)),
+        ((1000, 64, 1024), (1000, 1024, 32)),
+        ((1000, 1024, 64), (1000, 64, 256)),
+        ((64, 1000000), (1000000, 32)),
+        ((1000000, 64), (64, 1024)),
     ],
     "ScaledDotProductAttention": [
         ((64, 8, 16, 1024),) * 3,
@@ -51,10 +87,19 @@ SEED = {
         ((64, 16, 16, 1024),) * 3,
         ((64, 16, 16, 1024), (64, 16, 64, 1024), (64, 16, 64, 1024)),
     ],
-    "Scatter": SCATTER, "ScatterSum": SCATTER, "ScatterMax": SCATTER,
+    "Scatter": SCATTER,
+    "ScatterSum": SCATTER,
+    "ScatterMax": SCATTER,
     "Softmax": [
         (s, {"axis": -1})
-        for s in [(64, 1000000), (1000000, 64), (64, 16, 32, 1024), (128, 16, 32, 1024), (1024, 16, 32, 128), (1024, 64, 32, 8)]
+        for s in [
+            (64, 1000000),
+            (1000000, 64),
+            (64, 16, 32, 1024),
+            (128, 16, 32, 1024),
+            (1024, 16, 32, 128),
+            (1024, 64, 32, 8),
+        ]
     ],
     "Sort": [((64, 128, 1024), {"axis": a}) for a in (0, 1, 2)],
     "Sum": [((64, 128, 128, 128), {"axis": a}) for a in (0, 1, 2, 3)],
@@ -85,8 +130,12 @@ def test_seed_preset_holds_exactly_the_older_suites_shapes(name):
     op = CATALOG[name]
     expected = sorted({_key(e) for e in SEED[name]})
     # Masking is a variant axis of ours, not a shape: compare shapes and shape-defining params.
-    actual = sorted({(tuple(v.shapes.values()), tuple(sorted((k, p) for k, p in v.params.items() if k == "axis")))
-                     for v in op.variants("seed")})
+    actual = sorted(
+        {
+            (tuple(v.shapes.values()), tuple(sorted((k, p) for k, p in v.params.items() if k == "axis")))
+            for v in op.variants("seed")
+        }
+    )
     assert actual == expected
 
 

@@ -20,8 +20,15 @@ FIXTURE = Path(__file__).parent / "fixtures" / "results"
 
 
 def _ceiling(backend: str, gbs: float, gflops: float) -> ceilings.Ceiling:
-    return ceilings.Ceiling(backend=backend, bandwidth_gbs={str(2**20): gbs * 2, str(2**30): gbs}, gflops=gflops,
-                            matmul_n=512, mlx=None, torch=None, measured_at="2026-11-24T00:00:00")
+    return ceilings.Ceiling(
+        backend=backend,
+        bandwidth_gbs={str(2**20): gbs * 2, str(2**30): gbs},
+        gflops=gflops,
+        matmul_n=512,
+        mlx=None,
+        torch=None,
+        measured_at="2026-11-24T00:00:00",
+    )
 
 
 def test_measure_and_roundtrip(monkeypatch, tmp_path):
@@ -59,8 +66,11 @@ def test_roofline_share_by_hand(tmp_path):
     report = Report(loaded, metric="roofline", ceilings={"fixture-cpu": {"mlx_cpu": _ceiling("mlx_cpu", 5.0, 1000.0)}})
     table = report.detailed("fixture-cpu", "v0.32.4")
     row = next(r for r in table.rows if r[:2] == ["ReLU", "4x3x8"])
-    seconds = next(m.seconds for m in loaded.measurements
-                   if (m.op, m.variant, m.backend, m.release, m.kind) == ("ReLU", "4x3x8", "mlx_cpu", "v0.32.4", "time"))
+    seconds = next(
+        m.seconds
+        for m in loaded.measurements
+        if (m.op, m.variant, m.backend, m.release, m.kind) == ("ReLU", "4x3x8", "mlx_cpu", "v0.32.4", "time")
+    )
     names = [c.name for c in table.columns]
     rate, share = row[names.index("mlx_cpu")], row[names.index("mlx_cpu % of roofline")]
     assert rate == f"{768 / seconds / 1e9:#.3g} GB/s"

@@ -33,7 +33,9 @@ def test_list_json_shows_all_ops_variants_and_backends(preset, capsys):
 
 
 def test_verify_tiny_passes_on_the_cpu_backends_through_the_cli():
-    proc = run("verify", "--preset", "tiny", "--backend", "mlx_cpu", "--backend", "mlx_cpu_compile", "--backend", "torch_cpu")
+    proc = run(
+        "verify", "--preset", "tiny", "--backend", "mlx_cpu", "--backend", "mlx_cpu_compile", "--backend", "torch_cpu"
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout
     for col in ("op", "variant", "backend", "max error", "tolerance", "ok"):

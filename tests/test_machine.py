@@ -31,7 +31,15 @@ def test_register_writes_the_entry_with_extra_fields(tmp_path, monkeypatch):
 def test_bench_regex_selects_exactly_the_requested_methods():
     pattern = re.compile(bench_regex([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]))
     # ASV matches each parameter combination as "name(param, ...)"
-    names = [f"ops.{op}.{kind}_{b}('4x3x8')" for op in ("ReLU", "PReLU", "SeLU") for kind in ("time", "peakmem")
-             for b in BACKENDS]
+    names = [
+        f"ops.{op}.{kind}_{b}('4x3x8')"
+        for op in ("ReLU", "PReLU", "SeLU")
+        for kind in ("time", "peakmem")
+        for b in BACKENDS
+    ]
     assert [n.split("(")[0] for n in names if pattern.search(n)] == [
-        "ops.ReLU.time_mlx_cpu", "ops.ReLU.time_torch_cpu", "ops.ReLU.peakmem_mlx_cpu", "ops.ReLU.peakmem_torch_cpu"]
+        "ops.ReLU.time_mlx_cpu",
+        "ops.ReLU.time_torch_cpu",
+        "ops.ReLU.peakmem_mlx_cpu",
+        "ops.ReLU.peakmem_torch_cpu",
+    ]

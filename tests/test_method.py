@@ -68,13 +68,23 @@ def _mx_array_from_host(p: Prepared):
 
 PLANTED = {
     "forgets mx.eval": (MLX_CPU, _subclass(lambda p: p.fn(*p.args)), "synchronized 0 times"),
-    "a no-op sync": (MLX_CPU, lambda p: Prepared(p.fn, p.args, lambda out: None, p.to_numpy), "not mlx_cpu's synchronizer"),
+    "a no-op sync": (
+        MLX_CPU,
+        lambda p: Prepared(p.fn, p.args, lambda out: None, p.to_numpy),
+        "not mlx_cpu's synchronizer",
+    ),
     "evaluates the input, not the output": (
-        MLX_CPU, _subclass(lambda p: (p.sync(p.args[0]), p.fn(*p.args))[1]), "an array other than the op's output"),
+        MLX_CPU,
+        _subclass(lambda p: (p.sync(p.args[0]), p.fn(*p.args))[1]),
+        "an array other than the op's output",
+    ),
     "calls the op twice": (MLX_CPU, _subclass(lambda p: (p.fn(*p.args), Prepared.run(p))[1]), "called the op 2 times"),
     "allocates inputs in the timed body": (MLX_CPU, _subclass(_mx_array_from_host), "inputs other than setup's"),
     "torch inputs left on the host as numpy": (
-        TORCH_CPU, lambda p: Prepared(p.fn, tuple(a.numpy() for a in p.args), p.sync, p.to_numpy), "not a torch.Tensor"),
+        TORCH_CPU,
+        lambda p: Prepared(p.fn, tuple(a.numpy() for a in p.args), p.sync, p.to_numpy),
+        "not a torch.Tensor",
+    ),
 }
 
 

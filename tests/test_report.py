@@ -70,8 +70,10 @@ def test_average_is_the_geometric_mean_in_ms_with_the_older_speedup_formula(tags
     cpu = raw(tags, "v0.32.4", "ReLU", "mlx_cpu")
     compiled = raw(tags, "v0.32.4", "ReLU", "mlx_cpu_compile")
     torch = raw(tags, "v0.32.4", "ReLU", "torch_cpu")
-    mean = {name: math.sqrt(math.prod(v.values())) * 1e3 for name, v in
-            (("mlx_cpu", cpu), ("mlx_cpu_compile", compiled), ("cpu", torch))}
+    mean = {
+        name: math.sqrt(math.prod(v.values())) * 1e3
+        for name, v in (("mlx_cpu", cpu), ("mlx_cpu_compile", compiled), ("cpu", torch))
+    }
     cells = row(table, "ReLU")
     for name, value in mean.items():
         assert cells[name] == format_ms(value)
@@ -180,8 +182,9 @@ def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
     path.write_text(json.dumps(doc))
     loaded = results.load(results_copy, tags)
     assert any("ops.ReLU.time_mlx_cpu" in p and "ReLU-r0-h0" in p for p in loaded.problems)
-    assert not [m for m in loaded.measurements
-                if (m.op, m.backend, m.release, m.kind) == ("ReLU", "mlx_cpu", "v0.32.4", "time")]
+    assert not [
+        m for m in loaded.measurements if (m.op, m.backend, m.release, m.kind) == ("ReLU", "mlx_cpu", "v0.32.4", "time")
+    ]
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -198,15 +201,18 @@ def test_cli_prints_all_three_tables_with_release_names(capsys):
     assert "History: fixture-cpu, mlx_cpu" in out and "| v0.2.0 | v0.32.4 |" in out
 
 
-@pytest.mark.parametrize("args, named", [
-    (["--machine", "M9 Ultra"], "machines with results: fixture-cpu"),
-    (["--backend", "tpu"], "valid backends: mlx_gpu"),
-    (["--release", "v9.9.9"], "releases with results: v0.2.0, v0.32.4"),
-    (["--format", "xml"], "valid formats: markdown, csv, json"),
-    (["--metric", "joules"], "valid metrics: time, bandwidth, flops, roofline, memory"),
-    (["--metric", "roofline"], "run `mlxbench calibrate`"),
-    (["--preset", "huge"], "valid presets: default, seed, tiny"),
-])
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["--machine", "M9 Ultra"], "machines with results: fixture-cpu"),
+        (["--backend", "tpu"], "valid backends: mlx_gpu"),
+        (["--release", "v9.9.9"], "releases with results: v0.2.0, v0.32.4"),
+        (["--format", "xml"], "valid formats: markdown, csv, json"),
+        (["--metric", "joules"], "valid metrics: time, bandwidth, flops, roofline, memory"),
+        (["--metric", "roofline"], "run `mlxbench calibrate`"),
+        (["--preset", "huge"], "valid presets: default, seed, tiny"),
+    ],
+)
 def test_cli_bad_input_exits_2_naming_what_exists(capsys, args, named):
     code, out, err = run_cli(capsys, "--results", str(FIXTURE), *args)
     assert code == 2 and out == ""
@@ -238,8 +244,10 @@ def test_plots_are_pngs_one_per_backend_plus_the_bar_chart(loaded, tmp_path):
 
     written = plots.write(Report(loaded), tmp_path)
     names = sorted(p.name for p in written)
-    assert names == sorted(["backends-fixture-cpu.png"] + [f"history-fixture-cpu-{b}.png"
-                                                           for b in ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")])
+    assert names == sorted(
+        ["backends-fixture-cpu.png"]
+        + [f"history-fixture-cpu-{b}.png" for b in ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")]
+    )
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         pixels = imread(path)

@@ -30,11 +30,22 @@ CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.skipif(not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"),
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER), reason="needs Debian's chromium and chromium-driver (.ci/run installs them)"
+    ),
 ]
 
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--disable-quic", "--window-size=1280,900")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--window-size=1280,900",
+)
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +53,18 @@ def published(tmp_path_factory) -> Path:
     work = tmp_path_factory.mktemp("site")
     timeline.sync(work / "timeline.git", releases.load())
     shutil.copytree(FIXTURE, work / "results")
-    conf = {"version": 1, "project": "mlxbench", "repo": str(work / "timeline.git"), "dvcs": "git",
-            "branches": ["main"], "build_command": [], "environment_type": "virtualenv",
-            "benchmark_dir": str(ROOT / "benchmarks"), "results_dir": "results", "html_dir": "html"}
+    conf = {
+        "version": 1,
+        "project": "mlxbench",
+        "repo": str(work / "timeline.git"),
+        "dvcs": "git",
+        "branches": ["main"],
+        "build_command": [],
+        "environment_type": "virtualenv",
+        "benchmark_dir": str(ROOT / "benchmarks"),
+        "results_dir": "results",
+        "html_dir": "html",
+    }
     (work / "asv.conf.json").write_text(json.dumps(conf))
     proc = subprocess.run([ASV, "publish"], cwd=work, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout + proc.stderr

@@ -48,7 +48,9 @@ def test_refresh_is_append_only():
     old = [Release("0.1.0", "2024-01-01T00:00:00Z", ("cp311-cp311-macosx_14_0_arm64",))]
     fetched = [
         Release("0.0.9", "2023-12-01T00:00:00Z", ()),  # appears late in the index: goes last
-        Release("0.1.0", "2030-01-01T00:00:00Z", ("cp311-cp311-macosx_14_0_arm64", "cp311-cp311-manylinux_2_35_x86_64")),
+        Release(
+            "0.1.0", "2030-01-01T00:00:00Z", ("cp311-cp311-macosx_14_0_arm64", "cp311-cp311-manylinux_2_35_x86_64")
+        ),
     ]
     merged = releases.merge(old, fetched)
     assert [r.version for r in merged] == ["0.1.0", "0.0.9"]
@@ -56,14 +58,23 @@ def test_refresh_is_append_only():
 
 
 def test_index_json_is_parsed_into_releases():
-    doc = {"files": [
-        {"filename": "mlx-0.2.0-cp311-cp311-manylinux_2_31_x86_64.whl", "upload-time": "2024-02-10T02:24:03.412Z"},
-        {"filename": "mlx-0.2.0-cp311-cp311-macosx_14_0_arm64.whl", "upload-time": "2024-02-08T19:34:15.7Z"},
-        {"filename": "mlx-0.1.0.tar.gz", "upload-time": "2024-01-01T00:00:00.0Z"},
-        {"filename": "mlx-0.1.1-cp311-cp311-macosx_14_0_arm64.whl", "upload-time": "2024-01-05T00:00:00Z", "yanked": True},
-    ]}
+    doc = {
+        "files": [
+            {"filename": "mlx-0.2.0-cp311-cp311-manylinux_2_31_x86_64.whl", "upload-time": "2024-02-10T02:24:03.412Z"},
+            {"filename": "mlx-0.2.0-cp311-cp311-macosx_14_0_arm64.whl", "upload-time": "2024-02-08T19:34:15.7Z"},
+            {"filename": "mlx-0.1.0.tar.gz", "upload-time": "2024-01-01T00:00:00.0Z"},
+            {
+                "filename": "mlx-0.1.1-cp311-cp311-macosx_14_0_arm64.whl",
+                "upload-time": "2024-01-05T00:00:00Z",
+                "yanked": True,
+            },
+        ]
+    }
     got = releases.from_index_json(doc)
-    assert [(r.version, r.date, len(r.wheels)) for r in got] == [("0.1.0", "2024-01-01T00:00:00Z", 0), ("0.2.0", "2024-02-08T19:34:15Z", 2)]
+    assert [(r.version, r.date, len(r.wheels)) for r in got] == [
+        ("0.1.0", "2024-01-01T00:00:00Z", 0),
+        ("0.2.0", "2024-02-08T19:34:15Z", 2),
+    ]
 
 
 @pytest.mark.parametrize(

@@ -38,6 +38,7 @@ def _assert_caught(op_name: str, backend: str, **functions) -> None:
 
 # --- 1. the axis dropped: MLX's defaults reduce over everything or the last axis ---
 
+
 def test_softmax_without_axis_is_caught():
     _assert_caught("Softmax", "mlx_cpu", mlx=lambda x, *, axis: mx.softmax(x))
 
@@ -56,6 +57,7 @@ def test_sum_over_the_wrong_axis_is_caught():
 
 # --- 2. the result of .at[] discarded ---
 
+
 def test_scatter_sum_discarding_at_result_is_caught():
     def discard(dst, index, src):
         dst.at[index].add(src)
@@ -73,29 +75,32 @@ def test_scatter_max_discarding_at_result_is_caught():
 
 
 def test_scatter_of_one_column_instead_of_rows_is_caught():
-    _assert_caught(
-        "Scatter", "torch_cpu", torch=lambda dst, index, src: dst.scatter(0, index[:, None], src[:, :1])
-    )
+    _assert_caught("Scatter", "torch_cpu", torch=lambda dst, index, src: dst.scatter(0, index[:, None], src[:, :1]))
 
 
 # --- 3. BCE on logits on one side, probabilities on the other ---
 
+
 def test_bce_probabilities_on_the_mlx_side_is_caught():
     _assert_caught(
-        "BCE", "mlx_cpu",
+        "BCE",
+        "mlx_cpu",
         mlx=lambda logits, targets: mnn.losses.binary_cross_entropy(
-            mx.clip(logits, 1e-6, 1 - 1e-6), targets, with_logits=False, reduction="mean"),
+            mx.clip(logits, 1e-6, 1 - 1e-6), targets, with_logits=False, reduction="mean"
+        ),
     )
 
 
 def test_bce_probabilities_on_the_torch_side_is_caught():
     _assert_caught(
-        "BCE", "torch_cpu",
+        "BCE",
+        "torch_cpu",
         torch=lambda logits, targets: F.binary_cross_entropy(logits.clamp(1e-6, 1 - 1e-6), targets),
     )
 
 
 # --- 4. a "causal" mask that masks nothing ---
+
 
 def test_constant_mask_is_caught():
     def constant_mask(q, k, v, mask=None, *, masking):
@@ -107,12 +112,14 @@ def test_constant_mask_is_caught():
 
 def test_torch_ignoring_the_mask_is_caught():
     _assert_caught(
-        "ScaledDotProductAttention", "torch_cpu",
+        "ScaledDotProductAttention",
+        "torch_cpu",
         torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5),
     )
 
 
 # --- the comparison itself ---
+
 
 def test_nan_is_never_silently_accepted():
     statuses = _plant("ReLU", "torch_cpu", torch=lambda x: x * float("nan"))

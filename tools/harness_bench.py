@@ -34,8 +34,14 @@ from mlxbench.catalog import CATALOG  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV  # noqa: E402
 
 AGREEMENT_CASES = [
-    ("Softmax", "mlx_cpu"), ("Softmax", "torch_cpu"), ("MatMul", "mlx_cpu"), ("MatMul", "torch_cpu"),
-    ("ReLU", "mlx_cpu_compile"), ("Sum", "mlx_cpu"), ("Gather", "torch_cpu"), ("LayerNorm", "mlx_cpu"),
+    ("Softmax", "mlx_cpu"),
+    ("Softmax", "torch_cpu"),
+    ("MatMul", "mlx_cpu"),
+    ("MatMul", "torch_cpu"),
+    ("ReLU", "mlx_cpu_compile"),
+    ("Sum", "mlx_cpu"),
+    ("Gather", "torch_cpu"),
+    ("LayerNorm", "mlx_cpu"),
 ]
 ROUNDS = 3
 
@@ -99,8 +105,10 @@ def agreement() -> list[str]:
             loop_ms.append(b * 1e3)
         ratio = statistics.median(ratios)
         worst = max(worst, abs(ratio - 1))
-        lines.append(f"| {op}.time_{backend} | {CATALOG[op].variants('default')[index].id} | "
-                     f"{statistics.median(asv_ms):.4g} | {statistics.median(loop_ms):.4g} | {ratio:.3f} |")
+        lines.append(
+            f"| {op}.time_{backend} | {CATALOG[op].variants('default')[index].id} | "
+            f"{statistics.median(asv_ms):.4g} | {statistics.median(loop_ms):.4g} | {ratio:.3f} |"
+        )
     lines.append(f"\nLargest disagreement: {worst * 100:.1f}% (target: within 10%).")
     return lines
 
@@ -112,16 +120,38 @@ def overhead(launch: str = "forkserver") -> list[str]:
     tag, commit = asv_run.commit_for_installed_mlx(tags)
     runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = {**conf, "repo": str(ROOT / conf["repo"]), "benchmark_dir": str(ROOT / "benchmarks"),
-               "results_dir": str(Path(tmp) / "results"), "html_dir": str(Path(tmp) / "html"),
-               "env_dir": str(ROOT / conf["env_dir"])}
+        cfg = {
+            **conf,
+            "repo": str(ROOT / conf["repo"]),
+            "benchmark_dir": str(ROOT / "benchmarks"),
+            "results_dir": str(Path(tmp) / "results"),
+            "html_dir": str(Path(tmp) / "html"),
+            "env_dir": str(ROOT / conf["env_dir"]),
+        }
         (Path(tmp) / "asv.conf.json").write_text(json.dumps(cfg))
-        cmd = [str(Path(sys.executable).with_name("asv")), "run", "-E", f"existing:{sys.executable}",
-               "--set-commit-hash", commit, "--machine", "harness", "--record-samples", "--launch-method", launch,
-               "-b", asv_run.bench_regex(list(CATALOG.values()), runnable)]
+        cmd = [
+            str(Path(sys.executable).with_name("asv")),
+            "run",
+            "-E",
+            f"existing:{sys.executable}",
+            "--set-commit-hash",
+            commit,
+            "--machine",
+            "harness",
+            "--record-samples",
+            "--launch-method",
+            launch,
+            "-b",
+            asv_run.bench_regex(list(CATALOG.values()), runnable),
+        ]
         env = {**os.environ, PRESET_ENV: "default", "HOME": tmp}
-        subprocess.run([str(Path(sys.executable).with_name("asv")), "machine", "--yes", "--machine", "harness"],
-                       cwd=tmp, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(Path(sys.executable).with_name("asv")), "machine", "--yes", "--machine", "harness"],
+            cwd=tmp,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         start = time.perf_counter()
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
         wall = time.perf_counter() - start
@@ -165,15 +195,21 @@ def switch() -> list[str]:
             build.mkdir()
             (build / timeline.VERSION_FILE).write_text(version + "\n")
             times.append(_seconds([python, str(ROOT / "mlxbench" / "asv_install.py"), str(build)]))
-    return [f"Release switch (ASV's install step, warm pip cache): mlx {current} -> {other} {times[0]:.1f} s, "
-            f"back {times[1]:.1f} s (target 10 s)."]
+    return [
+        f"Release switch (ASV's install step, warm pip cache): mlx {current} -> {other} {times[0]:.1f} s, "
+        f"back {times[1]:.1f} s (target 10 s)."
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("figure", choices=["agreement", "overhead", "switch", "all"])
-    parser.add_argument("--launch-method", default="forkserver", choices=["forkserver", "spawn"],
-                        help="ASV's launch method for the overhead figure (default: forkserver, as mlxbench bench)")
+    parser.add_argument(
+        "--launch-method",
+        default="forkserver",
+        choices=["forkserver", "spawn"],
+        help="ASV's launch method for the overhead figure (default: forkserver, as mlxbench bench)",
+    )
     args = parser.parse_args()
     figure = args.figure
     runs = (("agreement", agreement), ("overhead", lambda: overhead(args.launch_method)), ("switch", switch))

@@ -11,7 +11,16 @@ Imports nothing else of mlxbench: everything else imports the catalog.
 
 from __future__ import annotations
 
-from mlxbench.catalog.ops import activations, attention, convolution, indexing, linalg, losses, normalization, reductions
+from mlxbench.catalog.ops import (
+    activations,
+    attention,
+    convolution,
+    indexing,
+    linalg,
+    losses,
+    normalization,
+    reductions,
+)
 from mlxbench.catalog.authoring import PRESETS
 from mlxbench.catalog.spec import Op, Variant
 

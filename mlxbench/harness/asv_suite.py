@@ -51,7 +51,9 @@ def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
     return _prepared[key]
 
 
-def _bind(op: Op, backend: str, preset: str, kind: str, body: Callable[[Prepared], Any], doc: str) -> Callable[..., Any]:
+def _bind(
+    op: Op, backend: str, preset: str, kind: str, body: Callable[[Prepared], Any], doc: str
+) -> Callable[..., Any]:
     """An ASV method ``<kind>_<backend>`` whose own setup fetches the prepared call."""
     current: dict[str, Prepared] = {}
 
@@ -82,13 +84,27 @@ def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]
     """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
     methods = {
         # Prepared.run itself, not a wrapper around it: one Python frame less inside every timed sample.
-        f"time_{backend}": _bind(op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization."),
-        f"peakmem_{backend}": _bind(op, backend, preset, "peakmem", Prepared.run,
-                                    "Peak resident memory of the benchmark process (inputs, outputs, framework)."),
+        f"time_{backend}": _bind(
+            op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization."
+        ),
+        f"peakmem_{backend}": _bind(
+            op,
+            backend,
+            preset,
+            "peakmem",
+            Prepared.run,
+            "Peak resident memory of the benchmark process (inputs, outputs, framework).",
+        ),
     }
     if BACKENDS[backend].device != "cpu":
-        track = _bind(op, backend, preset, "track_device_peak", _device_peak(backend),
-                      "Peak device memory of one call, from the framework's own counter.")
+        track = _bind(
+            op,
+            backend,
+            preset,
+            "track_device_peak",
+            _device_peak(backend),
+            "Peak device memory of one call, from the framework's own counter.",
+        )
         track.unit = "bytes"
         methods[f"track_device_peak_{backend}"] = track
     return methods

@@ -49,8 +49,10 @@ def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[An
     """Run ``prepared``'s timed body once through spies; ``op_calls`` records the op's own calls."""
     problems = _placement(backend, prepared.args)
     if prepared.sync is not backend.synchronizer():
-        problems.append(f"the body synchronizes with {getattr(prepared.sync, '__name__', prepared.sync)!s}, "
-                        f"not {backend.name}'s synchronizer")
+        problems.append(
+            f"the body synchronizes with {getattr(prepared.sync, '__name__', prepared.sync)!s}, "
+            f"not {backend.name}'s synchronizer"
+        )
     fn, sync = prepared.fn, prepared.sync
     body_calls: list[tuple[Any, ...]] = []
     outputs: list[Any] = []

@@ -25,14 +25,18 @@ def main(build_dir: str) -> int:
     try:
         release = releases.find(version, releases.load())
     except KeyError:
-        print(f"mlxbench: mlx {version} is not in the release catalog; run `mlxbench releases refresh`", file=sys.stderr)
+        print(
+            f"mlxbench: mlx {version} is not in the release catalog; run `mlxbench releases refresh`", file=sys.stderr
+        )
         return 1
     if not release.installs_here():
         print(f"mlxbench: mlx {version} has no wheel for this Python and platform; skipped", file=sys.stderr)
         return 1
     requirement = release.requirement(sys.platform, os.environ.get("MLXBENCH_MLX_ACCELERATOR") or None)
     print(f"mlxbench: installing {requirement}")
-    return subprocess.call([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement])
+    return subprocess.call(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", requirement]
+    )
 
 
 if __name__ == "__main__":

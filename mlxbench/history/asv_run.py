@@ -46,15 +46,19 @@ def sync_timeline(conf: dict, root: Path = ROOT) -> dict[str, str]:
 def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
     tag = f"v{versions.mlx_version()}"
     if tag not in tags:
-        raise UsageError(f"installed mlx {versions.mlx_version()} is not a catalogued release; "
-                         "install one (`pip install mlx==0.32.4`) or run `mlxbench releases refresh`")
+        raise UsageError(
+            f"installed mlx {versions.mlx_version()} is not a catalogued release; "
+            "install one (`pip install mlx==0.32.4`) or run `mlxbench releases refresh`"
+        )
     return tag, tags[tag]
 
 
 def bench_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
     """Every method (time, peak memory, device peak) of the selected ops on the selected backends."""
-    return (rf"^ops\.({'|'.join(op.name for op in ops)})\.(time|peakmem|track_device_peak)_"
-            rf"({'|'.join(b.name for b in backends)})(?:\(|$)")  # ASV matches "name(param, ...)"
+    return (
+        rf"^ops\.({'|'.join(op.name for op in ops)})\.(time|peakmem|track_device_peak)_"
+        rf"({'|'.join(b.name for b in backends)})(?:\(|$)"
+    )  # ASV matches "name(param, ...)"
 
 
 def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_name: str | None, quick: bool) -> int:
@@ -69,21 +73,43 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
     tags = sync_timeline(conf)
     tag, commit = commit_for_installed_mlx(tags)
     name = machine.register(machine_name)["machine"]
-    print(f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {versions.torch_version()}, "
-          f"preset {preset!r} on {name!r}", file=sys.stderr)
-    cmd = [
-        str(Path(sys.executable).with_name("asv")), "run",
-        "-E", f"existing:{sys.executable}", "--set-commit-hash", commit,
-        "--machine", name, "-b", bench_regex(ops, runnable), "--show-stderr",
-    ] + (["--quick"] if quick else []) + LAUNCH
+    print(
+        f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {versions.torch_version()}, "
+        f"preset {preset!r} on {name!r}",
+        file=sys.stderr,
+    )
+    cmd = (
+        [
+            str(Path(sys.executable).with_name("asv")),
+            "run",
+            "-E",
+            f"existing:{sys.executable}",
+            "--set-commit-hash",
+            commit,
+            "--machine",
+            name,
+            "-b",
+            bench_regex(ops, runnable),
+            "--show-stderr",
+        ]
+        + (["--quick"] if quick else [])
+        + LAUNCH
+    )
     env = {**os.environ, PRESET_ENV: preset}
     code = subprocess.call(cmd, cwd=ROOT, env=env)
     print(_summary(conf, tags, name, tag, ops, runnable, preset))
     return code
 
 
-def _summary(conf: dict, tags: dict[str, str], machine_name: str, tag: str,
-             ops: Sequence[Op], backends: Sequence[Backend], preset: str) -> str:
+def _summary(
+    conf: dict,
+    tags: dict[str, str],
+    machine_name: str,
+    tag: str,
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    preset: str,
+) -> str:
     """The average and detailed tables of what this run selected, at this release."""
     from mlxbench.report import render, results
     from mlxbench.report.tables import Report

@@ -30,8 +30,16 @@ def _mac_info() -> dict[str, Any]:
     gpu = re.search(r"Total Number of Cores:\s*(\d+)", _run("system_profiler", "SPDisplaysDataType"))
     gpu_cores = int(gpu.group(1)) if gpu else 0
     name = f"{chip} ({eff}E+{perf}P+{gpu_cores}GPU+{mem_gb}GB)"
-    return {"chip": chip, "cores": perf + eff, "perf_cores": perf, "efficiency_cores": eff,
-            "gpu": chip if gpu_cores else "", "gpu_cores": gpu_cores, "memory_gb": mem_gb, "name": name}
+    return {
+        "chip": chip,
+        "cores": perf + eff,
+        "perf_cores": perf,
+        "efficiency_cores": eff,
+        "gpu": chip if gpu_cores else "",
+        "gpu_cores": gpu_cores,
+        "memory_gb": mem_gb,
+        "name": name,
+    }
 
 
 def _linux_info() -> dict[str, Any]:

@@ -20,7 +20,6 @@ METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
 UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}
 
 
-
 @dataclass(frozen=True)
 class Roofline:
     """A variant's place under the roofline: its achieved rate against the binding ceiling."""

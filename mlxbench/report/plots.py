@@ -61,10 +61,13 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
         ax.set_xlim(-0.5, len(releases) - 0.5)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
-    for ax in list(axes.flat)[len(rows):]:
+    for ax in list(axes.flat)[len(rows) :]:
         ax.axis("off")
-    fig.suptitle(f"{machine}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
-                 f"({report.how} mean over variants; missing point = n/a)", fontsize=11)
+    fig.suptitle(
+        f"{machine}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
+        f"({report.how} mean over variants; missing point = n/a)",
+        fontsize=11,
+    )
     fig.supylabel("ms (log scale)", x=0.002)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -20,8 +20,14 @@ UNITS = {"ms": "ms", "pct": "%", "share": "%", "spread": "%"}
 
 def markdown(table: Table) -> str:
     header = [c.name for c in table.columns if not c.inline]
-    lines = [f"### {table.title}", "", *table.notes, "",
-             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines = [
+        f"### {table.title}",
+        "",
+        *table.notes,
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
     for row in table.rows:
         cells: list[str] = []
         for col, value in zip(table.columns, row):
@@ -53,7 +59,10 @@ def json_doc(tables: Sequence[Table], skipped: Sequence[str]) -> dict:
     return {
         "tables": [
             {
-                "kind": t.kind, "title": t.title, **t.meta, "notes": t.notes,
+                "kind": t.kind,
+                "title": t.title,
+                **t.meta,
+                "notes": t.notes,
                 "columns": [{"name": c.name, "unit": UNITS.get(c.kind)} for c in t.columns],
                 "rows": [[_raw(v) for v in row] for row in t.rows],
             }

@@ -82,8 +82,9 @@ def _column(entry: Mapping[str, Any], name: str, count: int) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
 
 
-def _read_file(path: Path, doc: Mapping[str, Any], release: str, machine: str,
-               problems: list[str]) -> list[Measurement]:
+def _read_file(
+    path: Path, doc: Mapping[str, Any], release: str, machine: str, problems: list[str]
+) -> list[Measurement]:
     columns = doc["result_columns"]
     torch = doc.get("params", {}).get("torch") or None
     stale: dict[str, tuple[str, str]] = {}
@@ -103,12 +104,21 @@ def _read_file(path: Path, doc: Mapping[str, Any], release: str, machine: str,
         q75 = _column(entry, "stats_q_75", len(variants))
         for i, variant in enumerate(variants):
             median = medians[i] if i < len(medians) else None
-            out.append(Measurement(
-                machine=machine, release=release, op=op.name, variant=variant, backend=match["backend"],
-                seconds=FAILED if median is None else float(median),
-                q25=q25[i] if i < len(q25) else None, q75=q75[i] if i < len(q75) else None,
-                torch=torch, started_at=int(entry.get("started_at") or 0), kind=match["kind"],
-            ))
+            out.append(
+                Measurement(
+                    machine=machine,
+                    release=release,
+                    op=op.name,
+                    variant=variant,
+                    backend=match["backend"],
+                    seconds=FAILED if median is None else float(median),
+                    q25=q25[i] if i < len(q25) else None,
+                    q75=q75[i] if i < len(q75) else None,
+                    torch=torch,
+                    started_at=int(entry.get("started_at") or 0),
+                    kind=match["kind"],
+                )
+            )
     for name, (old, new) in sorted(stale.items()):
         problems.append(f"ignored {name} in {path.name}: recorded as version {old}, the suite is now {new}")
     return out

@@ -94,8 +94,13 @@ def format_share(value: Value) -> str:
 
 
 FORMATTERS: dict[str, Callable[[Value], str]] = {
-    "ms": format_ms, "pct": format_pct, "rate": format_rate, "share": format_share,
-    "spread": lambda v: "n/a" if not isinstance(v, float) else f"±{format_share(v)}" + (" !" if v > SPREAD_LIMIT else ""),
+    "ms": format_ms,
+    "pct": format_pct,
+    "rate": format_rate,
+    "share": format_share,
+    "spread": lambda v: (
+        "n/a" if not isinstance(v, float) else f"±{format_share(v)}" + (" !" if v > SPREAD_LIMIT else "")
+    ),
 }
 
 
@@ -145,11 +150,18 @@ class Report:
     appear with ``time`` only. History is always in milliseconds.
     """
 
-    def __init__(self, results: ResultSet, machines: Sequence[str] | None = None,
-                 backends: Sequence[str] | None = None, release_range: str | None = None,
-                 how: str = "geometric", metric: str = "time",
-                 ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
-                 ops: Sequence[str] | None = None, preset: str | None = None) -> None:
+    def __init__(
+        self,
+        results: ResultSet,
+        machines: Sequence[str] | None = None,
+        backends: Sequence[str] | None = None,
+        release_range: str | None = None,
+        how: str = "geometric",
+        metric: str = "time",
+        ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
+        ops: Sequence[str] | None = None,
+        preset: str | None = None,
+    ) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
         if metric not in metrics.METRICS:
@@ -162,7 +174,9 @@ class Report:
         if metric == "roofline":
             missing = [m for m in self.machines if not self.ceilings[m]]
             if missing:
-                raise UsageError(f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first")
+                raise UsageError(
+                    f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first"
+                )
         if preset is not None and preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         # Presets measure different sizes: one table never mixes them.
@@ -172,8 +186,13 @@ class Report:
         self._spread: dict[tuple[str, str, str, str, str], float] = {}
         self._torch: dict[tuple[str, str], set[str]] = {}
         for m in results.measurements:
-            if (m.machine in self.machines and m.backend in self.backends and m.release in self.releases
-                    and (ops is None or m.op in ops) and (wanted is None or (m.op, m.variant) in wanted)):
+            if (
+                m.machine in self.machines
+                and m.backend in self.backends
+                and m.release in self.releases
+                and (ops is None or m.op in ops)
+                and (wanted is None or (m.op, m.variant) in wanted)
+            ):
                 key = (m.machine, m.release, m.op, m.variant, m.backend)
                 if m.torch:
                     self._torch.setdefault((m.machine, m.release), set()).add(m.torch)
@@ -200,8 +219,10 @@ class Report:
         for (mach, rel, op, variant, _), _v in self._ms.items():
             if mach == machine and rel == release and variant not in out.setdefault(op, []):
                 out[op].append(variant)
-        return {op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
-                for op, variants in sorted(out.items())}
+        return {
+            op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
+            for op, variants in sorted(out.items())
+        }
 
     def _op_value(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
         return aggregate((self._ms.get((machine, release, op, v, backend)) for v in variants), self.how)
@@ -213,13 +234,20 @@ class Report:
 
     def _header(self, machine: str, release: str) -> dict[str, str]:
         torch = sorted(self._torch.get((machine, release), ()))
-        return {"machine": machine, "release": release, "torch": ", ".join(torch) or "as installed",
-                "metric": self.metric}
+        return {
+            "machine": machine,
+            "release": release,
+            "torch": ", ".join(torch) or "as installed",
+            "metric": self.metric,
+        }
 
     def noisy(self, machine: str, release: str) -> list[tuple[str, str, str, float]]:
         """(op, variant, backend, IQR %) of every result too spread out to trust."""
-        return sorted((k[2], k[3], k[4], spread) for k, spread in self._spread.items()
-                      if k[0] == machine and k[1] == release and spread > SPREAD_LIMIT)
+        return sorted(
+            (k[2], k[3], k[4], spread)
+            for k, spread in self._spread.items()
+            if k[0] == machine and k[1] == release and spread > SPREAD_LIMIT
+        )
 
     # -- cells -----------------------------------------------------------
     def _metric_columns(self, backend: str) -> list[Column]:
@@ -259,30 +287,48 @@ class Report:
     # -- tables ----------------------------------------------------------
     def _notes(self, machine: str, release: str, per_variant: bool) -> list[str]:
         meta = self._header(machine, release)
-        what = "ASV median per variant" if per_variant else f"each op is the {self.how} mean over its variants " \
+        what = (
+            "ASV median per variant"
+            if per_variant
+            else f"each op is the {self.how} mean over its variants "
             f"(`--mean {'arithmetic' if self.how == 'geometric' else 'geometric'}` for the other)"
-        lead = {"time": "Times in ms", "memory": "Peak resident memory of the benchmark process in MB "
-                "(ASV peakmem; inputs, output and the frameworks themselves; the op's largest variant)",
-                "bandwidth": "Achieved bandwidth in GB/s (bytes moved / time)",
-                "flops": "Achieved GFLOP/s", "roofline": "Achieved rate and % of the roofline (the fastest time "
-                "the calibrated ceilings allow for the variant's bytes and FLOPs)"}[self.metric]
+        )
+        lead = {
+            "time": "Times in ms",
+            "memory": "Peak resident memory of the benchmark process in MB "
+            "(ASV peakmem; inputs, output and the frameworks themselves; the op's largest variant)",
+            "bandwidth": "Achieved bandwidth in GB/s (bytes moved / time)",
+            "flops": "Achieved GFLOP/s",
+            "roofline": "Achieved rate and % of the roofline (the fastest time "
+            "the calibrated ceilings allow for the variant's bytes and FLOPs)",
+        }[self.metric]
         notes = [f"{lead}; {what}. torch {meta['torch']}."]
         if self.metric == "time":
             notes.append("`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time.")
         if self.metric == "roofline":
             ceilings = self.ceilings[machine]
-            notes.append("Ceilings (`mlxbench calibrate`): " + "; ".join(
-                f"{COLUMN_NAMES[b]} {min(c.bandwidth_gbs.values()):.1f}-{max(c.bandwidth_gbs.values()):.1f} GB/s "
-                f"(DRAM {c.dram_gbs:.1f}), {c.gflops:.1f} GFLOP/s" for b, c in ceilings.items())
+            notes.append(
+                "Ceilings (`mlxbench calibrate`): "
+                + "; ".join(
+                    f"{COLUMN_NAMES[b]} {min(c.bandwidth_gbs.values()):.1f}-{max(c.bandwidth_gbs.values()):.1f} GB/s "
+                    f"(DRAM {c.dram_gbs:.1f}), {c.gflops:.1f} GFLOP/s"
+                    for b, c in ceilings.items()
+                )
                 + ". Each variant is held to the bandwidth of a calibrated copy at least its size (cache or DRAM). "
                 "On Linux, mlx_cpu's compute ceiling is its own single-threaded reference BLAS, which vectorized "
-                "elementwise kernels can outrun: a share over 100% means faster than that ceiling.")
-        notes.append("n/a: the backend or the MLX API is missing" + ("" if per_variant else ", or it did not run every variant")
-                     + ("; ops that only move data have no FLOP rate." if self.metric == "flops" else "."))
+                "elementwise kernels can outrun: a share over 100% means faster than that ceiling."
+            )
+        notes.append(
+            "n/a: the backend or the MLX API is missing"
+            + ("" if per_variant else ", or it did not run every variant")
+            + ("; ops that only move data have no FLOP rate." if self.metric == "flops" else ".")
+        )
         noisy = self.noisy(machine, release)
         if noisy:
-            notes.append(f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
-                         "(too noisy to trust; `--table detailed` shows each spread).")
+            notes.append(
+                f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
+                "(too noisy to trust; `--table detailed` shows each spread)."
+            )
         return notes
 
     def _table(self, kind: str, machine: str, release: str, per_variant: bool) -> Table:
@@ -296,10 +342,15 @@ class Report:
                 columns.append(Column(f"{COLUMN_NAMES[b]} IQR", "spread", inline=True))
         columns += [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs]
         title = f"{'Detailed' if per_variant else 'Average'} benchmark: {machine}, mlx {release}"
-        table = Table(kind, title, self._notes(machine, release, per_variant), columns,
-                      meta={**self._header(machine, release), "aggregation": self.how})
+        table = Table(
+            kind,
+            title,
+            self._notes(machine, release, per_variant),
+            columns,
+            meta={**self._header(machine, release), "aggregation": self.how},
+        )
         for op, variants in self._variants(machine, release).items():
-            for group in ([[v] for v in variants] if per_variant else [variants]):
+            for group in [[v] for v in variants] if per_variant else [variants]:
                 row: list[Value] = [op] + ([group[0]] if per_variant else [])
                 for b in backends:
                     row += self._metric_cells(machine, release, op, group, b)
@@ -325,10 +376,14 @@ class Report:
         if len(releases) > 2:
             columns.append(Column(f"{releases[0]}->{releases[-1]} change", "pct"))
         table = Table(
-            "history", f"History: {machine}, {COLUMN_NAMES[backend]} ({backend})",
-            [f"Times in ms ({self.how} mean over each op's variants at the newest release); "
-             "in parentheses the change in runtime from the previous release: negative is faster."],
-            columns, meta={"machine": machine, "backend": backend, "aggregation": self.how},
+            "history",
+            f"History: {machine}, {COLUMN_NAMES[backend]} ({backend})",
+            [
+                f"Times in ms ({self.how} mean over each op's variants at the newest release); "
+                "in parentheses the change in runtime from the previous release: negative is faster."
+            ],
+            columns,
+            meta={"machine": machine, "backend": backend, "aggregation": self.how},
         )
         ops = {}
         for release in reversed(releases):  # variants as of the newest release that has the op
@@ -406,4 +461,4 @@ def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
     hi = have.index(last) if last else len(have) - 1
     if lo > hi:
         raise UsageError(f"empty release range {spec!r}: {first} comes after {last}")
-    return list(have[lo:hi + 1])
+    return list(have[lo : hi + 1])

@@ -36,7 +36,9 @@ def _scale(q) -> float:
     return float(q.shape[-1]) ** -0.5
 
 
-def _reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None, *, masking: str) -> np.ndarray:
+def _reference(
+    q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None, *, masking: str
+) -> np.ndarray:
     scores = q @ np.swapaxes(k, -1, -2) * _scale(q)
     if mask is not None:
         scores = scores + mask
@@ -72,8 +74,12 @@ OPS = [
             tiny=_shapes((2, 3, 4, 8), (2, 3, 4, 8)) + _shapes((1, 2, 3, 8), (1, 2, 7, 8)),
         ),
         inputs=_inputs,
-        mlx=lambda q, k, v, mask=None, *, masking: mx.fast.scaled_dot_product_attention(q, k, v, scale=_scale(q), mask=mask),
-        torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=_scale(q)),
+        mlx=lambda q, k, v, mask=None, *, masking: mx.fast.scaled_dot_product_attention(
+            q, k, v, scale=_scale(q), mask=mask
+        ),
+        torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(
+            q, k, v, attn_mask=mask, scale=_scale(q)
+        ),
         reference=_reference,
         tolerance=accumulating(lambda v: v.shapes["q"][-1], scale=1.0),
         flops=_flops,
