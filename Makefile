@@ -25,8 +25,10 @@ bench: $(STAMP)
 	$(BIN)/mlxbench verify --preset $(PRESET)
 	$(BIN)/mlxbench bench --preset $(PRESET)
 
-## test: set up, then run the test suite
+## test: set up, lint and format-check the code (ruff), then run the test suite
 test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
 
 clean:

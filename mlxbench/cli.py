@@ -9,20 +9,20 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from mlxbench.harness import versions, work
-
 from mlxbench import selection
-from mlxbench.errors import UsageError
-from mlxbench.harness.backends import BACKENDS
 from mlxbench.catalog import PRESETS
 from mlxbench.catalog.spec import Op
+from mlxbench.errors import UsageError
+from mlxbench.harness import versions, work
+from mlxbench.harness.backends import BACKENDS
 from mlxbench.harness.verify import Row, verify
 
 
@@ -187,10 +187,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from mlxbench.history import asv_run
-
     from mlxbench.harness import ceilings
-
+    from mlxbench.history import asv_run
     from mlxbench.report import plots, readme, render, results
     from mlxbench.report.tables import Report
 
@@ -225,8 +223,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from mlxbench.history import asv_run, machine
     from mlxbench.harness import ceilings
+    from mlxbench.history import asv_run, machine
 
     backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
     if not backends:

@@ -6,12 +6,13 @@ does not matter) and both reject a typo the same way: naming what exists.
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Sequence, TypeVar
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
-from mlxbench.harness.backends import BACKENDS, Backend
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
+from mlxbench.harness.backends import BACKENDS, Backend
 
 T = TypeVar("T")
 

@@ -8,12 +8,12 @@ import re
 import subprocess
 import sys
 
+import asv_project
 import pytest
 
-import asv_project
-from mlxbench.history import releases, timeline
-from mlxbench.harness.backends import BACKENDS
 from mlxbench.catalog import CATALOG
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import releases, timeline
 
 ROOT = asv_project.ROOT
 ASV = asv_project.ASV

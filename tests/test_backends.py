@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from mlxbench.harness.backends import BACKENDS, WARMUP_CALLS, Unavailable
 from mlxbench.catalog import CATALOG
+from mlxbench.harness.backends import BACKENDS, WARMUP_CALLS, Unavailable
 
 
 def test_availability_never_raises_and_always_explains():

@@ -7,14 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.harness import ceilings
-
-from mlxbench.history import releases, timeline
-
-from mlxbench.report import results
-from mlxbench.harness.backends import BACKENDS
-from mlxbench.report.tables import Report
 from mlxbench.errors import UsageError
+from mlxbench.harness import ceilings
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import releases, timeline
+from mlxbench.report import results
+from mlxbench.report.tables import Report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.harness.backends import BACKENDS
-from mlxbench.cli import main
 from mlxbench.catalog import CATALOG, PRESETS
+from mlxbench.cli import main
+from mlxbench.harness.backends import BACKENDS
 
 
 def run(*args: str) -> subprocess.CompletedProcess:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import re
 
-from mlxbench.history import machine
-from mlxbench.harness.backends import BACKENDS
-from mlxbench.history.asv_run import bench_regex
 from mlxbench.catalog import CATALOG
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import machine
+from mlxbench.history.asv_run import bench_regex
 
 
 def test_description_has_asv_fields_and_chip_details():

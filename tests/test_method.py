@@ -7,15 +7,15 @@ wrong thing; each must be named by the audit.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import pytest
 
-from mlxbench.harness import audit
-from mlxbench.harness.backends import MLXBackend, Prepared, TorchBackend
 from mlxbench.catalog import CATALOG
+from mlxbench.harness import audit
 from mlxbench.harness.asv_suite import benchmark_class
+from mlxbench.harness.backends import MLXBackend, Prepared, TorchBackend
 
 
 @pytest.mark.parametrize("op", list(CATALOG))

@@ -16,12 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from mlxbench.report import plots, readme, render, results
-
-from mlxbench.history import releases, timeline
 from mlxbench.cli import main
-from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
 from mlxbench.errors import UsageError
+from mlxbench.history import releases, timeline
+from mlxbench.report import plots, readme, render, results
+from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 MACHINE = "fixture-cpu"

@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from asv_project import ASV
+
 from mlxbench.history import releases, timeline
 from mlxbench.report import site
 

@@ -39,7 +39,10 @@ def test_commits_are_dated_and_pin_one_release(tmp_path):
     catalog = releases.load()
     tags = timeline.sync(tmp_path / "t", catalog)
     release = releases.find("v0.31.1", catalog)
-    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path / "t", capture_output=True, text=True, check=True).stdout
+
+    def git(*a):
+        return subprocess.run(["git", *a], cwd=tmp_path / "t", capture_output=True, text=True, check=True).stdout
+
     assert git("show", f"{tags['v0.31.1']}:MLX_VERSION") == "0.31.1\n"
     assert git("log", "-1", "--format=%cI", "v0.31.1").startswith(release.date[:19])
 

@@ -10,8 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mlxbench.harness.backends import BACKENDS
 from mlxbench.catalog import CATALOG
+from mlxbench.harness.backends import BACKENDS
 from mlxbench.harness.verify import check_variant, verify
 
 

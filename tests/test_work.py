@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlxbench.harness import work
 from mlxbench.catalog import CATALOG
+from mlxbench.harness import work
 
 
 def _variant(op: str, vid: str):

@@ -26,12 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlxbench.history import asv_run, releases, timeline
-
-from mlxbench.harness import versions  # noqa: E402
-from mlxbench.harness.backends import BACKENDS  # noqa: E402
 from mlxbench.catalog import CATALOG  # noqa: E402
+from mlxbench.harness import versions  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV  # noqa: E402
+from mlxbench.harness.backends import BACKENDS  # noqa: E402
+from mlxbench.history import asv_run, releases, timeline  # noqa: E402
 
 AGREEMENT_CASES = [
     ("Softmax", "mlx_cpu"),

@@ -11,6 +11,7 @@ Imports nothing else of mlxbench: everything else imports the catalog.
 
 from __future__ import annotations
 
+from mlxbench.catalog.authoring import PRESETS
 from mlxbench.catalog.ops import (
     activations,
     attention,
@@ -21,7 +22,6 @@ from mlxbench.catalog.ops import (
     normalization,
     reductions,
 )
-from mlxbench.catalog.authoring import PRESETS
 from mlxbench.catalog.spec import Op, Variant
 
 CATALOG: dict[str, Op] = {

@@ -11,13 +11,15 @@ op and the synchronization of its output, nothing else.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
+from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 
 PRESET_ENV = "MLXBENCH_PRESET"
 HARNESS_REVISION = 1
@@ -144,10 +146,8 @@ def preimport_frameworks() -> None:
     benchmark. Under ``spawn`` it costs what the first use would have.
     """
     for name in ("mlx.core", "mlx.nn", "torch"):
-        try:
+        with contextlib.suppress(ImportError):  # the backend reports itself unavailable; discovery must not fail
             importlib.import_module(name)
-        except ImportError:
-            pass  # the backend reports itself unavailable; discovery must not fail
 
 
 def benchmark_classes(module: str) -> dict[str, type]:

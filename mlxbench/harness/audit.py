@@ -12,10 +12,11 @@ plant each bug to prove it is caught.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from mlxbench.harness.backends import Backend, MLXBackend, Prepared, TorchBackend
 from mlxbench.catalog.spec import Op, Variant
+from mlxbench.harness.backends import Backend, MLXBackend, Prepared, TorchBackend
 
 
 def _counting(fn: Callable[..., Any], calls: list[tuple[Any, ...]]) -> Callable[..., Any]:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
-from mlxbench.harness import versions
 from mlxbench.catalog.spec import Arrays, Op, Variant
-
+from mlxbench.harness import versions
 
 WARMUP_CALLS = 10
 WARMUP_SECONDS = 0.2
@@ -57,8 +57,10 @@ class Prepared:
         (a seconds-long seed-preset call warms up once).
         """
         deadline = time.perf_counter() + WARMUP_SECONDS
-        for calls in range(1, WARMUP_CALLS + 1):
+        calls = 0
+        while calls < WARMUP_CALLS:
             self.run()
+            calls += 1
             if time.perf_counter() >= deadline:
                 break
         return calls

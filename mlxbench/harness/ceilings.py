@@ -17,15 +17,15 @@ from __future__ import annotations
 import functools
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 
+from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import Backend, MLXBackend
-from mlxbench.errors import UsageError
 
 FILE = "ceilings.jsonl"
 COPY_ELEMENTS = (2**18, 2**20, 2**22, 2**24, 2**25)
@@ -109,7 +109,7 @@ def measure(backend: Backend, repeats: int = 5) -> Ceiling:
     while True:
         a = to_device(rng.standard_normal((n, n), dtype=np.float32))
         b = to_device(rng.standard_normal((n, n), dtype=np.float32))
-        seconds = _best_seconds(lambda: sync(matmul(a, b)), repeats if n >= 1024 else 2)
+        seconds = _best_seconds(functools.partial(lambda a, b: sync(matmul(a, b)), a, b), repeats if n >= 1024 else 2)
         if seconds >= MIN_CALL_SECONDS or n >= 4096:
             break
         n *= 2

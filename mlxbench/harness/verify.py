@@ -7,13 +7,13 @@ bug on one side must not be excused by the other.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from mlxbench.harness.backends import Backend, Unavailable
 from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant
+from mlxbench.harness.backends import Backend, Unavailable
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.harness import versions
 from mlxbench.catalog.spec import Op, Variant
+from mlxbench.harness import versions
 
 BUDGET_BYTES = 2 * 2**30
 """A default-preset benchmark process must fit in 2 GB (8 GB laptops run the suite)."""

@@ -12,16 +12,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
-from mlxbench.harness import versions
-
-from mlxbench.history import machine, releases, timeline
-from mlxbench.harness.backends import Backend
-from mlxbench.errors import UsageError
 from mlxbench.catalog.spec import Op
+from mlxbench.errors import UsageError
+from mlxbench.harness import versions
 from mlxbench.harness.asv_suite import PRESET_ENV
+from mlxbench.harness.backends import Backend
+from mlxbench.history import machine, releases, timeline
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH = ["--launch-method", "forkserver"] if sys.platform == "linux" else []

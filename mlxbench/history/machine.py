@@ -12,6 +12,7 @@ import os
 import platform
 import re
 import subprocess
+from pathlib import Path
 from typing import Any
 
 
@@ -42,12 +43,20 @@ def _mac_info() -> dict[str, Any]:
     }
 
 
+def _read(path: str) -> str:
+    """A kernel text file, or "" where this system has none."""
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
 def _linux_info() -> dict[str, Any]:
-    cpuinfo = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    cpuinfo = _read("/proc/cpuinfo")
     model = re.search(r"model name\s*:\s*(.+)", cpuinfo)
     chip = re.sub(r"\((R|TM)\)|CPU|Processor|\s+@.*", "", model.group(1) if model else platform.processor()).strip()
     chip = re.sub(r"\s+", " ", chip) or platform.machine()
-    meminfo = open("/proc/meminfo").read() if os.path.exists("/proc/meminfo") else ""
+    meminfo = _read("/proc/meminfo")
     mem = re.search(r"MemTotal:\s*(\d+)", meminfo)
     mem_gb = round(int(mem.group(1)) / 2**20) if mem else 0
     gpu = _run("nvidia-smi", "--query-gpu=name", "--format=csv,noheader").splitlines()

@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import re
 import urllib.request
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Iterable, Sequence
 
 from packaging import tags as ptags
 from packaging.version import Version

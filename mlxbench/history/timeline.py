@@ -10,9 +10,9 @@ newer catalog only appends commits, so existing hashes never change.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Sequence
 
 from mlxbench.history.releases import Release
 

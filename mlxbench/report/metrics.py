@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from mlxbench.catalog import CATALOG, VARIANTS
 from mlxbench.harness import work
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.catalog import CATALOG, VARIANTS
 
 METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
 UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}

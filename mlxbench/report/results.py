@@ -16,9 +16,10 @@ import ast
 import json
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError

@@ -13,15 +13,15 @@ would not compare with its neighbours.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
-from typing import Callable, Iterable, Mapping, Sequence
 
-from mlxbench.report import metrics
-from mlxbench.harness.ceilings import Ceiling
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
-from mlxbench.report.results import FAILED, Measurement, ResultSet
 from mlxbench.errors import UsageError
+from mlxbench.harness.ceilings import Ceiling
+from mlxbench.report import metrics
+from mlxbench.report.results import FAILED, Measurement, ResultSet
 
 COLUMN_NAMES = {
     "mlx_gpu": "mlx_gpu",

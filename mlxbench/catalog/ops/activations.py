@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import F, mnn, mx, torch
 from mlxbench.catalog.authoring import elementwise, presets, uniform, var
+from mlxbench.catalog.frameworks import F, mnn, mx, torch
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 LEAKY_SLOPE = 0.01

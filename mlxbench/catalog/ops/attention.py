@@ -13,8 +13,8 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 MASKINGS = ("none", "causal")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import mx, torch
 from mlxbench.catalog.authoring import accumulating, exact, indices, presets, uniform, var
+from mlxbench.catalog.frameworks import mx, torch
 from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant
 
 TABLES = {"seed": [(64, 256), (1024, 32)], "default": [(64, 256), (1024, 32)], "tiny": [(5, 3), (9, 2)]}

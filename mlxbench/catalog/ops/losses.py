@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import F, mnn
 from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.frameworks import F, mnn
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.authoring import elementwise, presets, uniform, var
+from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 EPS = 1e-5

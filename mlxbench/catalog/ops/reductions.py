@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.frameworks import mx, torch
 from mlxbench.catalog.authoring import accumulating, each_axis, exact, presets, uniform, var
+from mlxbench.catalog.frameworks import mx, torch
 from mlxbench.catalog.spec import FLOAT32_EPS, Arrays, Op, Tolerance, Variant
 
 
