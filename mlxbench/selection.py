@@ -17,12 +17,13 @@ from mlxbench.harness.backends import BACKENDS, Backend
 T = TypeVar("T")
 
 
-def _pick(kind: str, names: Iterable[str], table: Mapping[str, T]) -> list[T]:
+def _pick(kind: str, names: Iterable[str], table: Mapping[str, T], valid: Iterable[str] | None = None) -> list[T]:
+    """``table``'s entries for ``names`` (any case); an unknown name lists ``valid`` (default: the keys)."""
     by_lower = {k.lower(): v for k, v in table.items()}
     picked: list[T] = []
     for name in names:
         if name.lower() not in by_lower:
-            raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(table)}")
+            raise UsageError(f"unknown {kind} {name!r}; valid {kind}s: {', '.join(valid or table)}")
         item = by_lower[name.lower()]
         if item not in picked:
             picked.append(item)
@@ -34,9 +35,16 @@ def ops(names: Sequence[str] | None) -> list[Op]:
     return _pick("op", names, CATALOG) if names else list(CATALOG.values())
 
 
-def backends(names: Sequence[str] | None) -> list[Backend]:
-    """The named backends, or all of them (unavailable ones are skipped later, not here)."""
-    return _pick("backend", names, BACKENDS) if names else list(BACKENDS.values())
+def backends(names: Sequence[str] | None, order: Sequence[Backend] | None = None) -> list[Backend]:
+    """The named backends, or all of them in ``order`` (unavailable ones are skipped later, not here).
+
+    A report's column heading (``cpu``, ``mps``, ``cuda``) names its backend too.
+    """
+    listed = list(order or BACKENDS.values())
+    if not names:
+        return listed
+    by_column = {b.column: b for b in listed}
+    return _pick("backend", names, {**by_column, **{b.name: b for b in listed}}, valid=[b.name for b in listed])
 
 
 def preset(name: str) -> str:

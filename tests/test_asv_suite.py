@@ -19,11 +19,18 @@ ROOT = asv_project.ROOT
 ASV = asv_project.ASV
 
 
-def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch):
+def _discover(monkeypatch: pytest.MonkeyPatch, preset: str) -> list:
+    """ASV's own discovery of the suite with ``preset``, from a fresh import (classes depend on the preset)."""
     from asv_runner.discovery import disc_benchmarks
 
-    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
-    found = list(disc_benchmarks(str(ROOT / "benchmarks")))
+    monkeypatch.setenv("MLXBENCH_PRESET", preset)
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    return list(disc_benchmarks(str(ROOT / "benchmarks")))
+
+
+def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch):
+    found = _discover(monkeypatch, "tiny")
     names = {b.name for b in found}
     timed = {f"ops.{op}.time_{backend}" for op in CATALOG for backend in BACKENDS}
     memory = {f"ops.{op}.peakmem_{backend}" for op in CATALOG for backend in BACKENDS}
@@ -119,3 +126,18 @@ def test_asv_publish_lists_both_tags_with_release_dates(e2e):
 
         published = datetime.fromtimestamp(date_ms / 1000, tz=timezone.utc).isoformat()
         assert published.startswith(releases.find(tag, catalog).date[:19])
+
+
+def test_default_preset_benchmarks_keep_their_committed_names_params_and_versions(monkeypatch):
+    """Renaming a benchmark, a variant id or a version orphans the committed history: never by accident.
+
+    ``tests/fixtures/benchmark_names.json`` is ASV's own discovery of the default
+    preset as committed with the results; change it only together with a
+    deliberate restart of the history (and say so in the commit).
+    """
+    found = {
+        b.name: {"params": b.params, "version": b.version, "type": b.type} for b in _discover(monkeypatch, "default")
+    }
+    committed = json.loads((ROOT / "tests" / "fixtures" / "benchmark_names.json").read_text())
+    assert sorted(found) == sorted(committed)
+    assert found == committed

@@ -142,7 +142,7 @@ def test_seed_preset_holds_exactly_the_older_suites_shapes(name):
 def test_seed_attention_has_a_causal_variant_for_every_shape():
     variants = CATALOG["ScaledDotProductAttention"].variants("seed")
     for shape in {tuple(v.shapes.values()) for v in variants}:
-        maskings = {v.params["masking"] for v in variants if tuple(v.shapes.values()) == shape}
+        maskings = {v.options["masking"] for v in variants if tuple(v.shapes.values()) == shape}
         assert maskings == {"none", "causal"}
 
 

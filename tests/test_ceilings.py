@@ -65,7 +65,7 @@ def test_roofline_share_by_hand(tmp_path):
     table = report.detailed("fixture-cpu", "v0.32.4")
     row = next(r for r in table.rows if r[:2] == ["ReLU", "4x3x8"])
     seconds = next(
-        m.seconds
+        m.value
         for m in loaded.measurements
         if (m.op, m.variant, m.backend, m.release, m.kind) == ("ReLU", "4x3x8", "mlx_cpu", "v0.32.4", "time")
     )

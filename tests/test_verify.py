@@ -103,7 +103,7 @@ def test_bce_probabilities_on_the_torch_side_is_caught():
 
 
 def test_constant_mask_is_caught():
-    def constant_mask(q, k, v, mask=None, *, masking):
+    def constant_mask(q, k, v, mask=None):
         fake = mx.zeros((q.shape[-2], k.shape[-2]))  # additive zeros: masks nothing
         return mx.fast.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5, mask=fake)
 
@@ -114,7 +114,7 @@ def test_torch_ignoring_the_mask_is_caught():
     _assert_caught(
         "ScaledDotProductAttention",
         "torch_cpu",
-        torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5),
+        torch=lambda q, k, v, mask=None: F.scaled_dot_product_attention(q, k, v, scale=q.shape[-1] ** -0.5),
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,11 +15,14 @@ PRESETS: tuple[str, ...] = ("default", "seed", "tiny")
 laptop CPU (< 2 GB per process, minutes per backend). ``tiny``: for tests."""
 
 
-def var(**kwargs: Any) -> Variant:
-    """``var(x=(64, 128), axis=1)``: tuple values are input shapes, others params."""
+def var(*, options: Mapping[str, Any] | None = None, **kwargs: Any) -> Variant:
+    """``var(x=(64, 128), axis=1)``: tuple values are input shapes, others the op's keyword arguments.
+
+    ``options`` are settings only the input factory reads (``options={"masking": "causal"}``).
+    """
     shapes = {k: tuple(v) for k, v in kwargs.items() if isinstance(v, tuple)}
-    params = {k: v for k, v in kwargs.items() if not isinstance(v, tuple)}
-    return Variant(shapes=shapes, params=params)
+    op_kwargs = {k: v for k, v in kwargs.items() if not isinstance(v, tuple)}
+    return Variant(shapes=shapes, kwargs=op_kwargs, options=dict(options or {}))
 
 
 def presets(

@@ -24,13 +24,21 @@ FLOAT32_EPS = float(np.finfo(np.float32).eps)
 class Variant:
     """One size/argument combination of an op.
 
-    ``shapes`` names each input's shape (in the MLX layout); ``params`` are the
-    non-array arguments (axis, mask kind, ...) passed as keywords to both
-    implementations and the reference.
+    ``shapes`` names each input's shape (in the MLX layout). ``kwargs`` are the
+    op's own keyword arguments (``axis``), passed to both implementations and
+    the reference; ``options`` only shape how the inputs are built (``masking``
+    decides whether a mask input exists) and never reach an op function, so no
+    implementation takes an argument it ignores.
     """
 
     shapes: Mapping[str, Shape]
-    params: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """Every non-array setting (options, then keyword arguments): what the id and listings show."""
+        return {**self.options, **self.kwargs}
 
     @property
     def id(self) -> str:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,11 +67,25 @@ class Prepared:
 
 
 class Backend:
-    """Base class: subclasses say how to place, call and synchronize."""
+    """Base class: subclasses say how to place, call and synchronize.
+
+    ``column`` is the backend's heading in reports (the older suite's tables
+    call torch's CPU column ``cpu``); ``compiled`` marks a traced-and-compiled
+    variant of another backend on the same device. Reports derive their
+    speedup columns from these fields (:func:`speedup_pairs`), so a new
+    backend is one entry in :data:`BACKENDS`.
+    """
 
     name: str
     framework: str
     device: str
+    column: str
+    compiled: bool = False
+
+    @property
+    def accelerated(self) -> bool:
+        """Runs on a GPU (Metal, CUDA, MPS) rather than the host CPU."""
+        return self.device != "cpu"
 
     def unavailable(self) -> str | None:
         """Why this backend cannot run on this machine, or None if it can."""
@@ -104,7 +118,7 @@ class MLXBackend(Backend):
     framework = "mlx"
 
     def __init__(self, name: str, device: str, compiled: bool = False) -> None:
-        self.name, self.device, self.compiled = name, device, compiled
+        self.name, self.device, self.compiled, self.column = name, device, compiled, name
 
     def unavailable(self) -> str | None:
         mx = versions.import_mlx()
@@ -146,7 +160,7 @@ class MLXBackend(Backend):
         sync = self.synchronizer()
         args = tuple(mx.array(a) for a in inputs.values())
         mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
-        fn = functools.partial(op.mlx, **variant.params)
+        fn = functools.partial(op.mlx, **variant.kwargs)
         if self.compiled:
             fn = mx.compile(fn)
         prepared = Prepared(fn=fn, args=args, sync=sync, to_numpy=lambda out: np.array(out))
@@ -176,7 +190,7 @@ class TorchBackend(Backend):
     framework = "torch"
 
     def __init__(self, name: str, device: str) -> None:
-        self.name, self.device = name, device
+        self.name, self.device, self.column = name, device, device  # the older tables' "cpu", "mps", "cuda"
 
     def unavailable(self) -> str | None:
         torch = versions.import_torch()
@@ -218,7 +232,7 @@ class TorchBackend(Backend):
         sync(args)
         restore = op.torch_output or (lambda a: a)
         prepared = Prepared(
-            fn=functools.partial(op.torch, **variant.params),
+            fn=functools.partial(op.torch, **variant.kwargs),
             args=args,
             sync=sync,
             to_numpy=lambda out: restore(out.detach().cpu().numpy()),
@@ -239,3 +253,29 @@ BACKENDS: dict[str, Backend] = {
         TorchBackend("torch_cuda", "cuda"),
     )
 }
+
+
+def report_order(backends: Sequence[Backend]) -> list[Backend]:
+    """The order of report columns, as in the older suite's tables: MLX GPU, MLX CPU, then PyTorch."""
+    return sorted(backends, key=lambda b: (b.framework != "mlx", b.framework == "mlx" and not b.accelerated))
+
+
+def speedup_pairs(backends: Sequence[Backend]) -> list[tuple[Backend, Backend]]:
+    """(first, other) pairs whose ``first/other speedup`` reports show, in the older suite's order.
+
+    GPU backends before CPU ones; within each: what compiling gains (compiled
+    against its plain twin), MLX against PyTorch on the same kind of device,
+    then (GPU only) the device against the same framework's CPU backend.
+    """
+    pairs: list[tuple[Backend, Backend]] = []
+    for accelerated in (True, False):
+        group = [b for b in backends if b.accelerated == accelerated]
+        plain = [b for b in group if not b.compiled]
+        pairs += [
+            (c, p) for c in group if c.compiled for p in plain if (p.framework, p.device) == (c.framework, c.device)
+        ]
+        pairs += [(m, t) for m in plain if m.framework == "mlx" for t in plain if t.framework == "torch"]
+        if accelerated:
+            cpus = [b for b in backends if not b.accelerated and not b.compiled]
+            pairs += [(g, c) for g in plain for c in cpus if c.framework == g.framework]
+    return pairs

@@ -54,7 +54,7 @@ def allclose(result: np.ndarray, reference: np.ndarray, inputs: Arrays, variant:
 def check_variant(op: Op, variant: Variant, backends: Sequence[Backend], seed: int = 0) -> list[Row]:
     """Run one variant on each backend and compare each result with the reference."""
     inputs = op.make_inputs(variant, seed)
-    reference = op.reference(*as_float64(inputs), **variant.params)
+    reference = op.reference(*as_float64(inputs), **variant.kwargs)
     tol = op.tolerance(variant)
     compare = op.compare or allclose
     rows = []

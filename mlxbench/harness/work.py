@@ -42,9 +42,9 @@ def _output_size(op: Op, variant: Variant, inputs: dict[str, np.ndarray]) -> tup
     if not isinstance(versions.import_mlx(), str) and all(versions.mlx_has(p) for p in op.mlx_requires):
         import mlx.core as mx
 
-        out = op.mlx(*(mx.array(a) for a in inputs.values()), **variant.params)
+        out = op.mlx(*(mx.array(a) for a in inputs.values()), **variant.kwargs)
         return int(out.size), int(out.itemsize)
-    ref = np.asarray(op.reference(*(a.astype(np.float64) for a in inputs.values()), **variant.params))
+    ref = np.asarray(op.reference(*(a.astype(np.float64) for a in inputs.values()), **variant.kwargs))
     return int(ref.size), 4 if ref.dtype.kind == "f" else 8
 
 

@@ -4,6 +4,6 @@ Holds the results reader, the tables (average, detailed, history), their
 rendering (markdown, csv, json), derived metrics (bandwidth, FLOP rate,
 roofline), plots, the README's generated section and the offline ASV site.
 
-May import the catalog, :mod:`mlxbench.errors` and the harness's public
+May import the catalog, :mod:`mlxbench.errors`, :mod:`mlxbench.selection` and the harness's public
 description of work, ceilings and backends; never runs anything itself.
 """

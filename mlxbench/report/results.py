@@ -26,6 +26,8 @@ from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
+UNITS = {"time": "seconds", "peakmem": "bytes"}
+"""What each benchmark kind's median counts."""
 FAILED = "failed"
 """The value of a measurement whose benchmark raised (ASV's ``null``)."""
 
@@ -34,9 +36,9 @@ FAILED = "failed"
 class Measurement:
     """One benchmark variant at one release on one machine.
 
-    ``seconds`` is ASV's median: a float, NaN for n/a (the backend or the MLX
-    API is missing), or :data:`FAILED`. For ``kind == "peakmem"`` the same
-    field holds the process's peak resident bytes.
+    ``value`` is ASV's median in ``unit``: a float, NaN for n/a (the backend or
+    the MLX API is missing), or :data:`FAILED`. ``time`` benchmarks measure
+    seconds per call, ``peakmem`` ones the process's peak resident bytes.
     """
 
     machine: str
@@ -44,7 +46,8 @@ class Measurement:
     op: str
     variant: str
     backend: str
-    seconds: float | str
+    value: float | str
+    unit: str = "seconds"
     q25: float | None = None
     q75: float | None = None
     torch: str | None = None
@@ -53,7 +56,7 @@ class Measurement:
 
     @property
     def ok(self) -> bool:
-        return isinstance(self.seconds, float) and not math.isnan(self.seconds)
+        return isinstance(self.value, float) and not math.isnan(self.value)
 
 
 @dataclass
@@ -112,7 +115,8 @@ def _read_file(
                     op=op.name,
                     variant=variant,
                     backend=match["backend"],
-                    seconds=FAILED if median is None else float(median),
+                    value=FAILED if median is None else float(median),
+                    unit=UNITS[match["kind"]],
                     q25=q25[i] if i < len(q25) else None,
                     q75=q75[i] if i < len(q75) else None,
                     torch=torch,
@@ -138,7 +142,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     order = {tag: i for i, tag in enumerate(tags)}
     problems: list[str] = []
     machines: dict[str, dict[str, Any]] = {}
-    latest: dict[tuple[str, str, str, str, str, str], Measurement] = {}
+    latest: dict[tuple[str, ...], Measurement] = {}
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         machine_file = machine_dir / "machine.json"
         if not machine_file.exists():

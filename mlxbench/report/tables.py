@@ -16,33 +16,34 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
+from typing import NamedTuple
 
+from mlxbench import selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
 from mlxbench.errors import UsageError
+from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.report import metrics
 from mlxbench.report.results import FAILED, Measurement, ResultSet
 
-COLUMN_NAMES = {
-    "mlx_gpu": "mlx_gpu",
-    "mlx_gpu_compile": "mlx_gpu_compile",
-    "mlx_cpu": "mlx_cpu",
-    "mlx_cpu_compile": "mlx_cpu_compile",
-    "torch_mps": "mps",
-    "torch_cpu": "cpu",
-    "torch_cuda": "cuda",
-}
-"""Backend -> column heading, in the older suite's column order."""
+COLUMN_NAMES = {backend.name: backend.column for backend in report_order(list(BACKENDS.values()))}
+"""Backend -> column heading, in report column order (both from :data:`BACKENDS`)."""
 
-SPEEDUPS: tuple[tuple[str, str], ...] = (
-    ("mlx_gpu_compile", "mlx_gpu"),
-    ("mlx_gpu", "torch_mps"),
-    ("mlx_gpu", "mlx_cpu"),
-    ("torch_cuda", "torch_cpu"),
-    ("mlx_cpu_compile", "mlx_cpu"),
-    ("mlx_cpu", "torch_cpu"),
+SPEEDUPS: tuple[tuple[str, str], ...] = tuple(
+    (first.name, other.name) for first, other in speedup_pairs(report_order(list(BACKENDS.values())))
 )
 """(first, other) pairs: ``first/other speedup`` is how much faster ``first`` is."""
+
+
+class Key(NamedTuple):
+    """Where one table value comes from."""
+
+    machine: str
+    release: str
+    op: str
+    variant: str
+    backend: str
+
 
 _CATALOG_ORDER = {key: i for i, key in enumerate(VARIANTS)}
 
@@ -168,7 +169,7 @@ class Report:
             raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
         self.how, self.metric = how, metric
         self.machines = _pick_machines(results, machines)
-        self.backends = _pick_backends(backends)
+        self.backends = [b.name for b in selection.backends(backends, order=report_order(list(BACKENDS.values())))]
         self.releases = _pick_releases(results.releases, release_range)
         self.ceilings = {m: dict((ceilings or {}).get(m, {})) for m in self.machines}
         if metric == "roofline":
@@ -181,9 +182,9 @@ class Report:
             raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         # Presets measure different sizes: one table never mixes them.
         wanted = None if preset is None else {(op.name, v.id) for op in CATALOG.values() for v in op.variants(preset)}
-        self._ms: dict[tuple[str, str, str, str, str], Value] = {}
-        self._peak_mb: dict[tuple[str, str, str, str, str], Value] = {}
-        self._spread: dict[tuple[str, str, str, str, str], float] = {}
+        self._ms: dict[Key, Value] = {}
+        self._peak_mb: dict[Key, Value] = {}
+        self._spread: dict[Key, float] = {}
         self._torch: dict[tuple[str, str], set[str]] = {}
         for m in results.measurements:
             if (
@@ -193,39 +194,39 @@ class Report:
                 and (ops is None or m.op in ops)
                 and (wanted is None or (m.op, m.variant) in wanted)
             ):
-                key = (m.machine, m.release, m.op, m.variant, m.backend)
+                key = Key(m.machine, m.release, m.op, m.variant, m.backend)
                 if m.torch:
                     self._torch.setdefault((m.machine, m.release), set()).add(m.torch)
-                if m.kind == "peakmem":
-                    self._peak_mb[key] = m.seconds / 1e6 if m.ok else _ms(m)
+                if m.unit == "bytes":
+                    self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
                     continue
                 self._ms[key] = _ms(m)
                 if m.ok and m.q25 is not None and m.q75 is not None:
-                    self._spread[key] = (m.q75 - m.q25) / m.seconds * 100.0
+                    self._spread[key] = (m.q75 - m.q25) / m.value * 100.0
 
     # -- what exists -----------------------------------------------------
     def releases_of(self, machine: str) -> list[str]:
-        have = {k[1] for k in self._ms if k[0] == machine}
+        have = {k.release for k in self._ms if k.machine == machine}
         return [r for r in self.releases if r in have]
 
     def backends_of(self, machine: str) -> list[str]:
         """Backends with at least one number on this machine (the others get no column)."""
-        ran = {k[4] for k, v in self._ms.items() if k[0] == machine and isinstance(v, float)}
+        ran = {k.backend for k, v in self._ms.items() if k.machine == machine and isinstance(v, float)}
         return [b for b in COLUMN_NAMES if b in ran and b in self.backends]
 
     def _variants(self, machine: str, release: str) -> dict[str, list[str]]:
         """op -> its variants with results, in catalog order (ops sorted by name)."""
         out: dict[str, list[str]] = {}
-        for (mach, rel, op, variant, _), _v in self._ms.items():
-            if mach == machine and rel == release and variant not in out.setdefault(op, []):
-                out[op].append(variant)
+        for k in self._ms:
+            if k.machine == machine and k.release == release and k.variant not in out.setdefault(k.op, []):
+                out[k.op].append(k.variant)
         return {
             op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
             for op, variants in sorted(out.items())
         }
 
     def _op_value(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
-        return aggregate((self._ms.get((machine, release, op, v, backend)) for v in variants), self.how)
+        return aggregate((self._ms.get(Key(machine, release, op, v, backend)) for v in variants), self.how)
 
     def _speedup_columns(self, backends: Sequence[str]) -> list[tuple[str, str]]:
         if self.metric != "time":
@@ -244,9 +245,9 @@ class Report:
     def noisy(self, machine: str, release: str) -> list[tuple[str, str, str, float]]:
         """(op, variant, backend, IQR %) of every result too spread out to trust."""
         return sorted(
-            (k[2], k[3], k[4], spread)
+            (k.op, k.variant, k.backend, spread)
             for k, spread in self._spread.items()
-            if k[0] == machine and k[1] == release and spread > SPREAD_LIMIT
+            if k.machine == machine and k.release == release and spread > SPREAD_LIMIT
         )
 
     # -- cells -----------------------------------------------------------
@@ -262,11 +263,11 @@ class Report:
 
     def _metric_cells(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> list[Value]:
         """The backend's cells for ``variants`` of ``op`` (one variant: the detailed table's row)."""
-        times = [self._ms.get((machine, release, op, v, backend)) for v in variants]
+        times = [self._ms.get(Key(machine, release, op, v, backend)) for v in variants]
         if self.metric == "time":
             return [aggregate(times, self.how)]
         if self.metric == "memory":  # the largest variant's peak is the op's budget
-            peaks = [self._peak_mb.get((machine, release, op, v, backend)) for v in variants]
+            peaks = [self._peak_mb.get(Key(machine, release, op, v, backend)) for v in variants]
             return [max(peaks) if peaks and all(isinstance(p, float) for p in peaks) else aggregate(peaks, self.how)]
         if not all(isinstance(t, float) for t in times):
             bad = aggregate(times, self.how)
@@ -355,7 +356,7 @@ class Report:
                 for b in backends:
                     row += self._metric_cells(machine, release, op, group, b)
                     if per_variant:
-                        row.append(self._spread.get((machine, release, op, group[0], b)))
+                        row.append(self._spread.get(Key(machine, release, op, group[0], b)))
                 times = {b: self._op_value(machine, release, op, group, b) for b in backends}
                 table.rows.append(row + [speedup(times[a], times[b]) for a, b in pairs])
         return table
@@ -419,9 +420,9 @@ class Report:
 
 
 def _ms(m: Measurement) -> Value:
-    if m.seconds == FAILED:
+    if m.value == FAILED:
         return FAILED
-    return m.seconds * 1e3 if m.ok else None
+    return m.value * 1e3 if m.ok else None
 
 
 def _pick_machines(results: ResultSet, names: Sequence[str] | None) -> list[str]:
@@ -433,18 +434,6 @@ def _pick_machines(results: ResultSet, names: Sequence[str] | None) -> list[str]
     if unknown:
         raise UsageError(f"unknown machine {unknown[0]!r}; machines with results: {', '.join(have) or 'none'}")
     return [by_lower[n.lower()] for n in names]
-
-
-def _pick_backends(names: Sequence[str] | None) -> list[str]:
-    if not names:
-        return list(COLUMN_NAMES)
-    aliases = {**{b: b for b in COLUMN_NAMES}, **{c: b for b, c in COLUMN_NAMES.items()}}
-    picked = []
-    for name in names:
-        if name.lower() not in aliases:
-            raise UsageError(f"unknown backend {name!r}; valid backends: {', '.join(COLUMN_NAMES)}")
-        picked.append(aliases[name.lower()])
-    return picked
 
 
 def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:

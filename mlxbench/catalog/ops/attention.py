@@ -27,7 +27,7 @@ def _causal_mask(lq: int, lk: int) -> np.ndarray:
 
 def _inputs(v: Variant, rng: np.random.Generator) -> Arrays:
     arrays = {name: uniform(rng, v.shapes[name]) for name in ("q", "k", "v")}
-    if v.params["masking"] == "causal":
+    if v.options["masking"] == "causal":
         arrays["mask"] = _causal_mask(v.shapes["q"][-2], v.shapes["k"][-2])
     return arrays
 
@@ -36,9 +36,7 @@ def _scale(q) -> float:
     return float(q.shape[-1]) ** -0.5
 
 
-def _reference(
-    q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None, *, masking: str
-) -> np.ndarray:
+def _reference(q: np.ndarray, k: np.ndarray, v: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     scores = q @ np.swapaxes(k, -1, -2) * _scale(q)
     if mask is not None:
         scores = scores + mask
@@ -48,7 +46,7 @@ def _reference(
 
 
 def _shapes(q: tuple[int, ...], kv: tuple[int, ...]) -> list[Variant]:
-    return [var(q=q, k=kv, v=kv, masking=m) for m in MASKINGS]
+    return [var(q=q, k=kv, v=kv, options={"masking": m}) for m in MASKINGS]
 
 
 def _flops(v: Variant, out: int) -> float:
@@ -56,7 +54,7 @@ def _flops(v: Variant, out: int) -> float:
     *batch, lq, d = v.shapes["q"]
     lk = v.shapes["k"][-2]
     scores = math.prod(batch) * lq * lk
-    return scores * (4 * d + 5 + (v.params["masking"] == "causal"))
+    return scores * (4 * d + 5 + (v.options["masking"] == "causal"))
 
 
 OPS = [
@@ -74,12 +72,8 @@ OPS = [
             tiny=_shapes((2, 3, 4, 8), (2, 3, 4, 8)) + _shapes((1, 2, 3, 8), (1, 2, 7, 8)),
         ),
         inputs=_inputs,
-        mlx=lambda q, k, v, mask=None, *, masking: mx.fast.scaled_dot_product_attention(
-            q, k, v, scale=_scale(q), mask=mask
-        ),
-        torch=lambda q, k, v, mask=None, *, masking: F.scaled_dot_product_attention(
-            q, k, v, attn_mask=mask, scale=_scale(q)
-        ),
+        mlx=lambda q, k, v, mask=None: mx.fast.scaled_dot_product_attention(q, k, v, scale=_scale(q), mask=mask),
+        torch=lambda q, k, v, mask=None: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=_scale(q)),
         reference=_reference,
         tolerance=accumulating(lambda v: v.shapes["q"][-1], scale=1.0),
         flops=_flops,

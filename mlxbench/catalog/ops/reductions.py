@@ -26,7 +26,7 @@ def _signed(v: Variant, rng: np.random.Generator) -> Arrays:
 
 
 def _axis_length(v: Variant) -> int:
-    return v.shapes["x"][v.params["axis"]]
+    return v.shapes["x"][v.kwargs["axis"]]
 
 
 def _softmax_reference(x: np.ndarray, *, axis: int) -> np.ndarray:
