@@ -7,12 +7,16 @@ wrong thing; each must be named by the audit.
 from __future__ import annotations
 
 import dataclasses
+import json
+import sys
+import types
 from collections.abc import Callable
 
 import numpy as np
 import pytest
 
 from mlxbench.catalog import CATALOG
+from mlxbench.catalog.frameworks import LazyModule
 from mlxbench.harness import audit
 from mlxbench.harness.asv_suite import benchmark_class
 from mlxbench.harness.backends import MLXBackend, Prepared, TorchBackend
@@ -66,6 +70,26 @@ def _mx_array_from_host(p: Prepared):
     return out
 
 
+STAND_IN = LazyModule("mlx.core")
+"""A stand-in outside the catalog: nothing rebinds it, as the catalog's own were before prepare resolved them."""
+
+
+def _before_each_call(extra: Callable[[], object]) -> Callable[[Prepared], Prepared]:
+    """The prepared call with ``extra()`` evaluated before the op, inside every timed call."""
+
+    def bug(p: Prepared) -> Prepared:
+        fn = p.fn
+        return Prepared(lambda *a: (extra(), fn(*a))[1], p.args, p.sync, p.to_numpy)
+
+    return bug
+
+
+def _real_mx():
+    import mlx.core as mx
+
+    return mx
+
+
 PLANTED = {
     "forgets mx.eval": (MLX_CPU, _subclass(lambda p: p.fn(*p.args)), "synchronized 0 times"),
     "a no-op sync": (
@@ -84,6 +108,16 @@ PLANTED = {
         TORCH_CPU,
         lambda p: Prepared(p.fn, tuple(a.numpy() for a in p.args), p.sync, p.to_numpy),
         "not a torch.Tensor",
+    ),
+    "reaches MLX through a lazy stand-in": (
+        MLX_CPU,
+        _before_each_call(lambda: STAND_IN.softmax),
+        "looked up 'softmax' through the lazy stand-in",
+    ),
+    "checks the MLX version per call": (
+        MLX_CPU,
+        _before_each_call(lambda: hasattr(_real_mx(), "addmm")),
+        "asked hasattr(..., 'addmm')",
     ),
 }
 
@@ -124,3 +158,35 @@ def test_asv_time_method_is_exactly_one_prepared_run(monkeypatch):
     assert len(runs) == 1
     method_.setup(variant)
     assert len(runs) == 1, "setup of a cached benchmark must not run the op again"
+
+
+def test_a_stand_in_replaces_itself_in_the_catalog_on_first_use(monkeypatch):
+    """After the first lookup, ops read the real module: no __getattr__ left for a timed call to pay."""
+    inside, outside = types.ModuleType("mlxbench.catalog.ops._probe"), types.ModuleType("elsewhere")
+    stand_in = LazyModule("json")
+    inside.js = outside.js = stand_in
+    for module in (inside, outside):
+        monkeypatch.setitem(sys.modules, module.__name__, module)
+    assert inside.js.dumps is json.dumps
+    assert inside.js is json
+    assert outside.js is stand_in  # only the catalog is rebound; anything else keeps a working stand-in
+
+
+@pytest.mark.parametrize("op", list(CATALOG))
+def test_timed_body_reads_no_attribute_through_a_lazy_stand_in(op, cpu_backends, monkeypatch):
+    lookups: list[str] = []
+    original = LazyModule.__getattr__
+
+    def spy(stand_in: LazyModule, attr: str):
+        lookups.append(attr)
+        return original(stand_in, attr)
+
+    variant = CATALOG[op].variants("tiny")[0]
+    for backend in cpu_backends:
+        if backend.unsupported(CATALOG[op]):
+            continue
+        prepared = backend.prepare(CATALOG[op], variant, CATALOG[op].make_inputs(variant))
+        monkeypatch.setattr(LazyModule, "__getattr__", spy)
+        prepared.run()
+        monkeypatch.undo()
+        assert lookups == [], (backend.name, lookups)

@@ -5,16 +5,22 @@ then names every way the body could time something other than "one call of
 the op, synchronized on its exact output": the op called twice or not at all,
 a compiled function re-traced inside the timed region, no synchronization or
 one on a different array, inputs built or moved inside the body instead of in
-setup, inputs not on the backend's device. Tests run it for every backend and
+setup, inputs not on the backend's device, a framework reached through a lazy
+stand-in or a version check (``hasattr``) made by our code inside the body. Tests run it for every backend and
 plant each bug to prove it is caught.
 """
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import dataclasses
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
+from mlxbench.catalog import frameworks
+from mlxbench.catalog.frameworks import LazyModule
 from mlxbench.catalog.spec import Op, Variant
 from mlxbench.harness.backends import Backend, MLXBackend, Prepared, TorchBackend
 
@@ -46,6 +52,38 @@ def _placement(backend: Backend, args: tuple[Any, ...]) -> list[str]:
     return problems
 
 
+def _ours(frame: Any) -> bool:
+    """Code of mlxbench or its tests, not of the frameworks, their dependencies or the standard library."""
+    name = frame.f_globals.get("__name__", "")
+    return name.split(".")[0] == "mlxbench" or not frame.f_code.co_filename.startswith((sys.prefix, sys.base_prefix))
+
+
+@contextlib.contextmanager
+def _lookups(found: list[str]) -> Iterator[None]:
+    """Record, while active, attributes read through a lazy stand-in and ``hasattr`` asked by our code.
+
+    Both belong in prepare: a stand-in's ``__getattr__`` costs about 0.5 us per
+    lookup, a version check a little less, each inside every timed sample.
+    """
+    lazy_getattr, real_hasattr = LazyModule.__getattr__, builtins.hasattr
+
+    def spy_getattr(stand_in: LazyModule, attr: str) -> Any:
+        found.append(f"looked up {attr!r} through the lazy stand-in {stand_in!r}")
+        return lazy_getattr(stand_in, attr)
+
+    def spy_hasattr(obj: Any, name: str) -> bool:
+        caller = sys._getframe(1)
+        if _ours(caller):
+            found.append(f"asked hasattr(..., {name!r}) in {caller.f_globals.get('__name__')}")
+        return real_hasattr(obj, name)
+
+    LazyModule.__getattr__, builtins.hasattr = spy_getattr, spy_hasattr
+    try:
+        yield
+    finally:
+        LazyModule.__getattr__, builtins.hasattr = lazy_getattr, real_hasattr
+
+
 def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[Any, ...]]) -> list[str]:
     """Run ``prepared``'s timed body once through spies; ``op_calls`` records the op's own calls."""
     problems = _placement(backend, prepared.args)
@@ -69,9 +107,11 @@ def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[An
         sync(out)
 
     traced_before = len(op_calls)
+    lookups: list[str] = []
     prepared.fn, prepared.sync = spy_fn, spy_sync
     try:
-        returned = prepared.run()
+        with _lookups(lookups):
+            returned = prepared.run()
     except Exception as exc:  # noqa: BLE001 - a body that cannot run is one more finding
         return problems + [f"the timed body raised {type(exc).__name__}: {exc}"]
     finally:
@@ -92,6 +132,7 @@ def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[An
         problems.append("the timed body synchronized an array other than the op's output")
     if outputs and returned is not outputs[0]:
         problems.append("the timed body returned something other than the op's output")
+    problems += [f"the timed body {lookup} (resolve it in prepare)" for lookup in lookups]
     return problems
 
 
@@ -99,7 +140,7 @@ def audit(backend: Backend, op: Op, variant: Variant) -> list[str]:
     """Every method problem of ``backend`` on ``op``/``variant``: an empty list is a clean bill."""
     op_calls: list[tuple[Any, ...]] = []
     side = backend.framework
-    spied = dataclasses.replace(op, **{side: _counting(getattr(op, side), op_calls)})
+    spied = dataclasses.replace(op, **{side: _counting(frameworks.resolve(getattr(op, side)), op_calls)})
     prepared = backend.prepare(spied, variant, op.make_inputs(variant))
     problems = []
     compiled = getattr(backend, "compiled", False)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from mlxbench.catalog import frameworks
 from mlxbench.catalog.spec import Arrays, Op, Variant
 from mlxbench.harness import versions
 
@@ -64,6 +65,19 @@ class Prepared:
             if time.perf_counter() >= deadline:
                 break
         return calls
+
+
+def _timed_function(framework: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Callable[..., Any]:
+    """An op's function as the timed body calls it, with everything but the call done now.
+
+    The framework's stand-ins in the catalog become the real modules (no
+    ``LazyModule.__getattr__`` per call), a version-dependent implementation is
+    chosen (:class:`~mlxbench.catalog.frameworks.Chosen`), and keywords are bound
+    only where there are some (a ``partial`` is one more call per sample).
+    """
+    frameworks.load(framework)
+    fn = frameworks.resolve(fn)
+    return functools.partial(fn, **kwargs) if kwargs else fn
 
 
 class Backend:
@@ -160,7 +174,7 @@ class MLXBackend(Backend):
         sync = self.synchronizer()
         args = tuple(mx.array(a) for a in inputs.values())
         mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
-        fn = functools.partial(op.mlx, **variant.kwargs)
+        fn = _timed_function(self.framework, op.mlx, variant.kwargs)
         if self.compiled:
             fn = mx.compile(fn)
         prepared = Prepared(fn=fn, args=args, sync=sync, to_numpy=lambda out: np.array(out))
@@ -232,7 +246,7 @@ class TorchBackend(Backend):
         sync(args)
         restore = op.torch_output or (lambda a: a)
         prepared = Prepared(
-            fn=functools.partial(op.torch, **variant.kwargs),
+            fn=_timed_function(self.framework, op.torch, variant.kwargs),
             args=args,
             sync=sync,
             to_numpy=lambda out: restore(out.detach().cpu().numpy()),

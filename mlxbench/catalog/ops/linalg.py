@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from mlxbench.catalog.authoring import accumulating, presets, uniform, var
-from mlxbench.catalog.frameworks import F, mx, torch
+from mlxbench.catalog.frameworks import Chosen, F, mx, torch
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
 
@@ -13,11 +13,15 @@ def _uniform_all(v: Variant, rng: np.random.Generator) -> Arrays:
     return {name: uniform(rng, shape) for name, shape in v.shapes.items()}
 
 
-def _mlx_linear(x, w, b):
-    # One fused GEMM + bias where this MLX release has it (as mlx.nn.Linear does).
+@Chosen
+def _mlx_linear():
+    """One fused GEMM + bias where this MLX release has ``mx.addmm`` (as ``mlx.nn.Linear`` does), else ``x @ w + b``.
+
+    Chosen once, in prepare: asked inside the op, the ``hasattr`` would run in every timed call.
+    """
     if hasattr(mx, "addmm"):
-        return mx.addmm(b, x, w)
-    return x @ w + b
+        return lambda x, w, b: mx.addmm(b, x, w)
+    return lambda x, w, b: x @ w + b
 
 
 def _contraction(first: str):
