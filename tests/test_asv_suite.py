@@ -71,7 +71,13 @@ def e2e(tmp_path_factory):
     work = tmp_path_factory.mktemp("asv")
     # numpy only: torch's backends then show n/a, which is part of what this checks.
     asv = asv_project.make(work, E2E_RELEASES, {"numpy": [""], "packaging": [""]})
-    asv("machine", "--yes", "--machine", "e2e")
+    # Registered as `mlxbench bench` registers: the entry (threads included) lands in every result's params.
+    subprocess.run(
+        [sys.executable, "-m", "mlxbench", "machine", "--name", "e2e"],
+        env={**os.environ, "HOME": str(work)},
+        check=True,
+        capture_output=True,
+    )
     run = asv(
         "run",
         "ALL",
@@ -98,6 +104,7 @@ def test_asv_run_installs_each_release_and_records_results(e2e):
         doc = json.loads(f.read_text())
         if f.name.startswith(tags["v0.0.2"][:8]):
             continue
+        assert doc["params"]["torch_threads"] > 0 and doc["params"]["mlx_cpu_threads"], doc["params"]
         result = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))["result"]
         assert all(isinstance(v, float) and v > 0 for v in result)
         missing_torch = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_torch_cpu"]))["result"]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -101,3 +104,42 @@ def test_warm_up_runs_until_steady_within_its_bounds():
     assert fast.warm_up() == WARMUP_CALLS == len(calls)
     slow = Prepared(fn=lambda: time.sleep(WARMUP_SECONDS), args=(), sync=lambda out: None, to_numpy=lambda out: out)
     assert slow.warm_up() == 1  # a call longer than the budget warms up once (seed-preset sizes)
+
+
+def test_mlx_is_imported_with_tf32_off_whatever_the_user_set(monkeypatch):
+    """MLX reads MLX_ENABLE_TF32 once: mlxbench sets it before any of its own MLX imports."""
+    from mlxbench.harness import asv_suite, versions
+
+    for start in (versions.import_mlx, asv_suite.preimport_frameworks):
+        monkeypatch.setenv("MLX_ENABLE_TF32", "1")
+        start()
+        assert os.environ["MLX_ENABLE_TF32"] == "0", start.__name__
+
+
+def _mlx_cuda() -> bool:
+    from mlxbench.harness import versions
+
+    mx = versions.import_mlx()
+    return not isinstance(mx, str) and hasattr(mx, "cuda") and mx.cuda.is_available()
+
+
+@pytest.mark.skipif(not _mlx_cuda(), reason="needs MLX's CUDA build and an NVIDIA GPU (TF32 is a tensor-core setting)")
+def test_mlx_gpu_on_cuda_computes_float32_products_even_where_tf32_was_asked_for():
+    """In a fresh process started with MLX_ENABLE_TF32=1, MLX GEMMs and convolutions still pass float32 tolerances.
+
+    TF32 rounds inputs to 10 bits: a 1024-term product is then off by about
+    1e-3, far outside MatMul's float32 tolerance (verify would fail).
+    """
+    script = (
+        "import os\n"
+        "from mlxbench.catalog import CATALOG\n"
+        "from mlxbench.harness.backends import BACKENDS\n"
+        "from mlxbench.harness.verify import verify\n"
+        "ops = [CATALOG[n] for n in ('MatMul', 'Linear', 'Conv1d', 'Conv2d')]\n"
+        "rows = verify(ops, 'default', [BACKENDS['mlx_gpu']])\n"
+        "print(os.environ['MLX_ENABLE_TF32'], [(r.op, r.variant, r.max_error) for r in rows if r.status != 'ok'])\n"
+    )
+    env = {**os.environ, "MLX_ENABLE_TF32": "1"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "0 []", proc.stdout

@@ -173,3 +173,28 @@ def test_default_preset_is_smaller_than_seed():
 
     for op in CATALOG.values():
         assert biggest(op, "default") <= biggest(op, "seed"), op.name
+
+
+def test_ops_listed_as_compiled_by_mlx_nn_are_exactly_those_calling_a_compiled_mlx_nn_function(monkeypatch):
+    """The catalog's note (and the report's) must match what the installed MLX (>= 0.4.0) really runs."""
+    import mlx.core as mx
+    import mlx.nn as nn
+
+    from mlxbench.catalog import frameworks
+    from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN
+
+    frameworks.load("mlx")
+    compiled_type = type(mx.compile(lambda x: x))
+    reached: list[str] = []
+    for name in dir(nn):
+        fn = getattr(nn, name)
+        if isinstance(fn, compiled_type):
+            monkeypatch.setattr(nn, name, lambda *a, _fn=fn, _name=name, **k: (reached.append(_name), _fn(*a, **k))[1])
+    found = set()
+    for op in CATALOG.values():
+        v = op.variants("tiny")[0]
+        reached.clear()
+        frameworks.resolve(op.mlx)(*(mx.array(a) for a in op.make_inputs(v).values()), **v.kwargs)
+        if reached:
+            found.add(op.name)
+    assert found == set(COMPILED_BY_MLX_NN)

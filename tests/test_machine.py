@@ -43,3 +43,20 @@ def test_bench_regex_selects_exactly_the_requested_methods():
         "ops.ReLU.peakmem_mlx_cpu",
         "ops.ReLU.peakmem_torch_cpu",
     ]
+
+
+def test_description_records_threads_and_mlx_float32_setting():
+    import torch
+
+    info = machine.describe()
+    assert info["torch_threads"] == torch.get_num_threads()
+    assert info["mlx_cpu_threads"].startswith("1")
+    assert info["mlx_enable_tf32"] == "0"
+
+
+def test_recorded_machine_entry_carries_the_thread_counts(tmp_path, monkeypatch):
+    """ASV copies the machine entry into every result's params: the threads travel with each number."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    machine.register("chip-a")
+    saved = json.loads((tmp_path / ".asv-machine.json").read_text())["chip-a"]
+    assert {"torch_threads", "mlx_cpu_threads", "mlx_enable_tf32"} <= set(saved)

@@ -8,6 +8,7 @@ against the formula, not against themselves.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import math
@@ -19,7 +20,7 @@ import pytest
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
 from mlxbench.history import releases, timeline
-from mlxbench.report import plots, readme, render, results
+from mlxbench.report import plots, readme, render, results, tables
 from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
@@ -267,3 +268,18 @@ def test_readme_section_is_rewritten_between_markers_only(loaded, tmp_path):
     doc.write_text("no markers\n")
     with pytest.raises(UsageError, match="no results markers"):
         readme.update(doc, Report(loaded), tmp_path / "docs")
+
+
+def test_header_prints_the_threads_and_mlx_float32_setting_the_machine_recorded(loaded):
+    recorded = {
+        **loaded.machines[MACHINE],
+        "torch_threads": 2,
+        "mlx_cpu_threads": "1 (single-threaded CPU backend)",
+        "mlx_enable_tf32": "0",
+    }
+    with_threads = dataclasses.replace(loaded, machines={**loaded.machines, MACHINE: recorded})
+    text = render.markdown(Report(with_threads).average(MACHINE, "v0.32.4"))
+    assert "Threads: torch 2, MLX CPU 1 (single-threaded CPU backend)." in text
+    assert "MLX_ENABLE_TF32" not in text  # no MLX GPU column on this machine: nothing to say
+    assert "Threads:" not in render.markdown(Report(loaded).average(MACHINE, "v0.32.4"))  # not recorded: no claim
+    assert tables._machine_notes(recorded, ["mlx_gpu", "mlx_cpu"])[-1].startswith("MLX GPU float32: MLX_ENABLE_TF32=0")

@@ -19,6 +19,7 @@ from typing import Any
 
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
+from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 
 PRESET_ENV = "MLXBENCH_PRESET"
@@ -143,8 +144,11 @@ def preimport_frameworks() -> None:
     Under ASV's ``forkserver`` launch method (Linux; `mlxbench bench` uses it)
     the suite is imported once and every benchmark process is forked from it,
     so the second of framework imports is paid once per run instead of once per
-    benchmark. Under ``spawn`` it costs what the first use would have.
+    benchmark. Under ``spawn`` it costs what the first use would have. MLX is
+    imported with TF32 off (:data:`~mlxbench.harness.versions.MLX_FLOAT32_ENV`),
+    which every forked benchmark inherits.
     """
+    versions.pin_mlx_float32()
     for name in ("mlx.core", "mlx.nn", "torch"):
         with contextlib.suppress(ImportError):  # the backend reports itself unavailable; discovery must not fail
             importlib.import_module(name)

@@ -9,7 +9,28 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from types import ModuleType
+
+MLX_FLOAT32_ENV = {"MLX_ENABLE_TF32": "0"}
+"""The environment every MLX process of mlxbench runs with: float32 matrix products in float32.
+
+MLX runs float32 matrix products, convolutions and attention at TF32-class
+precision (10-bit mantissa) where the hardware has matrix units, unless
+``MLX_ENABLE_TF32=0`` (ml-explore/mlx#3860): cuBLAS/cuDNN on CUDA, and Metal's
+neural-accelerator kernels on M5-generation Apple GPUs (#3534). ``torch_cuda``
+turns TF32 off as well, so both frameworks compute the function verification
+checks against float64. MLX reads the variable once, when it first needs it,
+so it is set before MLX is imported (:func:`pin_mlx_float32`) and inherited by
+every process started afterwards (ASV's forkserver and the benchmarks it
+forks). It overrides a value set by the user: a TF32 number beside a float32
+one is not a comparison.
+"""
+
+
+def pin_mlx_float32() -> None:
+    """Set :data:`MLX_FLOAT32_ENV` in this process, before MLX can read it."""
+    os.environ.update(MLX_FLOAT32_ENV)
 
 
 @functools.cache
@@ -21,7 +42,8 @@ def _import(name: str) -> ModuleType | str:
 
 
 def import_mlx() -> ModuleType | str:
-    """``mlx.core``, or the reason it cannot be imported."""
+    """``mlx.core`` (imported with :data:`MLX_FLOAT32_ENV` set), or the reason it cannot be imported."""
+    pin_mlx_float32()
     return _import("mlx.core")
 
 

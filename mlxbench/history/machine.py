@@ -8,12 +8,15 @@ and never overwrite each other.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import platform
 import re
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from mlxbench.harness import versions
 
 
 def _run(*cmd: str) -> str:
@@ -66,8 +69,30 @@ def _linux_info() -> dict[str, Any]:
     return {"chip": chip, "cores": cores, "gpu": gpu_name, "gpu_cores": 0, "memory_gb": mem_gb, "name": name}
 
 
+def _torch_threads() -> int | str:
+    """torch's intra-op thread pool (every core unless OMP_NUM_THREADS says otherwise); absent torch is not imported."""
+    if importlib.util.find_spec("torch") is None:
+        return "torch not installed"
+    import torch
+
+    return torch.get_num_threads()
+
+
+def _mlx_cpu_threads() -> str:
+    """MLX's CPU backend computes each op on one thread; only where BLAS is Apple's Accelerate may a GEMM use more."""
+    if platform.system() == "Darwin":
+        return "1 per op (matmul and convolution through Accelerate, which may use more)"
+    return "1 (single-threaded CPU backend with a reference BLAS on Linux)"
+
+
 def describe() -> dict[str, Any]:
-    """This machine's ASV entry: the standard fields plus chip, cores, gpu, memory."""
+    """This machine's ASV entry: the standard fields plus chip, cores, gpu, memory, threads and float32 policy.
+
+    ASV copies these fields into every result's ``params``, so each result
+    says how many threads torch_cpu and mlx_cpu computed with and that MLX ran
+    with TF32 off (the suite sets ``MLX_ENABLE_TF32=0`` in every benchmark
+    process; results without the field predate that).
+    """
     info = _mac_info() if platform.system() == "Darwin" else _linux_info()
     name = info.pop("name").replace("/", "-")
     return {
@@ -78,6 +103,9 @@ def describe() -> dict[str, Any]:
         "num_cpu": str(info["cores"]),
         "ram": str(info["memory_gb"] * 2**20),
         **info,
+        "torch_threads": _torch_threads(),
+        "mlx_cpu_threads": _mlx_cpu_threads(),
+        "mlx_enable_tf32": versions.MLX_FLOAT32_ENV["MLX_ENABLE_TF32"],
     }
 
 

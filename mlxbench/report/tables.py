@@ -20,6 +20,7 @@ from typing import NamedTuple
 
 from mlxbench import selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
+from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.harness.ceilings import Ceiling
@@ -169,6 +170,7 @@ class Report:
             raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
         self.how, self.metric = how, metric
         self.machines = _pick_machines(results, machines)
+        self._machine_info = {m: results.machines.get(m, {}) for m in self.machines}
         self.backends = [b.name for b in selection.backends(backends, order=report_order(list(BACKENDS.values())))]
         self.releases = _pick_releases(results.releases, release_range)
         self.ceilings = {m: dict((ceilings or {}).get(m, {})) for m in self.machines}
@@ -304,8 +306,16 @@ class Report:
             "the calibrated ceilings allow for the variant's bytes and FLOPs)",
         }[self.metric]
         notes = [f"{lead}; {what}. torch {meta['torch']}."]
+        notes += _machine_notes(self._machine_info[machine], self.backends_of(machine))
         if self.metric == "time":
             notes.append("`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time.")
+        mlx_shown = any(BACKENDS[b].framework == "mlx" for b in self.backends_of(machine))
+        if mlx_shown and not per_variant and any(op in COMPILED_BY_MLX_NN for op in self._variants(machine, release)):
+            notes.append(
+                f"{', '.join(COMPILED_BY_MLX_NN)}: MLX's side is an mlx.nn function that MLX compiles itself "
+                f"(mx.compile, shapeless) since {COMPILED_SINCE}, so the plain MLX backends run compiled code too and "
+                "their compile speedup compares compiled with compiled."
+            )
         if self.metric == "roofline":
             ceilings = self.ceilings[machine]
             notes.append(
@@ -417,6 +427,20 @@ class Report:
         if not out:
             raise UsageError("no results match the selected machine, backend and release range")
         return out
+
+
+def _machine_notes(info: Mapping[str, object], backends: Sequence[str]) -> list[str]:
+    """Threads and float32 policy as the machine recorded them (``mlxbench machine``); none for older records."""
+    notes = []
+    if "torch_threads" in info and "mlx_cpu_threads" in info:
+        notes.append(f"Threads: torch {info['torch_threads']}, MLX CPU {info['mlx_cpu_threads']}.")
+    accelerated_mlx = [b for b in backends if BACKENDS[b].framework == "mlx" and BACKENDS[b].accelerated]
+    if accelerated_mlx and "mlx_enable_tf32" in info:
+        notes.append(
+            f"MLX GPU float32: MLX_ENABLE_TF32={info['mlx_enable_tf32']} "
+            "(0: full float32, as torch_cuda with TF32 off; 1: TF32-class products)."
+        )
+    return notes
 
 
 def _ms(m: Measurement) -> Value:

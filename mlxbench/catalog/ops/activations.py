@@ -1,7 +1,16 @@
 """Elementwise activations: ReLU, LeakyReLU, PReLU, SeLU, Sigmoid, Softplus.
 
-Each uses ``mlx.nn``'s function and ``torch.nn.functional``'s, the calls a user
-of either framework would write.
+Each is the call a user of either framework would write: ``mlx.nn``'s function
+(``mx.sigmoid`` for Sigmoid, MLX's own op) against ``torch.relu`` /
+``torch.sigmoid`` or ``torch.nn.functional``'s.
+
+Since MLX 0.4.0, ``mlx.nn``'s ``relu``, ``leaky_relu``, ``prelu``, ``selu`` and
+``softplus`` are ``mx.compile(shapeless=True)``-decorated (0.3.0's are plain
+functions). So from 0.4.0 on, "uncompiled" mlx_cpu/mlx_gpu ReLU, LeakyReLU,
+PReLU, SeLU and Softplus already run MLX-compiled (fused) code: their history
+has a step at 0.4.0 that is no kernel change, and their ``mlx_*_compile/mlx_*``
+speedup compares compiled with compiled (about 0%). Sigmoid is ``mx.sigmoid``,
+a single primitive, compiled only by the ``*_compile`` backends.
 """
 
 from __future__ import annotations
@@ -16,6 +25,10 @@ LEAKY_SLOPE = 0.01
 PRELU_ALPHA = 0.25
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
+
+COMPILED_BY_MLX_NN = ("ReLU", "LeakyReLU", "PReLU", "SeLU", "Softplus")
+"""Ops whose MLX side is an ``mlx.nn`` function that MLX itself compiles, since :data:`COMPILED_SINCE`."""
+COMPILED_SINCE = "0.4.0"
 
 SHAPES = presets(
     seed=[var(x=(128, 16, 1024)), var(x=(64, 128, 1024))],
