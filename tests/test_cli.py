@@ -38,8 +38,22 @@ def test_verify_tiny_passes_on_the_cpu_backends_through_the_cli():
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "0 failed" in proc.stdout
-    for col in ("op", "variant", "backend", "max error", "tolerance", "ok"):
+    for col in ("op", "variant", "backend", "error", "tolerance", "ok"):
         assert col in proc.stdout
+    assert "of tolerance" in proc.stdout and "exact" in proc.stdout  # errors read against their allowance
+    # not a terminal: one progress line per op on stderr instead of a bar that never draws
+    assert [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("verify: ")] == list(CATALOG)
+
+
+def test_verify_names_each_skipped_backend_once_with_its_reason():
+    absent = [n for n, b in BACKENDS.items() if b.unavailable()]
+    if not absent:
+        pytest.skip("every backend is available here")
+    proc = run("verify", "--preset", "tiny", "--op", "Softmax", "--backend", "torch_cpu", "--backend", absent[0])
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = [line.strip() for line in proc.stdout.splitlines() if absent[0] in line]
+    n = len(CATALOG["Softmax"].variants("tiny"))
+    assert lines == [f"skipped {absent[0]} ({n} checks): {BACKENDS[absent[0]].unavailable()}"]
 
 
 def test_verify_exits_1_on_a_disagreement(monkeypatch, capsys):

@@ -6,6 +6,7 @@ import dataclasses
 
 import mlx.core as mx
 import mlx.nn as mnn
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -153,3 +154,34 @@ def test_absent_backend_is_skipped_with_a_reason(name):
         pytest.skip(f"{name} is available on this machine")
     rows = check_variant(CATALOG["ReLU"], CATALOG["ReLU"].variants("tiny")[0], [backend])
     assert rows[0].status == "skipped" and rows[0].detail == backend.unavailable()
+
+
+def test_error_is_reported_as_its_share_of_the_tolerance():
+    """Half the allowance reads "0.5 of tolerance"; any difference where exact is required reads as such."""
+    from mlxbench.catalog.spec import Tolerance
+    from mlxbench.harness.verify import Row, allclose
+
+    reference = np.array([100.0, 1.0])
+    tol = Tolerance(rtol=1e-3, atol=1e-4)
+    result = reference + 0.5 * (tol.atol + tol.rtol * reference) * np.array([1.0, -1.0])
+    check = allclose(result, reference, {}, None, tol)
+    assert check.ok and check.used == pytest.approx(0.5)
+    assert not allclose(reference * 1.01, reference, {}, None, tol).ok
+    exact = allclose(reference + 1e-9, reference, {}, None, Tolerance(0.0, 0.0))
+    assert not exact.ok and exact.used == float("inf")
+    row = Row("Op", "v", "b", "ok", check.max_error, tol.describe(), used=check.used)
+    assert row.error == "0.5 of tolerance"
+
+
+def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
+    """`mlxbench bench` drops a failing backend before ASV starts; with none left it times nothing."""
+    from mlxbench.harness.verify import passing
+    from mlxbench.history import asv_run
+
+    broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
+    lines: list[str] = []
+    kept = passing([broken], "tiny", [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]], lines.append)
+    assert [b.name for b in kept] == ["mlx_cpu"]
+    assert any(line.startswith("not timing torch_cpu") for line in lines), lines
+    assert asv_run.run("tiny", [broken], [BACKENDS["torch_cpu"]], None, quick=True) == 1
+    assert "nothing timed" in capsys.readouterr().err

@@ -63,6 +63,8 @@ class Tolerance:
     atol: float
 
     def describe(self) -> str:
+        if self.rtol == 0 and self.atol == 0:
+            return "exact"
         return f"rtol={self.rtol:.1e} atol={self.atol:.1e}"
 
 
@@ -73,6 +75,9 @@ class Check:
     ok: bool
     max_error: float
     detail: str = ""
+    used: float | None = None
+    """The error as a share of what the tolerance allows, where that share is largest: 1.0 is the limit,
+    0 an exact match, inf an error where none is allowed (None: the comparator does not say)."""
 
 
 ToleranceRule = Callable[[Variant], Tolerance]

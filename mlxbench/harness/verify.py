@@ -7,6 +7,7 @@ bug on one side must not be excused by the other.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -27,10 +28,22 @@ class Row:
     max_error: float | None
     tolerance: str
     detail: str = ""
+    used: float | None = None
+    """The error as a share of the tolerance (see :attr:`~mlxbench.catalog.spec.Check.used`)."""
 
     @property
     def failed(self) -> bool:
         return self.status == "FAIL"
+
+    @property
+    def error(self) -> str:
+        """The error against its allowance (``0.12 of tolerance``): an absolute error beside a relative
+        tolerance reads like a failure when it is not (a sum of 4 million terms is off by 30, well within)."""
+        if self.used is None:
+            return ""
+        if self.used == float("inf"):
+            return "differs where exact is required"
+        return f"{self.used:.2g} of tolerance"
 
 
 def as_float64(inputs: Arrays) -> list[np.ndarray]:
@@ -47,8 +60,11 @@ def allclose(result: np.ndarray, reference: np.ndarray, inputs: Arrays, variant:
     if np.isnan(diff).any():
         return Check(False, float("nan"), "NaN in result")
     err = float(diff.max(initial=0.0))
-    ok = bool(np.all(diff <= tol.atol + tol.rtol * np.abs(reference)))
-    return Check(ok, err, "" if ok else "outside tolerance")
+    allowance = tol.atol + tol.rtol * np.abs(reference)
+    ok = bool(np.all(diff <= allowance))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(diff == 0, 0.0, diff / allowance)  # an error where none is allowed: inf
+    return Check(ok, err, "" if ok else f"outside tolerance (max |error| {err:.2e})", float(share.max(initial=0.0)))
 
 
 def check_variant(op: Op, variant: Variant, backends: Sequence[Backend], seed: int = 0) -> list[Row]:
@@ -67,8 +83,31 @@ def check_variant(op: Op, variant: Variant, backends: Sequence[Backend], seed: i
         result = prepared.to_numpy(prepared.run())
         check = compare(result, reference, inputs, variant, tol)
         status = "ok" if check.ok else "FAIL"
-        rows.append(Row(op.name, variant.id, backend.name, status, check.max_error, tol.describe(), check.detail))
+        rows.append(
+            Row(op.name, variant.id, backend.name, status, check.max_error, tol.describe(), check.detail, check.used)
+        )
     return rows
+
+
+def skipped(rows: Iterable[Row]) -> list[str]:
+    """One line per skipped backend and reason, with how many checks it covers (not one row per variant)."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in rows:
+        if r.status == "skipped":
+            counts[r.backend, r.detail] = counts.get((r.backend, r.detail), 0) + 1
+    return [f"skipped {backend} ({n} checks): {reason}" for (backend, reason), n in counts.items()]
+
+
+def progress_lines(ops: Sequence[Op], write: Callable[[str], None]) -> Callable[[Op, Variant], None]:
+    """An ``on_variant`` callback writing one line as each op starts: progress for logs, where no bar draws."""
+    start, seen = time.perf_counter(), set()
+
+    def on_variant(op: Op, variant: Variant) -> None:
+        if op.name not in seen:
+            seen.add(op.name)
+            write(f"verify: {op.name} ({len(seen)}/{len(ops)} ops, {time.perf_counter() - start:.0f} s)")
+
+    return on_variant
 
 
 def verify(
@@ -86,3 +125,22 @@ def verify(
                 on_variant(op, variant)
             rows.extend(check_variant(op, variant, backends, seed))
     return rows
+
+
+def passing(ops: Sequence[Op], preset: str, backends: Sequence[Backend], write: Callable[[str], None]) -> list[Backend]:
+    """The backends on which every variant of ``ops`` agrees with float64; ``write`` gets progress and each failure.
+
+    Run before timing (``mlxbench bench``): a backend that computes another
+    function gets no timings at all, the others go on.
+    """
+    rows = verify(ops, preset, backends, on_variant=progress_lines(ops, write))
+    failed = {r.backend for r in rows if r.failed}
+    for r in rows:
+        if r.failed:
+            write(f"verify FAILED: {r.op} {r.variant} on {r.backend}: {r.error}, {r.detail}")
+    for backend in backends:
+        if backend.name in failed:
+            write(f"not timing {backend.name}: it failed verification (`mlxbench verify --backend {backend.name}`)")
+    checked = sum(r.status == "ok" for r in rows)
+    write(f"verify: {checked} checks ok on {', '.join(b.name for b in backends if b.name not in failed) or 'none'}")
+    return [b for b in backends if b.name not in failed]

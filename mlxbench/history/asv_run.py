@@ -4,7 +4,8 @@ Syncs the release timeline, registers the machine, and runs ``asv run`` in the
 current environment (``-E existing``) with ``--set-commit-hash`` pointing at
 the timeline commit of the installed MLX release, so the results land in the
 same history that ``asv run ALL`` builds. Only backends available here are
-asked for: ASV would otherwise start a process just to report n/a.
+asked for: ASV would otherwise start a process just to report n/a. Each is
+verified against float64 first, and one that fails is not timed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import versions
+from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import machine, releases, timeline
@@ -68,6 +69,10 @@ def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_nam
     runnable = [b for b in backends if reasons[b.name] is None]
     if not runnable:
         raise UsageError("none of the selected backends can run on this machine")
+    runnable = verify.passing(ops, preset, runnable, lambda line: print(line, file=sys.stderr))
+    if not runnable:
+        print("nothing timed: every selected backend failed verification", file=sys.stderr)
+        return 1
     conf = asv_conf()
     tags = sync_timeline(conf)
     tag, commit = commit_for_installed_mlx(tags)

@@ -67,7 +67,8 @@ def _scatter_compare(result: np.ndarray, reference: np.ndarray, inputs: Arrays, 
     untouched = np.isinf(best)
     best[untouched] = np.abs(result[untouched] - dst[untouched]).max(axis=1, initial=0.0)
     err = float(best.max(initial=0.0))
-    return Check(err <= tol.atol, err, "" if err <= tol.atol else "a row holds no message sent to it")
+    used = err / tol.atol if tol.atol else (0.0 if err == 0 else float("inf"))
+    return Check(err <= tol.atol, err, "" if err <= tol.atol else "a row holds no message sent to it", used)
 
 
 def _add_reference(dst: np.ndarray, index: np.ndarray, src: np.ndarray) -> np.ndarray:
