@@ -1,0 +1,219 @@
+"""When a difference between two measurements is a change, and when it is noise.
+
+A difference is a change only when it beats two kinds of evidence:
+
+- **within-run**: ASV's own test per variant, the one ``asv compare`` applies
+  (``asv._stats.is_different``: the Mann-Whitney U test on recorded samples,
+  else non-overlapping 99% confidence intervals). Most variants must differ,
+  in the direction of the change. Where ASV has no statistics (one sample, or
+  none stored) the test cannot speak and, as in ``asv compare``, only the floor
+  decides.
+- **between-run**: the pair's noise floor. Two runs an hour apart on the same
+  machine drift (79% of medians within +-10% here), so a change must exceed
+  the drift of control benchmarks whose framework did not change between the
+  two points (torch benchmarks when only MLX changed), else the machine's
+  measured repeatability (``results/<machine>/repeatability.json``), else
+  :data:`DEFAULT_FLOOR`.
+
+Within-run comparisons (two backends of one run: the speedup columns) have no
+between-run drift and use a floor of 0.
+
+``repeatability.json`` (written by ``mlxbench compare vA vA``)::
+
+    {"within_10pct": 0.79, "p90_abs_change": 0.14, "runs": [...]}
+
+``within_10pct`` is the share of medians that agreed within +-10% between the
+two runs, ``p90_abs_change`` the 90th percentile of ``|ratio - 1|`` (both
+fractions, not percentages); ``runs`` describes the runs and is not read here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from statistics import geometric_mean
+
+import numpy as np
+from asv import _stats
+
+P_THRESHOLD = 0.002
+"""``asv._stats.is_different``'s default significance level, the one ``asv compare`` uses."""
+FLOOR_QUANTILE = 0.9
+"""The floor is this quantile of the controls' ``|ratio - 1|``: most drift stays inside it."""
+MIN_CONTROLS = 3
+"""Fewer control points than this say nothing about a quantile: the repeatability or the default is used instead.
+With few points the interpolated quantile sits near the largest drift, which errs towards ``~``."""
+REPEATABILITY_FILE = "repeatability.json"
+_EXACT_LIMIT = 20
+"""asv's Mann-Whitney is exact up to this sample size and cheap there; larger ones use its normal approximation."""
+
+
+@dataclass(frozen=True)
+class Stats:
+    """One variant's measurement in one run, as ASV stored it (seconds, or any one unit)."""
+
+    median: float
+    ci_99: tuple[float, float] | None = None
+    samples: Sequence[float] | None = field(default=None, compare=False, repr=False)
+    repeat: int | None = None
+    """How many samples ASV took; 1 means no statistics (``asv compare`` then skips its test)."""
+
+
+@dataclass(frozen=True)
+class Floor:
+    """A pair's between-run noise floor: ``|ratio - 1|`` below ``fraction`` is not a change."""
+
+    fraction: float
+    source: str
+    """Where the number comes from, in words, for the report's notes."""
+
+    def __str__(self) -> str:
+        return f"{self.fraction * 100:.0f}% ({self.source})"
+
+
+DEFAULT_FLOOR = Floor(0.10, "default: no control benchmarks or measured repeatability for this pair")
+WITHIN_RUN = Floor(0.0, "within one run: no between-run drift")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """How a set of variants changed from ``before`` to ``after``, and whether that beats the noise."""
+
+    change: float
+    """``(mean(after) / mean(before) - 1) * 100``: positive is slower."""
+    changed: bool
+    why: str
+
+
+def _mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
+    """asv's ``mann_whitney_u(x, y)`` p-value (normal approximation, conservative ties) in O((m+n) log n).
+
+    asv counts U and ties over all m*n pairs in Python: 0.6 s for two 5000-sample
+    results, minutes for a history. Sorting gives the same integers; the rest
+    is asv's formula line for line (tests check both agree).
+    """
+    m, n = len(x), len(y)
+    ys = np.sort(y)
+    below = np.searchsorted(ys, x, side="left")
+    u = int(below.sum())
+    ties = int((np.searchsorted(ys, x, side="right") - below).sum())
+    if u <= m * n // 2 and u + ties >= m * n // 2:
+        ties = m * n // 2 - u
+    ux1 = min(u, m * n - u)
+    ux2 = min(u + ties, m * n - (u + ties))
+    ux = ux1 if ux1 >= ux2 else ux2
+    var = m * n * (m + n + 1) / 12
+    z = (ux - m * n / 2) / math.sqrt(var)
+    return 2 * 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+def is_different(before: Stats, after: Stats) -> bool | None:
+    """ASV's test, as ``asv compare`` applies it; None where there are no statistics to test.
+
+    ``asv._stats.is_different`` step by step: with samples large enough for
+    p < 0.002 to be reachable, the Mann-Whitney U test (asv's own code up to 20
+    samples, :func:`_mann_whitney_p` above); otherwise the 99% confidence
+    intervals must not overlap.
+    """
+    if before.repeat == 1 or after.repeat == 1:
+        return None
+    if before.samples is not None and after.samples is not None:
+        a, b = (np.asarray(x, dtype=float) for x in (before.samples, after.samples))
+        a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+        # asv's p_min: the smallest p-value these sizes allow (math.comb is asv's binom, in C)
+        if len(a) and len(b) and 1 / math.comb(len(a) + len(b), min(len(a), len(b))) < P_THRESHOLD:
+            if max(len(a), len(b)) <= _EXACT_LIMIT:
+                return _stats.mann_whitney_u(a.tolist(), b.tolist())[1] < P_THRESHOLD
+            return _mann_whitney_p(a, b) < P_THRESHOLD
+    if before.ci_99 is None or after.ci_99 is None:
+        return None
+    return _stats.is_different(None, None, _ci(before), _ci(after), P_THRESHOLD)
+
+
+def _ci(s: Stats) -> dict[str, float]:
+    return {"ci_99_a": s.ci_99[0], "ci_99_b": s.ci_99[1]}
+
+
+def _sign(x: float) -> int:
+    return (x > 0) - (x < 0)
+
+
+def judge(
+    before: Mapping[str, Stats],
+    after: Mapping[str, Stats],
+    floor: Floor,
+    mean: Callable[[Sequence[float]], float] = geometric_mean,
+) -> Verdict:
+    """Whether the variants ``before`` and ``after`` share changed beyond the noise.
+
+    The change is ``mean(after) / mean(before) - 1`` over the shared variants
+    (the geometric mean of their ratios by default). It counts only when ASV's
+    test finds more than half of the variants different in the change's
+    direction, and when ``|ratio - 1|`` exceeds ``floor``. Raises ValueError
+    when the two share no variant.
+    """
+    shared = [v for v in before if v in after]
+    if not shared:
+        raise ValueError("no variant measured at both points")
+    ratio = mean([after[v].median for v in shared]) / mean([before[v].median for v in shared])
+    change = (ratio - 1.0) * 100.0
+    sign = _sign(ratio - 1.0)
+    tests = [is_different(before[v], after[v]) for v in shared]
+    if any(t is not None for t in tests):
+        agree = sum(1 for v, t in zip(shared, tests) if t and _sign(after[v].median - before[v].median) == sign)
+        if sign == 0 or agree * 2 <= len(shared):
+            return Verdict(change, False, f"ASV's test: {agree} of {len(shared)} variant(s) differ in this direction")
+    if abs(ratio - 1.0) <= floor.fraction:
+        return Verdict(change, False, f"inside the noise floor {floor}")
+    return Verdict(change, True, f"beats the noise floor {floor}")
+
+
+def floor_from_controls(ratios: Sequence[float], what: str, fallback: Floor) -> Floor:
+    """The :data:`FLOOR_QUANTILE` of ``|ratio - 1|`` over control ratios (after/before), or ``fallback``.
+
+    ``ratios`` should have the granularity of what is judged (one per op when
+    ops are judged), since averaging over variants shrinks the noise.
+    ``what`` names the controls for the notes ("23 cpu ops").
+    """
+    drift = sorted(abs(r - 1.0) for r in ratios if math.isfinite(r) and r > 0)
+    if len(drift) < MIN_CONTROLS:
+        return fallback
+    position = FLOOR_QUANTILE * (len(drift) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(drift) - 1)
+    value = drift[low] + (drift[high] - drift[low]) * (position - low)
+    return Floor(value, f"{FLOOR_QUANTILE * 100:.0f}th percentile of |ratio - 1| over {what}")
+
+
+def read_repeatability(machine_dir: Path) -> Floor | None:
+    """The machine's measured repeatability, or None where it was never measured.
+
+    Raises ValueError (naming the file) when the file exists but is not the
+    agreed schema, so the caller can warn instead of trusting a bad number.
+    """
+    path = Path(machine_dir) / REPEATABILITY_FILE
+    if not path.exists():
+        return None
+    try:
+        doc = json.loads(path.read_text())
+        value = float(doc["p90_abs_change"])
+        within = float(doc["within_10pct"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path}: not a repeatability file ({type(exc).__name__}: {exc})") from exc
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{path}: p90_abs_change must be a fraction >= 0, got {value}")
+    runs = doc.get("runs")
+    count = f" of {len(runs)} runs" if isinstance(runs, list) else ""
+    return Floor(
+        value,
+        f"measured repeatability{count} of one release ({REPEATABILITY_FILE}: "
+        f"90th percentile of |ratio - 1|; {within * 100:.0f}% of medians within 10%)",
+    )
+
+
+def changed_frameworks(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> set[str]:
+    """Frameworks whose version differs between two points; an unknown version counts as changed."""
+    return {f for f in before.keys() | after.keys() if before.get(f) is None or before.get(f) != after.get(f)}

@@ -1,0 +1,100 @@
+"""The noise rules (mlxbench.report.noise) against asv's own statistics.
+
+The report tests (test_report.py) plant changes in a recorded run; these pin
+the rules themselves: the same test `asv compare` applies, the direction
+requirement, and where a pair's noise floor comes from.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+from asv import _stats
+
+from mlxbench.report import noise
+from mlxbench.report.noise import Floor, Stats
+
+
+def test_the_fast_mann_whitney_is_asvs_to_the_last_digit():
+    rng = random.Random(0)
+    for m, n in [(21, 3), (30, 25), (200, 300), (50, 400)]:
+        for shift in (0.0, 0.01, 0.05):
+            # rounded: many ties, which asv breaks conservatively
+            x = [round(rng.gauss(1.0, 0.1), 2) for _ in range(m)]
+            y = [round(rng.gauss(1.0 + shift, 0.1), 2) for _ in range(n)]
+            assert noise._mann_whitney_p(np.array(x), np.array(y)) == pytest.approx(
+                _stats.mann_whitney_u(x, y)[1], rel=1e-12, abs=1e-300
+            )
+
+
+def test_is_different_is_asvs_test():
+    rng = random.Random(1)
+    for shift in (0.0, 0.02, 0.2):
+        for size in (5, 15, 60):  # too few to test (CI fallback), asv's exact test, the normal approximation
+            a = [rng.gauss(1.0, 0.05) for _ in range(size)]
+            b = [rng.gauss(1.0 + shift, 0.05) for _ in range(size)]
+            ci_a, ci_b = (min(a), max(a)), (min(b), max(b))
+            expected = _stats.is_different(a, b, _ci(ci_a), _ci(ci_b))
+            assert noise.is_different(Stats(1.0, ci_a, a), Stats(1.0, ci_b, b)) is expected
+
+
+def _ci(ci: tuple[float, float]) -> dict[str, float]:
+    return {"ci_99_a": ci[0], "ci_99_b": ci[1]}
+
+
+def test_without_statistics_asvs_test_has_no_say():
+    assert noise.is_different(Stats(1.0), Stats(2.0)) is None  # nothing recorded
+    assert noise.is_different(Stats(1.0, (0.9, 1.1), repeat=1), Stats(2.0, (1.9, 2.1))) is None  # one sample
+    assert noise.is_different(Stats(1.0, (0.9, 1.1)), Stats(2.0, (1.9, 2.1))) is True
+    assert noise.is_different(Stats(1.0, (0.9, 1.5)), Stats(1.4, (1.3, 1.6))) is False  # CIs overlap
+
+
+def test_most_variants_must_differ_in_the_changes_direction():
+    before = {"a": Stats(1.0, (0.99, 1.01)), "b": Stats(1.0, (0.99, 1.01)), "c": Stats(1.0, (0.99, 1.01))}
+    two_slower = {"a": Stats(2.0, (1.99, 2.01)), "b": Stats(2.0, (1.99, 2.01)), "c": Stats(0.9, (0.89, 0.91))}
+    verdict = noise.judge(before, two_slower, noise.WITHIN_RUN)
+    assert verdict.changed and verdict.change > 0
+    one_slower = {"a": Stats(4.0, (3.99, 4.01)), "b": Stats(0.9, (0.89, 0.91)), "c": Stats(0.9, (0.89, 0.91))}
+    verdict = noise.judge(before, one_slower, noise.WITHIN_RUN)  # the mean is slower, but only one variant is
+    assert verdict.change > 0 and not verdict.changed and "1 of 3" in verdict.why
+
+
+def test_a_change_must_exceed_the_floor():
+    before = {"a": Stats(1.0, (0.99, 1.01))}
+    after = {"a": Stats(1.15, (1.14, 1.16))}
+    assert noise.judge(before, after, Floor(0.10, "test")).changed
+    verdict = noise.judge(before, after, Floor(0.20, "test"))
+    assert not verdict.changed and "inside the noise floor 20% (test)" in verdict.why
+    no_stats = {"a": Stats(1.0)}, {"a": Stats(1.15)}  # as asv compare: without statistics only the factor decides
+    assert noise.judge(*no_stats, Floor(0.10, "test")).changed
+
+
+def test_the_floor_is_the_90th_percentile_of_the_controls_drift():
+    ratios = [1.0 + i / 100 for i in range(11)]  # |ratio - 1| = 0, 0.01, ..., 0.10
+    floor = noise.floor_from_controls(ratios, "11 op results of cpu", noise.DEFAULT_FLOOR)
+    assert floor.fraction == pytest.approx(0.09)
+    assert floor.source == "90th percentile of |ratio - 1| over 11 op results of cpu"
+    assert noise.floor_from_controls([0.9, 1.1], "2 op results", noise.DEFAULT_FLOOR) is noise.DEFAULT_FLOOR
+    assert "default" in str(noise.DEFAULT_FLOOR) and str(noise.DEFAULT_FLOOR).startswith("10%")
+
+
+def test_repeatability_file(tmp_path):
+    assert noise.read_repeatability(tmp_path) is None
+    (tmp_path / noise.REPEATABILITY_FILE).write_text(
+        json.dumps({"within_10pct": 0.79, "p90_abs_change": 0.14, "runs": [{}, {}]})
+    )
+    floor = noise.read_repeatability(tmp_path)
+    assert floor is not None and floor.fraction == 0.14 and "2 runs" in floor.source and "79%" in floor.source
+    (tmp_path / noise.REPEATABILITY_FILE).write_text(json.dumps({"p90_abs_change": "lots"}))
+    with pytest.raises(ValueError, match="not a repeatability file"):
+        noise.read_repeatability(tmp_path)
+
+
+def test_which_frameworks_changed():
+    assert noise.changed_frameworks({"mlx": "0.31.1", "torch": "2.13.0"}, {"mlx": "0.32.4", "torch": "2.13.0"}) == {
+        "mlx"
+    }
+    assert noise.changed_frameworks({"mlx": "0.31.1", "torch": None}, {"mlx": "0.31.1", "torch": None}) == {"torch"}
