@@ -294,7 +294,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="which tables (repeatable; default: all three)",
     )
     p.add_argument("--format", default="markdown", help="markdown (default), csv or json")
-    p.add_argument("--machine", action="append", help="a machine name (repeatable; default: all)")
+    p.add_argument(
+        "--machine",
+        action="append",
+        help="a machine name, or a chip configuration that only one machine has (repeatable; default: all)",
+    )
     p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")

@@ -12,6 +12,7 @@ import dataclasses
 import io
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -37,12 +38,36 @@ def loaded(tags) -> results.ResultSet:
     return results.load(FIXTURE, tags)
 
 
-def raw(tags: dict[str, str], release: str, op: str, backend: str, kind: str = "time") -> dict[str, float]:
-    """variant -> median seconds (peak bytes for peakmem), straight from the ASV file."""
+def raw(
+    tags: dict[str, str], release: str, op: str, backend: str, kind: str = "time", column: str = "result"
+) -> dict[str, float]:
+    """variant -> median seconds (peak bytes for peakmem), or another ASV column, straight from the ASV file."""
     (path,) = (FIXTURE / MACHINE).glob(f"{tags[release][:8]}-*.json")
     doc = json.loads(path.read_text())
     entry = dict(zip(doc["result_columns"], doc["results"][f"ops.{op}.{kind}_{backend}"]))
-    return {p.strip("'"): v for p, v in zip(entry["params"][0], entry["result"])}
+    return {p.strip("'"): v for p, v in zip(entry["params"][0], entry[column])}
+
+
+def within_run_cell(tags: dict[str, str], release: str, op: str, first: str, other: str) -> str:
+    """The speedup cell by hand: the percentage where most variants' 99% CIs do not overlap in its direction, else ~.
+
+    The fixture has no samples, so ASV's test is the CI comparison.
+    """
+    a, b = raw(tags, release, op, first), raw(tags, release, op, other)
+    ci = {
+        name: (
+            raw(tags, release, op, backend, column="stats_ci_99_a"),
+            raw(tags, release, op, backend, column="stats_ci_99_b"),
+        )
+        for name, backend in (("a", first), ("b", other))
+    }
+    pct = (math.sqrt(math.prod(b.values())) / math.sqrt(math.prod(a.values())) - 1) * 100
+    differ = [
+        v
+        for v in a
+        if (ci["b"][0][v] > ci["a"][1][v] if pct > 0 else ci["b"][1][v] < ci["a"][0][v])  # b's CI wholly beyond a's
+    ]
+    return format_pct(pct) if len(differ) * 2 > len(a) else "~"
 
 
 def row(table, op: str) -> dict[str, str]:
@@ -77,9 +102,18 @@ def test_average_is_the_geometric_mean_in_ms_with_the_older_speedup_formula(tags
     cells = row(table, "ReLU")
     for name, value in mean.items():
         assert cells[name] == format_ms(value)
-    assert cells["mlx_cpu_compile/mlx_cpu speedup"] == format_pct((mean["mlx_cpu"] / mean["mlx_cpu_compile"] - 1) * 100)
-    assert cells["mlx_cpu/cpu speedup"] == format_pct((mean["cpu"] / mean["mlx_cpu"] - 1) * 100)
-    assert "geometric mean over its variants" in render.markdown(table)
+    assert cells["mlx_cpu_compile/mlx_cpu speedup"] == within_run_cell(
+        tags, "v0.32.4", "ReLU", "mlx_cpu_compile", "mlx_cpu"
+    )
+    assert cells["mlx_cpu/cpu speedup"] == within_run_cell(tags, "v0.32.4", "ReLU", "mlx_cpu", "torch_cpu")
+    assert cells["mlx_cpu/cpu speedup"] == format_pct((mean["cpu"] / mean["mlx_cpu"] - 1) * 100)  # torch: 4x faster
+    speedups = {name: i for i, name in enumerate(c.name for c in table.columns)}
+    relu = next(r for r in table.rows if r[0] == "ReLU")
+    assert relu[speedups["mlx_cpu_compile/mlx_cpu speedup"]] == pytest.approx(
+        (mean["mlx_cpu"] / mean["mlx_cpu_compile"] - 1) * 100
+    )  # the number stays, whatever markdown prints
+    text = render.markdown(table)
+    assert "geometric mean over its variants" in text and "judged within the run only" in text
 
 
 def test_arithmetic_mean_is_an_option_and_the_header_says_so(tags, loaded):
@@ -114,7 +148,14 @@ def test_history_shows_each_release_and_the_change(tags, loaded):
     new = math.sqrt(math.prod(raw(tags, "v0.32.4", "ReLU", "mlx_cpu").values())) * 1e3
     cells = row(table, "ReLU")
     assert cells["v0.2.0"] == format_ms(old)
-    assert cells["v0.32.4"] == f"{format_ms(new)} ({format_pct((new / old - 1) * 100)})"
+    floor = re.search(r"v0\.2\.0->v0\.32\.4 (\d+)%", render.markdown(table))
+    assert floor and int(floor[1]) > abs(new / old - 1) * 100  # a 1% difference is inside the pair's noise floor
+    assert cells["v0.32.4"] == f"{format_ms(new)} (~)"
+    doc = json.loads(render.render([table], "json"))["tables"][0]
+    names = [c["name"] for c in doc["columns"]]
+    relu = next(r for r in doc["rows"] if r[0] == "ReLU")
+    assert relu[names.index("v0.2.0->v0.32.4 change")] == pytest.approx((new / old - 1) * 100, abs=1e-5)
+    assert relu[names.index("v0.2.0->v0.32.4 change beats noise")] is False
     assert row(table, "LayerNorm")["v0.2.0"] == "n/a"  # mx.fast.layer_norm is newer than 0.2.0
 
 
@@ -148,6 +189,9 @@ def test_csv_and_json_carry_unrounded_numbers(tags, loaded):
     expected = math.sqrt(math.prod(raw(tags, "v0.32.4", "ReLU", "mlx_cpu").values())) * 1e3
     assert float(parsed["ReLU"]["mlx_cpu (ms)"]) == pytest.approx(expected, rel=1e-5)
     assert parsed["LayerNorm"]["mlx_cpu (ms)"] != ""
+    assert parsed["ReLU"]["mlx_cpu_compile/mlx_cpu speedup (%)"] != ""  # the number, though markdown prints ~
+    assert parsed["ReLU"]["mlx_cpu_compile/mlx_cpu speedup beats noise"] == "false"
+    assert parsed["ReLU"]["mlx_cpu/cpu speedup beats noise"] == "true"
     doc = json.loads(render.render([table], "json"))
     assert doc["tables"][0]["aggregation"] == "geometric"
     na = Report(loaded).average(MACHINE, "v0.2.0")
@@ -283,3 +327,215 @@ def test_header_prints_the_threads_and_mlx_float32_setting_the_machine_recorded(
     assert "MLX_ENABLE_TF32" not in text  # no MLX GPU column on this machine: nothing to say
     assert "Threads:" not in render.markdown(Report(loaded).average(MACHINE, "v0.32.4"))  # not recorded: no claim
     assert tables._machine_notes(recorded, ["mlx_gpu", "mlx_cpu"])[-1].startswith("MLX GPU float32: MLX_ENABLE_TF32=0")
+
+
+# -- noise: a change is shown only when it beats it ---------------------------
+
+PLANTED = {"ops.ReLU.time_mlx_cpu": 1.30, "ops.Softmax.time_mlx_cpu": 1.10}
+"""Planted v0.2.0 -> v0.32.4 changes; every torch benchmark drifts by +10% to +12%, every other one is unchanged."""
+
+
+def plant(root: Path, tags: dict[str, str], factors: dict[str, float], torch_drift: bool = True) -> None:
+    """Rewrite v0.32.4's results as v0.2.0's recorded run with each time benchmark scaled by its factor.
+
+    Medians, CIs and quartiles scale together, as they would if the code ran
+    that much slower; the torch benchmarks (the controls: torch did not
+    change) drift by +10..12%, different per op.
+    """
+    old = json.loads(_result_file(root, tags, "v0.2.0").read_text())
+    target = _result_file(root, tags, "v0.32.4")
+    new = {**old, "commit_hash": json.loads(target.read_text())["commit_hash"]}
+    columns = old["result_columns"]
+    torch_ops = sorted(name for name in old["results"] if ".time_torch_" in name)
+    for name, values in old["results"].items():
+        factor = factors.get(name, 1.0)
+        if torch_drift and name in torch_ops:
+            factor = 1.10 + 0.02 * torch_ops.index(name) / len(torch_ops)
+        entry = dict(zip(columns, values))
+        for col in ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75"):
+            if entry.get(col) is not None and ".time_" in name:
+                entry[col] = [None if v is None else v * factor for v in entry[col]]
+        new["results"][name] = [entry[c] for c in columns[: len(values)]]
+    target.write_text(json.dumps(new))
+
+
+def test_a_30pct_slowdown_beyond_the_noise_is_flagged_and_a_10pct_wobble_the_controls_show_is_not(results_copy, tags):
+    plant(results_copy, tags, PLANTED)
+    report = Report(results.load(results_copy, tags))
+    table = report.history(MACHINE, "mlx_cpu")
+    text = render.markdown(table)
+    assert row(table, "ReLU")["v0.32.4"].endswith("(+30%)")
+    assert row(table, "Softmax")["v0.32.4"].endswith("(~)")  # +10%: the torch controls drifted as much
+    assert row(report.history(MACHINE, "mlx_cpu_compile"), "ReLU")["v0.32.4"].endswith("(~)")  # unchanged
+    floor = re.search(
+        r"v0\.2\.0->v0\.32\.4 (\d+)% \(90th percentile of \|ratio - 1\| over (\d+) op results of cpu", text
+    )
+    assert floor and 10 < int(floor[1]) <= 12 and int(floor[2]) == 4  # the fixture's 4 torch ops
+    assert "torch 2.13.0 is the same at both points" in text
+    doc = json.loads(render.render([table], "json"))["tables"][0]
+    assert doc["noise_floors"]["v0.2.0->v0.32.4"]["fraction"] == pytest.approx(int(floor[1]) / 100, abs=0.005)
+    names = [c["name"] for c in doc["columns"]]
+    softmax = next(r for r in doc["rows"] if r[0] == "Softmax")
+    assert softmax[names.index("v0.2.0->v0.32.4 change")] == pytest.approx(10.0)  # the number is kept
+    assert softmax[names.index("v0.2.0->v0.32.4 change beats noise")] is False
+    torch = report.history(MACHINE, "torch_cpu")  # torch did not change: its +10..12% is drift, never a change
+    assert all(row(torch, op)["v0.32.4"].endswith("(~)") for op in ("ReLU", "Softmax", "LayerNorm"))
+    assert "torch did not change in v0.2.0->v0.32.4" in render.markdown(torch)
+
+
+def test_a_change_asvs_test_cannot_tell_from_noise_is_not_flagged(results_copy, tags):
+    """A 30% slower median whose 99% CIs overlap the old ones (a very spread run) is not evidence of a change."""
+    plant(results_copy, tags, PLANTED)
+    path = _result_file(results_copy, tags, "v0.32.4")
+    doc = json.loads(path.read_text())
+    entry = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))
+    entry["stats_ci_99_a"] = [v / 10 for v in entry["result"]]
+    entry["stats_ci_99_b"] = [v * 10 for v in entry["result"]]
+    doc["results"]["ops.ReLU.time_mlx_cpu"] = [entry[c] for c in doc["result_columns"][: len(entry)]]
+    path.write_text(json.dumps(doc))
+    table = Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu")
+    assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
+
+
+def _with_samples(path: Path, name: str, samples: list[list[float]]) -> None:
+    """Add ASV's ``samples`` column (as ``asv run --record-samples`` stores it) to one benchmark."""
+    doc = json.loads(path.read_text())
+    columns = doc["result_columns"]
+    entry = dict(zip(columns, doc["results"][name]))
+    entry["samples"] = samples
+    doc["results"][name] = [entry.get(c) for c in columns[: columns.index("samples") + 1]]
+    path.write_text(json.dumps(doc))
+
+
+def test_recorded_samples_are_read_and_decide_over_the_cis(results_copy, tags):
+    """Same distribution at both releases: Mann-Whitney finds no difference, though the medians say +30%.
+
+    The planted medians and their narrow CIs alone would flag ReLU (previous
+    test); the samples, when recorded, are what ASV's test uses.
+    """
+    plant(results_copy, tags, PLANTED)
+    name = "ops.ReLU.time_mlx_cpu"
+    spread = [[1e-5 * (1 + i / 100) for i in range(100)]] * 2  # two variants, 100 samples each
+    for release in ("v0.2.0", "v0.32.4"):
+        _with_samples(_result_file(results_copy, tags, release), name, spread)
+    loaded = results.load(results_copy, tags)
+    recorded = [m for m in loaded.measurements if (m.op, m.backend, m.kind) == ("ReLU", "mlx_cpu", "time")]
+    assert all(m.samples is not None and len(m.samples) == 100 for m in recorded)
+    table = Report(loaded).history(MACHINE, "mlx_cpu")
+    assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
+    assert "Mann-Whitney U on the recorded samples" in render.markdown(table)
+    slower = [[1.3e-5 * (1 + i / 100) for i in range(100)]] * 2  # now the samples move too
+    _with_samples(_result_file(results_copy, tags, "v0.32.4"), name, slower)
+    assert row(Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu"), "ReLU")["v0.32.4"].endswith(
+        "(+30%)"
+    )
+
+
+def _drop_torch(root: Path) -> None:
+    for path in (root / MACHINE).glob("*-*.json"):
+        doc = json.loads(path.read_text())
+        doc["results"] = {k: v for k, v in doc["results"].items() if "_torch_" not in k}
+        path.write_text(json.dumps(doc))
+
+
+def test_without_controls_the_floor_is_the_measured_repeatability_or_a_stated_default(results_copy, tags):
+    plant(results_copy, tags, PLANTED)
+    _drop_torch(results_copy)
+    text = render.markdown(Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu"))
+    assert "v0.2.0->v0.32.4 10% (default: no control benchmarks or measured repeatability" in text
+    (results_copy / MACHINE / "repeatability.json").write_text(
+        json.dumps({"within_10pct": 0.79, "p90_abs_change": 0.35, "runs": [{"release": "v0.32.4"}] * 2})
+    )
+    table = Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu")
+    text = render.markdown(table)
+    assert "v0.2.0->v0.32.4 35% (measured repeatability of 2 runs" in text and "79% of medians within 10%" in text
+    assert row(table, "ReLU")["v0.32.4"].endswith("(~)")  # +30% is inside a 35% repeatability
+
+
+def test_an_unreadable_repeatability_file_is_named_and_the_default_used(results_copy, tags):
+    (results_copy / MACHINE / "repeatability.json").write_text('{"runs": []}')
+    loaded = results.load(results_copy, tags)
+    assert any("repeatability.json" in p and "not a repeatability file" in p for p in loaded.problems)
+    assert MACHINE not in loaded.repeatability
+
+
+# -- robust reading ----------------------------------------------------------
+
+
+def test_a_corrupt_machine_json_keeps_the_machine_from_its_result_files(capsys, results_copy, tags):
+    (results_copy / MACHINE / "machine.json").write_text("{ not json")
+    loaded = results.load(results_copy, tags)
+    assert loaded.machines[MACHINE]["machine"] == MACHINE  # from the result files' params
+    assert "torch" not in loaded.machines[MACHINE] and "python" not in loaded.machines[MACHINE]
+    assert any("machine.json" in p for p in loaded.problems)
+    code, out, err = run_cli(capsys, "--results", str(results_copy), "--table", "history")
+    assert code == 0 and "History: fixture-cpu" in out
+    assert "skipped" in err and "machine.json" in err
+
+
+def test_a_corrupt_benchmarks_json_is_named_and_the_report_goes_on(capsys, results_copy):
+    (results_copy / "benchmarks.json").write_text("[1, 2")
+    code, out, err = run_cli(capsys, "--results", str(results_copy), "--table", "average")
+    assert code == 0 and "Average benchmark: fixture-cpu" in out
+    assert "benchmarks.json" in err
+
+
+@pytest.mark.parametrize("results_of_failed_install", [{}, "all null"])
+def test_a_release_without_a_successful_measurement_adds_no_column(
+    capsys, results_copy, tags, results_of_failed_install
+):
+    """`asv run 'v0.20.0^!'` on Linux (no wheel) leaves such a file; it must not break change-from-previous."""
+    doc = json.loads(_result_file(results_copy, tags, "v0.32.4").read_text())
+    doc["commit_hash"] = tags["v0.21.1"]
+    doc["results"] = (
+        {name: [[None] * len(v[0]), *v[1:]] for name, v in doc["results"].items()}
+        if results_of_failed_install == "all null"
+        else {}
+    )
+    empty = results_copy / MACHINE / f"{tags['v0.21.1'][:8]}-virtualenv-py3.11-numpy-packaging-torch2.13.0.json"
+    empty.write_text(json.dumps(doc))
+    loaded = results.load(results_copy, tags)
+    assert loaded.releases == ["v0.2.0", "v0.32.4"]
+    assert any(empty.name in p and "no successful measurement" in p for p in loaded.problems)
+    table = Report(loaded).history(MACHINE, "mlx_cpu")
+    assert [c.name for c in table.columns] == ["Operation", "v0.2.0", "v0.32.4", "v0.2.0->v0.32.4 change"]
+    code, out, err = run_cli(capsys, "--results", str(results_copy), "--table", "history")
+    assert code == 0 and "v0.21.1" not in out and empty.name in err
+
+
+# -- machines grouped by chip configuration ------------------------------------
+
+
+def _machines(root: Path, names: dict[str, str]) -> None:
+    """Replace the fixture machine by one copy per name, each with the given config (as `mlxbench machine` writes)."""
+    source = root / MACHINE
+    for name, config in names.items():
+        shutil.copytree(source, root / name)
+        info = {"machine": name, "config": config, "host": name[-6:], "version": 1}
+        (root / name / "machine.json").write_text(json.dumps(info))
+        for path in (root / name).glob("*-*.json"):
+            doc = json.loads(path.read_text())
+            doc["params"]["machine"] = name
+            path.write_text(json.dumps(doc))
+    shutil.rmtree(source)
+
+
+def test_two_hosts_of_one_chip_are_two_machines_never_spliced(capsys, results_copy, tags):
+    _machines(results_copy, {"Chip X a1b2c3": "Chip X", "Chip X d4e5f6": "Chip X", "Chip Y 0a0b0c": "Chip Y"})
+    loaded = results.load(results_copy, tags)
+    report = Report(loaded)
+    assert report.machines == ["Chip X a1b2c3", "Chip X d4e5f6", "Chip Y 0a0b0c"]  # grouped by config
+    titles = [t.title for t in report.tables(["history"]) if t.meta["backend"] == "mlx_cpu"]
+    assert titles == [
+        "History: Chip X, machine Chip X a1b2c3, mlx_cpu (mlx_cpu)",
+        "History: Chip X, machine Chip X d4e5f6, mlx_cpu (mlx_cpu)",
+        "History: Chip Y, machine Chip Y 0a0b0c, mlx_cpu (mlx_cpu)",
+    ]
+    assert len(report.representatives()) == 2  # the README shows one machine's series per chip
+    code, out, _ = run_cli(capsys, "--results", str(results_copy), "--machine", "chip y", "--table", "average")
+    assert code == 0 and "Average benchmark: Chip Y, machine Chip Y 0a0b0c" in out  # the only Chip Y: unambiguous
+    code, out, err = run_cli(capsys, "--results", str(results_copy), "--machine", "Chip X")
+    assert code == 2 and out == ""
+    assert "2 machines have config 'Chip X'" in err and "Chip X a1b2c3" in err and "Chip X d4e5f6" in err
+    code, out, _ = run_cli(capsys, "--results", str(results_copy), "--machine", "Chip X d4e5f6", "--table", "history")
+    assert code == 0 and "machine Chip X d4e5f6" in out and "a1b2c3" not in out

@@ -3,7 +3,10 @@
 Per machine and backend, one figure of small multiples (one panel per op,
 log-scale milliseconds, release tags on the x-axis), so a regression is a bump
 in one panel; per machine, one bar chart of every backend per op at the newest
-release. matplotlib runs headless (Agg).
+release. A line is always one machine's series, never two machines spliced.
+Only changes that beat the noise (the history table's verdicts) are annotated
+with their percentage, so a wobble never reads as a step. matplotlib runs
+headless (Agg).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import math
 import re
 from pathlib import Path
 
-from mlxbench.report.tables import COLUMN_NAMES, Report
+from mlxbench.report.tables import COLUMN_NAMES, Change, Report, format_pct
 
 
 def _pyplot():
@@ -44,6 +47,7 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
     table = report.history(machine, backend)
     releases = report.releases_of(machine)
     ms_columns = [i for i, c in enumerate(table.columns) if c.kind == "ms"]
+    steps = [i + 1 for i in ms_columns[1:]]  # each release's change from the previous one follows its column
     rows = table.rows
     cols = min(6, max(1, len(rows)))
     nrows = math.ceil(len(rows) / cols)
@@ -52,7 +56,20 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
         points = [(i, row[c]) for i, c in enumerate(ms_columns) if isinstance(row[c], float)]
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5, color="tab:blue")
+        for x, c in enumerate(steps, start=1):
+            step = row[c]
+            if isinstance(step, Change) and step.beats_noise and isinstance(row[ms_columns[x]], float):
+                ax.annotate(
+                    format_pct(step),
+                    (x, row[ms_columns[x]]),
+                    textcoords="offset points",
+                    xytext=(0, 6),
+                    ha="center",
+                    fontsize=7,
+                    color="tab:red" if step > 0 else "tab:green",
+                )
         ax.set_yscale("log")
+        ax.margins(y=0.2)  # room for the labels above the highest point
         ax.yaxis.set_major_formatter(_plain)
         ax.yaxis.set_minor_formatter(_plain)
         ax.set_title(row[0], fontsize=10)
@@ -64,8 +81,8 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
     for ax in list(axes.flat)[len(rows) :]:
         ax.axis("off")
     fig.suptitle(
-        f"{machine}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
-        f"({report.how} mean over variants; missing point = n/a)",
+        f"{report.label(machine)}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
+        f"({report.how} mean over variants; missing point = n/a; labelled: changes beyond the noise)",
         fontsize=11,
     )
     fig.supylabel("ms (log scale)", x=0.002)
@@ -91,7 +108,7 @@ def backends_figure(report: Report, machine: str, path: Path) -> Path:
     ax.set_xticks(range(len(ops)))
     ax.set_xticklabels(ops, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(f"ms per call ({report.how} mean over variants, log scale)")
-    ax.set_title(f"{machine}: backends at mlx {release} (lower is faster; no bar = n/a)")
+    ax.set_title(f"{report.label(machine)}: backends at mlx {release} (lower is faster; no bar = n/a)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -19,8 +19,9 @@ END = "<!-- mlxbench:results:end -->"
 
 
 def section(report: Report, readme: Path, plot_dir: Path) -> str:
+    """Each chip configuration's tables, from one machine: the one with the longest history (never spliced)."""
     parts: list[str] = []
-    for machine in report.machines:
+    for machine in report.representatives():
         releases = report.releases_of(machine)
         backends = report.backends_of(machine)
         if not releases or not backends:
@@ -28,7 +29,7 @@ def section(report: Report, readme: Path, plot_dir: Path) -> str:
         parts.append(render.markdown(report.average(machine, releases[-1])))
         figure = plots.history_figure(report, machine, backends[0], plots.history_path(plot_dir, machine, backends[0]))
         link = Path(os.path.relpath(figure, readme.parent)).as_posix()
-        parts.append(f"![{machine}: {backends[0]} across MLX releases]({link})\n")
+        parts.append(f"![{report.label(machine)}: {backends[0]} across MLX releases]({link})\n")
         if len(releases) > 1:
             parts.append(render.markdown(report.history(machine, backends[0])))
     if not parts:

@@ -1,7 +1,9 @@
 """Tables as markdown (rounded, for people), CSV and JSON (unrounded, for programs).
 
 CSV and JSON carry raw numbers (milliseconds, percentages) with empty/null for
-n/a, so nothing read back depends on how the markdown rounds.
+n/a, so nothing read back depends on how the markdown rounds. A change that
+markdown prints as ``~`` keeps its number there, and a ``<column> beats noise``
+column beside it says whether it beat the noise.
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ import io
 import json
 from collections.abc import Sequence
 
-from mlxbench.report.tables import Table, Value
+from mlxbench.report.tables import Change, Table, Value
 
 FORMATS = ("markdown", "csv", "json")
-UNITS = {"ms": "ms", "pct": "%", "share": "%", "spread": "%"}
+UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%"}
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 
@@ -45,31 +47,50 @@ def _raw(value: Value) -> Value:
     return round(value, 6) if isinstance(value, float) else value
 
 
+def _flat(table: Table) -> tuple[list[tuple[str, str | None]], list[list[Value | bool]]]:
+    """(name, unit) per column and the raw rows, each change column followed by its ``beats noise`` flag."""
+    columns: list[tuple[str, str | None]] = []
+    for c in table.columns:
+        columns.append((c.name, UNITS.get(c.kind)))
+        if c.kind == "change":
+            columns.append((f"{c.name} beats noise", None))
+    rows = []
+    for row in table.rows:
+        cells: list[Value | bool] = []
+        for c, v in zip(table.columns, row):
+            cells.append(_raw(v))
+            if c.kind == "change":
+                cells.append(v.beats_noise if isinstance(v, Change) else None)
+        rows.append(cells)
+    return columns, rows
+
+
 def csv_text(table: Table) -> str:
     buf = io.StringIO()
     buf.write(f"# {table.title}\n")
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow([c.name + (f" ({UNITS[c.kind]})" if c.kind in UNITS else "") for c in table.columns])
-    for row in table.rows:
-        writer.writerow(["" if v is None else _raw(v) for v in row])
+    columns, rows = _flat(table)
+    writer.writerow([name + (f" ({unit})" if unit else "") for name, unit in columns])
+    for row in rows:
+        writer.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v for v in row])
     return buf.getvalue()
 
 
 def json_doc(tables: Sequence[Table], skipped: Sequence[str]) -> dict:
-    return {
-        "tables": [
+    docs = []
+    for t in tables:
+        columns, rows = _flat(t)
+        docs.append(
             {
                 "kind": t.kind,
                 "title": t.title,
                 **t.meta,
                 "notes": t.notes,
-                "columns": [{"name": c.name, "unit": UNITS.get(c.kind)} for c in t.columns],
-                "rows": [[_raw(v) for v in row] for row in t.rows],
+                "columns": [{"name": name, "unit": unit} for name, unit in columns],
+                "rows": rows,
             }
-            for t in tables
-        ],
-        "skipped": list(skipped),
-    }
+        )
+    return {"tables": docs, "skipped": list(skipped)}
 
 
 def render(tables: Sequence[Table], fmt: str, skipped: Sequence[str] = ()) -> str:

@@ -4,10 +4,18 @@ ASV stores one JSON file per machine, commit and environment
 (``results/<machine>/<hash>-<env>.json``). For every ``ops.<Op>.time_<backend>``
 benchmark it holds, per variant, the median (``result``: NaN when setup raised
 ``NotImplementedError``, i.e. n/a; ``null`` when the benchmark failed) and the
-quartiles. Results recorded under a benchmark ``version`` other than the
-current suite's measure different work and are ignored, as ASV itself does.
-A file that cannot be read is skipped and named, so one bad file never hides
-the rest.
+quartiles, the 99% confidence interval and, when the run passed
+``--record-samples``, every sample (the noise tests use them:
+:mod:`mlxbench.report.noise`). Results recorded under a benchmark ``version``
+other than the current suite's measure different work and are ignored, as ASV
+itself does.
+
+Nothing unreadable hides the rest: a results file, ``machine.json`` or
+``benchmarks.json`` that cannot be read is skipped and named (a machine whose
+``machine.json`` is unreadable is still reported, from the ``params`` its
+result files carry), and a results file without a single successful
+measurement (a release whose install failed leaves one) is ignored and named,
+so it never adds an all-n/a release.
 """
 
 from __future__ import annotations
@@ -16,7 +24,8 @@ import ast
 import json
 import math
 import re
-from collections.abc import Mapping
+from array import array
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +33,7 @@ from typing import Any
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
+from mlxbench.report import noise
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
 UNITS = {"time": "seconds", "peakmem": "bytes"}
@@ -53,10 +63,19 @@ class Measurement:
     torch: str | None = None
     started_at: int = 0
     kind: str = "time"
+    ci_99: tuple[float, float] | None = None
+    samples: Sequence[float] | None = field(default=None, compare=False, repr=False)
+    """Every sample (``--record-samples``); a compact array, since a variant keeps up to 5000."""
+    repeat: int | None = None
 
     @property
     def ok(self) -> bool:
         return isinstance(self.value, float) and not math.isnan(self.value)
+
+    def stats(self) -> noise.Stats:
+        """What ASV's test needs; only for a successful measurement (``ok``)."""
+        assert isinstance(self.value, float)
+        return noise.Stats(self.value, self.ci_99, self.samples, self.repeat)
 
 
 @dataclass
@@ -65,10 +84,17 @@ class ResultSet:
 
     measurements: list[Measurement]
     machines: dict[str, dict[str, Any]]
+    """Machine name -> its machine.json (or, when that is unreadable, its result files' params)."""
     releases: list[str]
     """Releases with results, in timeline order (unknown commits last, by hash)."""
     problems: list[str] = field(default_factory=list)
     """What was skipped or ignored, one human-readable line each."""
+    repeatability: dict[str, noise.Floor] = field(default_factory=dict)
+    """Machine name -> its measured repeatability (``repeatability.json``), where measured."""
+
+    def config(self, machine: str) -> str:
+        """The machine's chip configuration; a legacy machine without one is its own configuration."""
+        return str(self.machines.get(machine, {}).get("config") or machine)
 
 
 def _variant(param: str) -> str:
@@ -84,6 +110,10 @@ def _column(entry: Mapping[str, Any], name: str, count: int) -> list[Any]:
     if value is None:
         return [None] * count
     return list(value) if isinstance(value, list) else [value]
+
+
+def _ci(low: Any, high: Any) -> tuple[float, float] | None:
+    return (float(low), float(high)) if low is not None and high is not None else None
 
 
 def _read_file(
@@ -106,8 +136,13 @@ def _read_file(
         medians = _column(entry, "result", len(variants))
         q25 = _column(entry, "stats_q_25", len(variants))
         q75 = _column(entry, "stats_q_75", len(variants))
+        ci_a = _column(entry, "stats_ci_99_a", len(variants))
+        ci_b = _column(entry, "stats_ci_99_b", len(variants))
+        repeats = _column(entry, "stats_repeat", len(variants))
+        samples = _column(entry, "samples", len(variants))
         for i, variant in enumerate(variants):
             median = medians[i] if i < len(medians) else None
+            recorded = samples[i] if i < len(samples) and match["kind"] == "time" else None
             out.append(
                 Measurement(
                     machine=machine,
@@ -122,11 +157,35 @@ def _read_file(
                     torch=torch,
                     started_at=int(entry.get("started_at") or 0),
                     kind=match["kind"],
+                    ci_99=_ci(ci_a[i], ci_b[i]) if i < min(len(ci_a), len(ci_b)) else None,
+                    samples=array("d", recorded) if recorded else None,
+                    repeat=repeats[i] if i < len(repeats) else None,
                 )
             )
     for name, (old, new) in sorted(stale.items()):
         problems.append(f"ignored {name} in {path.name}: recorded as version {old}, the suite is now {new}")
     return out
+
+
+def _machine_from_params(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """machine.json's fields as ASV copies them into a result file's params (less python and the matrix)."""
+    params = dict(doc.get("params") or {})
+    for key in ("python", *(doc.get("requirements") or {}), *(doc.get("env_vars") or {})):
+        params.pop(key, None)
+    return params
+
+
+def _check_benchmarks(results_dir: Path, problems: list[str]) -> None:
+    """Warn about an unreadable benchmarks.json: the report does not need it, but asv publish and compare do."""
+    path = results_dir / "benchmarks.json"
+    if not path.exists():
+        return
+    try:
+        doc = json.loads(path.read_text())
+        if not isinstance(doc, dict):
+            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    except (OSError, ValueError) as exc:
+        problems.append(f"skipped {path}: unreadable ({exc}); the report does not need it, asv publish/compare do")
 
 
 def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
@@ -141,34 +200,58 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     by_hash = {commit: tag for tag, commit in tags.items()}
     order = {tag: i for i, tag in enumerate(tags)}
     problems: list[str] = []
+    _check_benchmarks(results_dir, problems)
     machines: dict[str, dict[str, Any]] = {}
+    repeatability: dict[str, noise.Floor] = {}
     latest: dict[tuple[str, ...], Measurement] = {}
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         machine_file = machine_dir / "machine.json"
-        if not machine_file.exists():
-            continue
+        results_files = sorted(
+            p for p in machine_dir.glob("*.json") if p.name not in ("machine.json", noise.REPEATABILITY_FILE)
+        )
+        if not machine_file.exists() and not results_files:
+            continue  # not an ASV machine directory
+        info: dict[str, Any] | None = None
         try:
-            machines[machine_dir.name] = json.loads(machine_file.read_text())
+            info = json.loads(machine_file.read_text())
+            if not isinstance(info, dict):
+                raise ValueError(f"a JSON {type(info).__name__}, not an object")
         except (OSError, ValueError) as exc:
-            problems.append(f"skipped {machine_file}: {exc}")
-            continue
-        for path in sorted(machine_dir.glob("*.json")):
-            if path.name == "machine.json":
-                continue
+            info = None
+            problems.append(f"skipped {machine_file}: {exc}; machine details taken from its result files")
+        try:
+            floor = noise.read_repeatability(machine_dir)
+        except ValueError as exc:
+            problems.append(f"skipped {exc}")
+        else:
+            if floor is not None:
+                repeatability[machine_dir.name] = floor
+        for path in results_files:
             try:
                 doc = json.loads(path.read_text())
                 commit = doc["commit_hash"]
-                found = _read_file(path, doc, by_hash.get(commit, commit[:8]), machine_dir.name, problems)
+                release = by_hash.get(commit, commit[:8])
+                found = _read_file(path, doc, release, machine_dir.name, problems)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
                 continue
+            if not any(m.ok for m in found):
+                problems.append(
+                    f"ignored {path} ({release}): no successful measurement of the current suite "
+                    "(a release that does not install here leaves such a file)"
+                )
+                continue
+            if info is None:
+                info = _machine_from_params(doc)
             for m in found:
                 key = (m.machine, m.release, m.op, m.variant, m.backend, m.kind)
                 if key not in latest or m.started_at >= latest[key].started_at:
                     latest[key] = m
+        if info is not None:
+            machines[machine_dir.name] = info
     if not latest:
         detail = "; ".join(problems) if problems else "no ASV result files"
         raise UsageError(f"nothing readable in {results_dir} ({detail})")
     present = {m.release for m in latest.values()}
     ordered = sorted(present, key=lambda r: (order.get(r, len(order)), r))
-    return ResultSet(list(latest.values()), machines, ordered, problems)
+    return ResultSet(list(latest.values()), machines, ordered, problems, repeatability)

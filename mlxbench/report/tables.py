@@ -8,6 +8,11 @@ suite used is dominated by the largest variant) and the header says which; a
 backend that did not run prints ``n/a`` instead of ``nan``; an op whose
 backends covered different variants prints ``n/a`` rather than a mean that
 would not compare with its neighbours.
+
+Every change (history) and speedup (average, detailed) is judged against the
+noise (:mod:`mlxbench.report.noise`): one that does not beat it prints ``~``,
+since two runs of the same code on the same machine differ by more than many
+of the changes the table would otherwise print.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from mlxbench import selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
@@ -24,7 +29,7 @@ from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.report import metrics
+from mlxbench.report import metrics, noise
 from mlxbench.report.results import FAILED, Measurement, ResultSet
 
 COLUMN_NAMES = {backend.name: backend.column for backend in report_order(list(BACKENDS.values()))}
@@ -46,12 +51,35 @@ class Key(NamedTuple):
     backend: str
 
 
+class _Pair(NamedTuple):
+    """Two releases of one machine, as the noise tests see them."""
+
+    changed: frozenset[str]
+    """Frameworks whose version differs between the two (an unknown version counts as changed)."""
+    floor: noise.Floor
+
+
 _CATALOG_ORDER = {key: i for i, key in enumerate(VARIANTS)}
 
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {"geometric": geometric_mean, "arithmetic": fmean}
 
 Value = float | str | None
 """A table cell's raw value: a number, :data:`FAILED`, or None for n/a."""
+
+
+class Change(float):
+    """A change or speedup in percent, with whether it beats the noise.
+
+    A float, so it computes and serializes as the number; markdown prints ``~``
+    for one that does not beat the noise, and csv/json add the flag beside it.
+    """
+
+    beats_noise: bool
+
+    def __new__(cls, value: float, beats_noise: bool) -> Change:
+        self = super().__new__(cls, value)
+        self.beats_noise = beats_noise
+        return self
 
 
 def speedup(first: Value, other: Value) -> Value:
@@ -83,6 +111,13 @@ def format_pct(value: Value) -> str:
     return f"{'-' if value < 0 and rounded else '+'}{rounded}%"
 
 
+def format_change(value: Value) -> str:
+    """:func:`format_pct`, or ``~`` for a change that does not beat the noise."""
+    if isinstance(value, Change) and not value.beats_noise:
+        return "~"
+    return format_pct(value)
+
+
 def format_rate(value: Value) -> str:
     """GB/s or GFLOP/s to three significant digits."""
     if not isinstance(value, float):
@@ -98,6 +133,7 @@ def format_share(value: Value) -> str:
 FORMATTERS: dict[str, Callable[[Value], str]] = {
     "ms": format_ms,
     "pct": format_pct,
+    "change": format_change,
     "rate": format_rate,
     "share": format_share,
     "spread": lambda v: (
@@ -126,7 +162,7 @@ class Table:
     notes: list[str]
     columns: list[Column]
     rows: list[list[Value]] = field(default_factory=list)
-    meta: dict[str, str] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def aggregate(values: Iterable[Value], how: str) -> Value:
@@ -171,6 +207,8 @@ class Report:
         self.how, self.metric = how, metric
         self.machines = _pick_machines(results, machines)
         self._machine_info = {m: results.machines.get(m, {}) for m in self.machines}
+        self._config = {m: results.config(m) for m in self.machines}
+        self._repeatability = {m: results.repeatability.get(m, noise.DEFAULT_FLOOR) for m in self.machines}
         self.backends = [b.name for b in selection.backends(backends, order=report_order(list(BACKENDS.values())))]
         self.releases = _pick_releases(results.releases, release_range)
         self.ceilings = {m: dict((ceilings or {}).get(m, {})) for m in self.machines}
@@ -188,23 +226,46 @@ class Report:
         self._peak_mb: dict[Key, Value] = {}
         self._spread: dict[Key, float] = {}
         self._torch: dict[tuple[str, str], set[str]] = {}
+        # The noise tests use every backend and op of the preset (controls), whatever the tables show.
+        self._runs: dict[tuple[str, str, str], dict[tuple[str, str], noise.Stats]] = {}
+        """(machine, release, backend) -> (op, variant) -> the time measurement's statistics."""
+        self._torch_recorded: dict[tuple[str, str], set[str]] = {}
+        self._pairs: dict[tuple[str, str, str], _Pair] = {}
         for m in results.measurements:
-            if (
+            if not (
                 m.machine in self.machines
-                and m.backend in self.backends
                 and m.release in self.releases
-                and (ops is None or m.op in ops)
                 and (wanted is None or (m.op, m.variant) in wanted)
             ):
-                key = Key(m.machine, m.release, m.op, m.variant, m.backend)
+                continue
+            key = Key(m.machine, m.release, m.op, m.variant, m.backend)
+            if m.torch:
+                self._torch_recorded.setdefault((m.machine, m.release), set()).add(m.torch)
+            if m.kind == "time" and m.ok:
+                self._runs.setdefault((m.machine, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
+            if m.backend in self.backends and (ops is None or m.op in ops):
                 if m.torch:
                     self._torch.setdefault((m.machine, m.release), set()).add(m.torch)
-                if m.unit == "bytes":
+                if m.kind == "peakmem":
                     self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
                     continue
                 self._ms[key] = _ms(m)
                 if m.ok and m.q25 is not None and m.q75 is not None:
                     self._spread[key] = (m.q75 - m.q25) / m.value * 100.0
+
+    def representatives(self) -> list[str]:
+        """One machine per chip configuration, the one with results at the most releases (then by name)."""
+        best: dict[str, str] = {}
+        for machine in self.machines:
+            config = self._config[machine]
+            if config not in best or len(self.releases_of(machine)) > len(self.releases_of(best[config])):
+                best[config] = machine
+        return list(best.values())
+
+    def label(self, machine: str) -> str:
+        """How headers name a machine: its chip configuration, and the machine where that is not the same name."""
+        config = self._config[machine]
+        return machine if config == machine else f"{config}, machine {machine}"
 
     # -- what exists -----------------------------------------------------
     def releases_of(self, machine: str) -> list[str]:
@@ -238,6 +299,7 @@ class Report:
     def _header(self, machine: str, release: str) -> dict[str, str]:
         torch = sorted(self._torch.get((machine, release), ()))
         return {
+            "config": self._config[machine],
             "machine": machine,
             "release": release,
             "torch": ", ".join(torch) or "as installed",
@@ -251,6 +313,70 @@ class Report:
             for k, spread in self._spread.items()
             if k.machine == machine and k.release == release and spread > SPREAD_LIMIT
         )
+
+    # -- noise -----------------------------------------------------------
+    def _versions(self, machine: str, release: str) -> dict[str, str | None]:
+        """Framework -> version at ``release`` on ``machine``; None where unknown (it then counts as changed).
+
+        MLX's comes from the tag (``v0.31.1``; an unknown commit has none),
+        torch's from the environment's recorded requirement (one per run).
+        """
+        torch = self._torch_recorded.get((machine, release), set())
+        return {
+            "mlx": release[1:] if release.startswith("v") else None,
+            "torch": next(iter(torch)) if len(torch) == 1 else None,
+        }
+
+    def _pair(self, machine: str, before: str, after: str) -> _Pair:
+        """Which frameworks changed between two releases, and the pair's between-run noise floor.
+
+        The floor is the drift of the control benchmarks (backends whose
+        framework did not change), one ratio per op and backend as the tables
+        aggregate them, else the machine's repeatability or the default.
+        """
+        if (machine, before, after) in self._pairs:
+            return self._pairs[(machine, before, after)]
+        old, new = self._versions(machine, before), self._versions(machine, after)
+        changed = noise.changed_frameworks(old, new)
+        mean = AGGREGATES[self.how]
+        controls, ratios = [], []
+        for backend in BACKENDS.values():
+            a = self._runs.get((machine, before, backend.name), {})
+            b = self._runs.get((machine, after, backend.name), {})
+            if backend.framework in changed or not a or not b:
+                continue
+            controls.append(backend.column)
+            for op in sorted({op for op, _ in a}):
+                shared = [v for o, v in a if o == op and (o, v) in b]
+                if shared:
+                    ratios.append(mean([b[(op, v)].median for v in shared]) / mean([a[(op, v)].median for v in shared]))
+        kept = ", ".join(f"{f} {old[f]}" for f in sorted(old.keys() - changed))
+        what = f"{len(ratios)} op results of {', '.join(controls)}, whose {kept} is the same at both points"
+        pair = _Pair(frozenset(changed), noise.floor_from_controls(ratios, what, self._repeatability[machine]))
+        self._pairs[(machine, before, after)] = pair
+        return pair
+
+    def _judged(
+        self,
+        value: Value,
+        machine: str,
+        op: str,
+        variants: Sequence[str],
+        before: tuple[str, str],
+        after: tuple[str, str],
+        floor: noise.Floor,
+    ) -> Value:
+        """A percentage from ``before`` to ``after`` (each a (release, backend)) with its noise verdict.
+
+        n/a and failed stay as they are; a number becomes a :class:`Change`.
+        """
+        if not isinstance(value, float):
+            return value
+        old, new = (
+            {v: self._runs[(machine, release, backend)][(op, v)] for v in variants}
+            for release, backend in (before, after)
+        )
+        return Change(value, noise.judge(old, new, floor, AGGREGATES[self.how]).changed)
 
     # -- cells -----------------------------------------------------------
     def _metric_columns(self, backend: str) -> list[Column]:
@@ -308,7 +434,13 @@ class Report:
         notes = [f"{lead}; {what}. torch {meta['torch']}."]
         notes += _machine_notes(self._machine_info[machine], self.backends_of(machine))
         if self.metric == "time":
-            notes.append("`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time.")
+            notes.append(
+                "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
+                "Both backends ran in the same run, so a speedup is judged within the run only: it shows where "
+                "ASV's test (Mann-Whitney U on recorded samples, else non-overlapping 99% confidence intervals) "
+                + ("finds the two different" if per_variant else "finds most variants different in its direction")
+                + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
+            )
         mlx_shown = any(BACKENDS[b].framework == "mlx" for b in self.backends_of(machine))
         if mlx_shown and not per_variant and any(op in COMPILED_BY_MLX_NN for op in self._variants(machine, release)):
             notes.append(
@@ -351,8 +483,8 @@ class Report:
             columns += self._metric_columns(b)
             if per_variant:
                 columns.append(Column(f"{COLUMN_NAMES[b]} IQR", "spread", inline=True))
-        columns += [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "pct") for a, b in pairs]
-        title = f"{'Detailed' if per_variant else 'Average'} benchmark: {machine}, mlx {release}"
+        columns += [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "change") for a, b in pairs]
+        title = f"{'Detailed' if per_variant else 'Average'} benchmark: {self.label(machine)}, mlx {release}"
         table = Table(
             kind,
             title,
@@ -368,7 +500,13 @@ class Report:
                     if per_variant:
                         row.append(self._spread.get(Key(machine, release, op, group[0], b)))
                 times = {b: self._op_value(machine, release, op, group, b) for b in backends}
-                table.rows.append(row + [speedup(times[a], times[b]) for a, b in pairs])
+                row += [
+                    self._judged(
+                        speedup(times[a], times[b]), machine, op, group, (release, a), (release, b), noise.WITHIN_RUN
+                    )
+                    for a, b in pairs
+                ]
+                table.rows.append(row)
         return table
 
     def average(self, machine: str, release: str) -> Table:
@@ -379,38 +517,89 @@ class Report:
 
     def history(self, machine: str, backend: str) -> Table:
         releases = self.releases_of(machine)
+        steps = list(zip(releases, releases[1:])) + ([(releases[0], releases[-1])] if len(releases) > 2 else [])
         columns = [Column("Operation", "text")]
         for i, release in enumerate(releases):
             columns.append(Column(release, "ms"))
             if i:
-                columns.append(Column(f"{releases[i - 1]}->{release} change", "pct", inline=True))
+                columns.append(Column(f"{releases[i - 1]}->{release} change", "change", inline=True))
         if len(releases) > 2:
-            columns.append(Column(f"{releases[0]}->{releases[-1]} change", "pct"))
+            columns.append(Column(f"{releases[0]}->{releases[-1]} change", "change"))
+        pairs = {step: self._pair(machine, *step) for step in steps}
         table = Table(
             "history",
-            f"History: {machine}, {COLUMN_NAMES[backend]} ({backend})",
+            f"History: {self.label(machine)}, {COLUMN_NAMES[backend]} ({backend})",
             [
                 f"Times in ms ({self.how} mean over each op's variants at the newest release); "
-                "in parentheses the change in runtime from the previous release: negative is faster."
+                "in parentheses the change in runtime from the previous release: negative is faster.",
+                *self._noise_notes(machine, backend, pairs),
             ],
             columns,
-            meta={"machine": machine, "backend": backend, "aggregation": self.how},
+            meta={
+                "config": self._config[machine],
+                "machine": machine,
+                "backend": backend,
+                "aggregation": self.how,
+                "noise_floors": {
+                    f"{a}->{b}": {"fraction": pair.floor.fraction, "source": pair.floor.source}
+                    for (a, b), pair in pairs.items()
+                },
+            },
         )
         ops = {}
         for release in reversed(releases):  # variants as of the newest release that has the op
             for op, variants in self._variants(machine, release).items():
                 ops.setdefault(op, variants)
+        position = {release: i for i, release in enumerate(releases)}
         for op, variants in sorted(ops.items()):
             values = [self._op_value(machine, r, op, variants, backend) for r in releases]
+            changes = {}
+            for a, b in steps:
+                value = change(values[position[a]], values[position[b]])
+                if BACKENDS[backend].framework not in pairs[(a, b)].changed and isinstance(value, float):
+                    changes[(a, b)] = Change(value, False)  # same framework version: the difference is drift
+                else:
+                    changes[(a, b)] = self._judged(
+                        value, machine, op, variants, (a, backend), (b, backend), pairs[(a, b)].floor
+                    )
             row: list[Value] = [op]
             for i, value in enumerate(values):
                 row.append(value)
                 if i:
-                    row.append(change(values[i - 1], value))
+                    row.append(changes[(releases[i - 1], releases[i])])
             if len(releases) > 2:
-                row.append(change(values[0], values[-1]))
+                row.append(changes[(releases[0], releases[-1])])
             table.rows.append(row)
         return table
+
+    def _noise_notes(self, machine: str, backend: str, pairs: Mapping[tuple[str, str], _Pair]) -> list[str]:
+        """What `~` means in a history table, and each pair's noise floor with where it comes from."""
+        if not pairs:
+            return []
+        framework = BACKENDS[backend].framework
+        sampled = any(
+            st.samples is not None for (m, _, _), run in self._runs.items() if m == machine for st in run.values()
+        )
+        notes = [
+            "A change shows as +x%/-x% only when it beats the noise: ASV's test ("
+            + ("Mann-Whitney U on the recorded samples, else" if sampled else "no samples recorded here, so")
+            + " non-overlapping 99% confidence intervals) finds most of the op's variants different in its "
+            "direction, and it exceeds the pair's noise floor, the machine's drift between the two runs. "
+            "Otherwise `~` (csv/json keep the number, with a `beats noise` flag)."
+        ]
+        same = [f"{a}->{b}" for (a, b), pair in pairs.items() if framework not in pair.changed]
+        if same:
+            notes.append(
+                f"{framework} did not change in {', '.join(same)}: this backend's differences there are the "
+                "machine's drift, all `~`."
+            )
+        by_source: dict[str, list[str]] = {}
+        for (a, b), pair in pairs.items():
+            by_source.setdefault(pair.floor.source, []).append(f"{a}->{b} {pair.floor.fraction * 100:.0f}%")
+        notes.append(
+            "Noise floor per pair: " + "; ".join(f"{', '.join(p)} ({source})" for source, p in by_source.items()) + "."
+        )
+        return notes
 
     def tables(self, kinds: Sequence[str]) -> list[Table]:
         """The requested kinds for each selected machine; average/detailed at the newest release."""
@@ -450,14 +639,23 @@ def _ms(m: Measurement) -> Value:
 
 
 def _pick_machines(results: ResultSet, names: Sequence[str] | None) -> list[str]:
-    have = sorted(results.machines)
+    """Machines by name, or by chip configuration where exactly one machine has it; grouped by configuration."""
+    have = sorted(results.machines, key=lambda m: (results.config(m), m))
     if not names:
         return have
+    listing = ", ".join(m if results.config(m) == m else f"{m} (config {results.config(m)})" for m in have)
     by_lower = {m.lower(): m for m in have}
-    unknown = [n for n in names if n.lower() not in by_lower]
-    if unknown:
-        raise UsageError(f"unknown machine {unknown[0]!r}; machines with results: {', '.join(have) or 'none'}")
-    return [by_lower[n.lower()] for n in names]
+    picked = []
+    for name in names:
+        if name.lower() in by_lower:
+            picked.append(by_lower[name.lower()])
+            continue
+        same = [m for m in have if results.config(m).lower() == name.lower()]
+        if len(same) != 1:
+            problem = f"{len(same)} machines have config {name!r}, name one" if same else f"unknown machine {name!r}"
+            raise UsageError(f"{problem}; machines with results: {listing or 'none'}")
+        picked.append(same[0])
+    return picked
 
 
 def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
