@@ -144,24 +144,29 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from mlxbench.history import asv_run, releases
+    from mlxbench.history import asv_run, releases, timeline
 
     if args.action == "refresh":
-        merged = releases.merge(releases.load(), releases.fetch())
-        releases.save(merged)
-        print(f"{len(merged)} releases in {releases.CATALOG_PATH}")
+        for framework, added in releases.refresh().items():
+            names = f": {', '.join(r.version for r in added)}" if added else ""
+            print(f"{framework}: {len(added)} new release(s){names} ({releases.CATALOG_PATHS[framework]})")
         return 0
     if args.action == "sync":
         conf = asv_run.asv_conf()
         tags = asv_run.sync_timeline(conf)
         print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({asv_run.ROOT / conf['repo']})")
         return 0
-    table = Table(title="MLX releases (the timeline, oldest first)")
-    for col in ("tag", "released", "installs here"):
+    plan = timeline.plan()
+    table = Table(title="The MLX-PyTorch timeline: one commit per release, oldest first, each pinning both")
+    for col in ("tag", "released", "mlx", "torch", "installs here"):
         table.add_column(col)
-    for r in releases.load():
-        table.add_row(r.tag, r.date[:10], "yes" if r.installs_here() else "no wheel for this platform")
+    for c in plan:
+        here = "yes" if c.release.installs_here() else f"no {c.framework} wheel for this platform"
+        table.add_row(c.tag, c.release.date[:10], c.mlx or "-", c.torch or "-", here)
     _console().print(table)
+    in_plan = {c.tag for c in plan}
+    if older := [r.version for r in releases.load("torch") if r.tag not in in_plan]:
+        print(f"no commit (not the newest torch when uploaded): torch {', '.join(older)}")
     return 0
 
 
@@ -320,13 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("publish", help="asv publish, with the site's libraries copied in so it renders offline")
     p.set_defaults(func=cmd_publish)
 
-    p = sub.add_parser("releases", help="the MLX release catalog and its git timeline")
+    p = sub.add_parser("releases", help="the MLX and PyTorch release catalogs and their git timeline")
     p.add_argument(
         "action",
         nargs="?",
         choices=["list", "sync", "refresh"],
         default="list",
-        help="list (default); sync: create/update the timeline repo; refresh: update the catalog from the index",
+        help="list (default); sync: create/update the timeline repo; refresh: update both catalogs from the index",
     )
     p.set_defaults(func=cmd_releases)
 

@@ -17,14 +17,23 @@ ASV = str(Path(sys.executable).with_name("asv"))
 Asv = Callable[..., subprocess.CompletedProcess]
 
 
-def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny") -> Asv:
+def make(
+    work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny", torch_versions: Sequence[str] = ()
+) -> Asv:
     """Write asv.conf.json and the timeline under ``work``; returns a runner for asv commands there.
 
-    HOME points into ``work`` so the machine file is the project's own; pip's
-    cache stays the user's so releases download once.
+    ``versions`` are MLX releases, ``torch_versions`` torch releases (none by
+    default: a matrix without torch is timeline mode, and the install step must
+    never fetch a multi-GB torch in a test). HOME points into ``work`` so the
+    machine file is the project's own; pip's cache stays the user's so releases
+    download once.
     """
-    catalog = releases.load()
-    timeline.sync(work / "timeline.git", [releases.find(v, catalog) for v in versions])
+    mlx, torch = releases.load("mlx"), releases.load("torch")
+    timeline.sync(
+        work / "timeline.git",
+        [releases.find(v, mlx) for v in versions],
+        [releases.find(v, torch) for v in torch_versions],
+    )
     conf = {
         "version": 1,
         "project": "mlxbench",
@@ -35,6 +44,7 @@ def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny"
         "install_command": [f"python {ROOT}/mlxbench/history/asv_install.py {{build_dir}}"],
         "uninstall_command": ["return-code=any python -m pip uninstall -y --quiet mlx mlx-cpu"],
         "environment_type": "virtualenv",
+        "plugins": [".mlxbench.history.asv_environment"],  # the main job's "installed" environment
         "matrix": {"req": matrix},
         "benchmark_dir": str(ROOT / "benchmarks"),
         "env_dir": str(work / "env"),
@@ -46,6 +56,7 @@ def make(work: Path, versions: Sequence[str], matrix: dict, preset: str = "tiny"
         **os.environ,
         "HOME": str(work),
         "MLXBENCH_PRESET": preset,
+        "MLXBENCH_TORCH_INSTALL": "never",  # belt and braces: no torch from the index, whatever the timeline pins
         "PIP_CACHE_DIR": os.environ.get("PIP_CACHE_DIR", str(Path.home() / ".cache" / "pip")),
     }
 
