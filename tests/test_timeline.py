@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from mlxbench.history import releases, timeline
+from mlxbench.history import commits, releases, timeline
 from mlxbench.history.releases import Release
 
 # The stack timeline's hashes are the keys of every stored result: they may never change by accident.
@@ -250,3 +250,68 @@ def test_installs_here_follows_the_wheel_tags():
     assert releases.find("0.32.4", catalog).installs_here()
     assert not releases.find("0.0.2", catalog).installs_here()  # macOS-only wheels
     assert not Release("2.13.0", "", ("cp311-cp311-win_amd64",), "torch").installs_here()
+
+
+# -- commit selection (cost control for `mlxbench history`) -------------------------------------------------------
+
+
+def _installs(release: Release) -> bool:
+    """Linux x86-64 as this project knows it, without depending on the test machine: no MLX 0.0.x, no torch 2.1.0."""
+    return not release.version.startswith("0.0.") and release.tag != "torch-v2.1.0"
+
+
+def test_pinned_host_runs_mlx_commits_that_install_here_by_default(stack):
+    plan = timeline.plan()
+    chosen = commits.select(plan, stack, pinned=True, installs=_installs)
+    mlx = [c for c in plan if c.framework == "mlx"]
+    assert [s.tag for s in chosen.commits] == [c.tag for c in mlx if _installs(c.release)]
+    assert chosen.hashes == [stack[s.tag] for s in chosen.commits]
+    assert ("v0.0.2", "mlx 0.0.2 has no wheel here") in chosen.skipped
+    assert len(chosen.commits) == 60 - sum(c.release.version.startswith("0.0.") for c in mlx)
+
+
+def test_pinned_host_refuses_a_torch_history(stack):
+    with pytest.raises(ValueError, match="torch is pinned"):
+        commits.select(timeline.plan(), stack, framework="torch", pinned=True, installs=_installs)
+    chosen = commits.select(timeline.plan(), stack, "v0.32.3..", framework="all", pinned=True, installs=_installs)
+    assert [s.tag for s in chosen.commits] == ["v0.32.3", "v0.32.4"]
+    assert [t for t, _ in chosen.skipped] == ["torch-v2.14.1", "torch-v2.15.0"]
+
+
+def test_timeline_host_selects_by_framework_and_range(stack):
+    plan = timeline.plan()
+    torch = commits.select(plan, stack, "v0.31.1..v0.32.4", framework="torch", installs=_installs)
+    assert [s.tag for s in torch.commits] == [
+        "torch-v2.11.0",
+        "torch-v2.12.0",
+        "torch-v2.12.1",
+        "torch-v2.13.0",
+        "torch-v2.14.0",
+        "torch-v2.14.1",
+    ]
+    everything = commits.select(plan, stack, "torch-v2.14.0..v0.32.4", installs=_installs)
+    assert [s.tag for s in everything.commits] == ["torch-v2.14.0", "v0.32.3", "torch-v2.14.1", "v0.32.4"]
+    first = commits.select(plan, stack, "..v0.0.2", installs=_installs)
+    assert [s.tag for s in first.commits] == ["torch-v2.1.1"]
+    assert [t for t, _ in first.skipped] == ["torch-v2.1.0", "v0.0.2"]
+    one = commits.select(plan, stack, stack["v0.31.1"][:10], installs=_installs)
+    assert [s.tag for s in one.commits] == ["v0.31.1"]
+
+
+def test_selection_names_what_it_does_not_know(stack):
+    plan = timeline.plan()
+    with pytest.raises(ValueError, match="unknown release 'v9.9.9'"):
+        commits.select(plan, stack, "v0.2.0..v9.9.9")
+    with pytest.raises(ValueError, match="empty range"):
+        commits.select(plan, stack, "v0.32.4..v0.2.0")
+    with pytest.raises(ValueError, match="valid: mlx, torch, all"):
+        commits.select(plan, stack, framework="jax")
+
+
+def test_pinned_and_timeline_configurations():
+    conf = {"matrix": {"req": {"torch": ["2.13.0"], "numpy": [""], "packaging": [""]}}}
+    assert commits.pinned_torch(conf) == ["2.13.0"]
+    free = commits.timeline_conf(conf)
+    assert commits.pinned_torch(free) == [] and free["matrix"]["req"] == {"numpy": [""], "packaging": [""]}
+    assert conf["matrix"]["req"]["torch"] == ["2.13.0"]  # the original is left alone
+    assert commits.pinned_torch({"matrix": {"torch": "2.12.1"}}) == ["2.12.1"]

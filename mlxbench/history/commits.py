@@ -1,0 +1,130 @@
+"""Which timeline commits are worth running here: cost control for ``mlxbench history``.
+
+A full ``asv run ALL`` over the stack timeline would install every release of
+both frameworks and measure every backend at every commit. But a benchmark's
+history only steps where its framework changed, and a release with no wheel
+here produces a file of n/a. So a history run picks the commits where the
+chosen framework changed and whose release of that framework installs here.
+Where the environment pins torch (asv.conf.json's matrix), a torch commit
+would measure the pinned torch again: only MLX commits are run.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from mlxbench.history.releases import Release
+from mlxbench.history.timeline import Commit
+
+FRAMEWORK_CHOICES = ("mlx", "torch", "all")
+
+
+@dataclass(frozen=True)
+class Selected:
+    """A commit to run: its timeline entry and its hash."""
+
+    commit: Commit
+    hash: str
+
+    @property
+    def tag(self) -> str:
+        return self.commit.tag
+
+
+@dataclass
+class Selection:
+    """The commits to run, oldest first, and those in range left out with the reason (for the summary)."""
+
+    commits: list[Selected] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (tag, reason)
+
+    @property
+    def hashes(self) -> list[str]:
+        return [s.hash for s in self.commits]
+
+
+def pinned_torch(conf: Mapping) -> list[str]:
+    """The torch versions asv.conf.json's matrix pins (empty: timeline mode, each commit's torch)."""
+    matrix = conf.get("matrix") or {}
+    req = matrix["req"] if isinstance(matrix.get("req"), Mapping) else matrix
+    value = req.get("torch")
+    if value is None:
+        return []
+    return [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
+
+
+def timeline_conf(conf: Mapping) -> dict:
+    """A copy of an ASV configuration in timeline mode: torch out of the matrix, so each commit installs its own.
+
+    Its environment names carry no torch, so its results never share a series
+    with the pinned configuration's (whose names carry ``torch2.13.0``).
+    """
+    out = copy.deepcopy(dict(conf))
+    matrix = out.get("matrix") or {}
+    req = matrix.get("req") if isinstance(matrix.get("req"), dict) else matrix
+    req.pop("torch", None)
+    return out
+
+
+def _position(ref: str, commits: Sequence[Commit], tags: Mapping[str, str]) -> int:
+    """Index of a tag (``v0.31.1``, ``torch-v2.9.0``) or a commit hash (at least 7 hex digits)."""
+    for i, commit in enumerate(commits):
+        if ref == commit.tag or (len(ref) >= 7 and tags.get(commit.tag, "").startswith(ref)):
+            return i
+    raise ValueError(f"unknown release {ref!r}: give a timeline tag such as v0.31.1 or torch-v2.9.0, or a hash")
+
+
+def _bounds(spec: str | None, commits: Sequence[Commit], tags: Mapping[str, str]) -> tuple[int, int]:
+    """Inclusive index bounds of ``A..B``, ``A..``, ``..B`` or a single ``A``; None: everything."""
+    if not spec:
+        return 0, len(commits) - 1
+    first, sep, last = spec.partition("..")
+    if not sep:
+        last = first
+    lo = _position(first, commits, tags) if first else 0
+    hi = _position(last, commits, tags) if last else len(commits) - 1
+    if lo > hi:
+        raise ValueError(f"empty range {spec!r}: {first} comes after {last} in the timeline")
+    return lo, hi
+
+
+def select(
+    commits: Sequence[Commit],
+    tags: Mapping[str, str],
+    spec: str | None = None,
+    framework: str | None = None,
+    pinned: bool = False,
+    installs: Callable[[Release], bool] = Release.installs_here,
+) -> Selection:
+    """The commits in ``spec`` where ``framework`` changed and whose release of it installs here.
+
+    ``commits`` is :func:`mlxbench.history.timeline.plan`, ``tags`` what
+    :func:`~mlxbench.history.timeline.sync` returned. ``framework`` defaults to
+    ``mlx`` where torch is pinned and ``all`` otherwise; asking for ``torch``
+    on a pinned environment is an error, since every torch commit would measure
+    the same torch.
+    """
+    framework = framework or ("mlx" if pinned else "all")
+    if framework not in FRAMEWORK_CHOICES:
+        raise ValueError(f"unknown framework {framework!r}; valid: {', '.join(FRAMEWORK_CHOICES)}")
+    if pinned and framework == "torch":
+        raise ValueError(
+            "torch is pinned by this environment (asv.conf.json's matrix): torch commits would all measure that "
+            "torch; use a timeline-mode configuration (no torch in the matrix) for a torch history"
+        )
+    lo, hi = _bounds(spec, commits, tags)
+    selection = Selection()
+    for commit in commits[lo : hi + 1]:
+        if framework != "all" and commit.framework != framework:
+            continue
+        if commit.framework == "torch" and pinned:
+            selection.skipped.append((commit.tag, "torch is pinned by the environment"))
+        elif not installs(commit.release):
+            selection.skipped.append((commit.tag, f"{commit.framework} {commit.release.version} has no wheel here"))
+        elif commit.tag not in tags:
+            selection.skipped.append((commit.tag, "not in the synced timeline: run `mlxbench releases sync`"))
+        else:
+            selection.commits.append(Selected(commit, tags[commit.tag]))
+    return selection
