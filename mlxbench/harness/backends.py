@@ -135,6 +135,8 @@ class MLXBackend(Backend):
         self.name, self.device, self.compiled, self.column = name, device, compiled, name
 
     def unavailable(self) -> str | None:
+        if reason := versions.missing_by_install(self.framework):  # the timeline's install step said why
+            return reason
         mx = versions.import_mlx()
         if isinstance(mx, str):
             return mx
@@ -207,6 +209,8 @@ class TorchBackend(Backend):
         self.name, self.device, self.column = name, device, device  # the older tables' "cpu", "mps", "cuda"
 
     def unavailable(self) -> str | None:
+        if reason := versions.missing_by_install(self.framework):  # the timeline's install step said why
+            return reason
         torch = versions.import_torch()
         if isinstance(torch, str):
             return torch

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import functools
 import importlib
+import json
 import os
+import sys
+from pathlib import Path
 from types import ModuleType
 
 MLX_FLOAT32_ENV = {"MLX_ENABLE_TF32": "0"}
@@ -31,6 +34,26 @@ one is not a comparison.
 def pin_mlx_float32() -> None:
     """Set :data:`MLX_FLOAT32_ENV` in this process, before MLX can read it."""
     os.environ.update(MLX_FLOAT32_ENV)
+
+
+INSTALL_MARKER = "mlxbench-install.json"
+"""Written into an ASV environment (``sys.prefix``) by the install step: why a framework is absent there.
+
+A timeline commit pins a pair; where one framework has no wheel for this
+platform, the install step installs the other one and records the reason here,
+so that framework's backends report it (``torch 2.1.0 has no wheel here``)
+instead of measuring whatever an earlier commit left behind.
+"""
+
+
+def missing_by_install(framework: str) -> str | None:
+    """The install step's reason ``framework`` is absent from this environment, or None."""
+    try:
+        reasons = json.loads((Path(sys.prefix) / INSTALL_MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    reason = reasons.get(framework) if isinstance(reasons, dict) else None
+    return str(reason) if reason else None
 
 
 @functools.cache
