@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from mlxbench.catalog import CATALOG
+from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import machine
 from mlxbench.history.asv_run import bench_regex
@@ -17,6 +20,7 @@ def test_description_has_asv_fields_and_chip_details():
         assert key in info
     assert info["machine"] and "/" not in info["machine"]
     assert info["chip"] in info["machine"] and f"{info['memory_gb']}GB" in info["machine"]
+    assert info["config"] in info["machine"] and info["host"] in info["machine"]
 
 
 def test_register_writes_the_entry_with_extra_fields(tmp_path, monkeypatch):
@@ -60,3 +64,55 @@ def test_recorded_machine_entry_carries_the_thread_counts(tmp_path, monkeypatch)
     machine.register("chip-a")
     saved = json.loads((tmp_path / ".asv-machine.json").read_text())["chip-a"]
     assert {"torch_threads", "mlx_cpu_threads", "mlx_enable_tf32"} <= set(saved)
+
+
+def test_two_hosts_of_one_model_are_two_machines_of_one_configuration(monkeypatch):
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-a")
+    a = machine.describe()
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-b")
+    b = machine.describe()
+    assert a["config"] == b["config"]  # reports group them as one chip
+    assert a["machine"] != b["machine"] and a["host"] != b["host"]
+    for info in (a, b):
+        assert info["machine"] == f"{info['config']} {info['host']}"
+        assert re.fullmatch(r"[0-9a-f]{6}", info["host"]) and "host-" not in json.dumps(info)  # never the raw id
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-a")
+    assert machine.describe()["machine"] == a["machine"]  # stable: the same host is always the same machine
+
+
+def test_the_real_host_id_is_stable_and_the_os_is_coarse(monkeypatch):
+    monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
+    assert machine.raw_host_id() and machine.raw_host_id() == machine.raw_host_id()
+    info = machine.describe()
+    assert re.fullmatch(r"\w+ \d+", info["os"])  # "Linux 6": a kernel patch does not rename the series
+    monkeypatch.setattr(machine.platform, "release", lambda: "6.18.99-another-patch")
+    assert machine.describe()["machine"] == info["machine"] and machine.describe()["os"] == info["os"]
+
+
+def test_a_random_mac_is_not_an_identity(monkeypatch):
+    """uuid.getnode() returns a random number with the multicast bit set when it finds no interface."""
+    monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
+    monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(machine, "_read", lambda path: "0123456789abcdef\n" if "machine-id" in path else "")
+    monkeypatch.setattr(machine.uuid, "getnode", lambda: (1 << 40) | 0x1234)
+    assert machine.raw_host_id() == "0123456789abcdef"
+    monkeypatch.setattr(machine.uuid, "getnode", lambda: 0x02FC00000001)
+    assert machine.raw_host_id() == "0123456789abcdef|02fc00000001"
+
+
+def test_a_folder_of_another_host_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-a")
+    mine = machine.describe()
+    machine.check_owner(tmp_path, mine)  # no folder yet: fine
+    (tmp_path / mine["machine"]).mkdir()
+    (tmp_path / mine["machine"] / "machine.json").write_text(json.dumps(mine))
+    machine.check_owner(tmp_path, mine)  # this host's own folder: fine
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-b")
+    other = {**machine.describe(), "machine": mine["machine"]}  # --machine chosen by hand to be host a's name
+    with pytest.raises(UsageError, match="holds the results of host"):
+        machine.check_owner(tmp_path, other)
+    legacy = {"machine": "AMD EPYC (2C+24GB)", "os": "Linux 6.18.44-fc-v509"}  # committed before host ids
+    (tmp_path / legacy["machine"]).mkdir()
+    (tmp_path / legacy["machine"] / "machine.json").write_text(json.dumps(legacy))
+    with pytest.raises(UsageError, match="recorded before host ids"):
+        machine.check_owner(tmp_path, {**other, "machine": legacy["machine"]})

@@ -1,22 +1,35 @@
-"""Names this computer the way the older suite's tables did, and registers it with ASV.
+"""Names this computer for ASV: its chip configuration plus a short hash of the host.
 
-Apple Silicon: ``M1 Pro (2E+8P+16GPU+16GB)`` from sysctl and system_profiler.
-Linux: the CPU model, core count, memory and GPU (nvidia-smi). Each chip is one
-ASV machine, so results of two chips live in two ``results/<machine>/`` folders
-and never overwrite each other.
+The chip configuration is named the way the older suite's tables did: Apple
+Silicon ``M1 Pro (2E+8P+16GPU+16GB)`` from sysctl and system_profiler; Linux
+the CPU model, core count, memory and GPU (nvidia-smi). Two hosts of one model
+must not share a series (one may run 40% slower than the other, and their
+points in one line would invent regressions), so the ASV machine name is
+``"<config> <host>"``: ``host`` is 6 hex characters of a SHA-256 of a stable
+host id (``/etc/machine-id`` plus the primary MAC on Linux, the platform UUID on
+macOS; never the raw id). ``os`` is coarse (``Linux 6``): a kernel patch must
+not split a series either. Reports group machines by ``config``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
 import os
 import platform
 import re
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Any
 
+from mlxbench.errors import UsageError
 from mlxbench.harness import versions
+
+HOST_ID_ENV = "MLXBENCH_HOST_ID"
+"""Overrides the host id (hashed like the real one) where clones share one, e.g. VMs from one image."""
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
 
 
 def _run(*cmd: str) -> str:
@@ -85,8 +98,50 @@ def _mlx_cpu_threads() -> str:
     return "1 (single-threaded CPU backend with a reference BLAS on Linux)"
 
 
+def raw_host_id() -> str:
+    """What tells this host apart from others of the same model; hashed by :func:`host_hash`, never published.
+
+    Linux: ``/etc/machine-id`` (set at install, survives reboots and kernel
+    updates) plus the primary MAC address, because VMs and containers cloned
+    from one image share the machine id; ``uuid.getnode()`` falls back to a
+    random number with the multicast bit set when it finds no interface, and
+    such a number would change the name on every call, so it is left out.
+    macOS: the platform UUID (``IOPlatformUUID``). Where none exists, the
+    host name. ``MLXBENCH_HOST_ID`` replaces all of this.
+    """
+    override = os.environ.get(HOST_ID_ENV, "").strip()
+    if override:
+        return override
+    parts: list[str] = []
+    if platform.system() == "Darwin":
+        found = re.search(r'"IOPlatformUUID"\s*=\s*"([^"]+)"', _run("ioreg", "-rd1", "-c", "IOPlatformExpertDevice"))
+        if found:
+            parts.append(found.group(1))
+    else:
+        machine_id = next((text for f in MACHINE_ID_FILES if (text := _read(f).strip())), "")
+        if machine_id:
+            parts.append(machine_id)
+        node = uuid.getnode()
+        if not (node >> 40) & 1:  # multicast bit clear: a real hardware address
+            parts.append(f"{node:012x}")
+    return "|".join(parts) or platform.node()
+
+
+def host_hash(raw: str) -> str:
+    """6 hex characters of SHA-256: enough to tell a lab's hosts apart, nothing to identify the host by."""
+    return hashlib.sha256(raw.encode()).hexdigest()[:6]
+
+
+def coarse_os() -> str:
+    """``"<system> <major>"`` (``Linux 6``, ``Darwin 24``): patch releases of the kernel keep the series."""
+    return f"{platform.system()} {platform.release().split('.')[0]}"
+
+
 def describe() -> dict[str, Any]:
-    """This machine's ASV entry: the standard fields plus chip, cores, gpu, memory, threads and float32 policy.
+    """This machine's ASV entry: standard fields plus config, host, chip, cores, gpu, memory, threads, float32 policy.
+
+    The name is ``"<config> <host>"`` and ``os`` is coarse (see the module's
+    docstring): the same host always gets the same name, two hosts never do.
 
     ASV copies these fields into every result's ``params``, so each result
     says how many threads torch_cpu and mlx_cpu computed with and that MLX ran
@@ -94,10 +149,13 @@ def describe() -> dict[str, Any]:
     process; results without the field predate that).
     """
     info = _mac_info() if platform.system() == "Darwin" else _linux_info()
-    name = info.pop("name").replace("/", "-")
+    config = info.pop("name").replace("/", "-")
+    host = host_hash(raw_host_id())
     return {
-        "machine": name,
-        "os": f"{platform.system()} {platform.release()}",
+        "machine": f"{config} {host}",
+        "config": config,
+        "host": host,
+        "os": coarse_os(),
         "arch": platform.machine(),
         "cpu": info["chip"],
         "num_cpu": str(info["cores"]),
@@ -110,11 +168,41 @@ def describe() -> dict[str, Any]:
 
 
 def register(name: str | None = None) -> dict[str, Any]:
-    """Write (or overwrite) this machine's entry in ``~/.asv-machine.json``."""
-    from asv.machine import MachineCollection
-
+    """Write (or overwrite) this machine's entry in ``~/.asv-machine.json``; ``name`` overrides the generated one."""
     info = describe()
     if name:
         info["machine"] = name
-    MachineCollection.save(info["machine"], info)
+    save(info)
     return info
+
+
+def save(info: dict[str, Any]) -> None:
+    """Write ``info`` (from :func:`describe`) as its machine's entry in ``~/.asv-machine.json``."""
+    from asv.machine import MachineCollection
+
+    MachineCollection.save(info["machine"], info)
+
+
+def check_owner(results_dir: Path, info: dict[str, Any]) -> None:
+    """Refuse to write into another host's results: ``results_dir/<name>/machine.json`` must record this host.
+
+    ASV rewrites ``machine.json`` and merges into the result files of whatever
+    machine name it is given, so a name chosen by hand (``--machine``) that a
+    committed folder already uses would splice this host's numbers into that
+    host's series. A folder without a ``host`` (recorded before host ids) is
+    another host's as far as anyone can tell.
+    """
+    path = Path(results_dir) / info["machine"] / "machine.json"
+    if not path.exists():
+        return
+    try:
+        recorded = json.loads(path.read_text()).get("host")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if recorded != info["host"]:
+        who = f"host {recorded}" if recorded else "a host recorded before host ids"
+        raise UsageError(
+            f"{path.parent} holds the results of {who}, not this one ({info['host']}); "
+            "choose another --machine (or leave it out: this host is named "
+            f"{describe()['machine']!r})"
+        )
