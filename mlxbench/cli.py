@@ -187,6 +187,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         selection.backends(args.backend),
         args.machine,
         args.quick,
+        rerun=args.rerun,
     )
 
 
@@ -250,12 +251,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_publish(args: argparse.Namespace) -> int:
-    from mlxbench.history import asv_run
+    from mlxbench.history import asv_run, layout
     from mlxbench.report import site
 
-    conf = asv_run.asv_conf()
-    asv_run.sync_timeline(conf)
-    return site.publish(asv_run.ROOT, asv_run.ROOT / conf["html_dir"])
+    preset = selection.preset(args.preset)
+    asv_run.sync_timeline(asv_run.asv_conf())
+    config = layout.asv_config(preset)
+    asv_run.ensure_benchmarks_json(preset, config)
+    return site.publish(config.parent, layout.html_dir(preset))
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
@@ -285,8 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="benchmark this machine at the installed MLX release (asv run)")
     _add_selection(p)
-    p.add_argument("--machine", help="ASV machine name (default: named after the chip)")
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
+    p.add_argument("--rerun", action="store_true", help="measure again what this machine already has at this release")
     p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
@@ -323,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_calibrate)
 
     p = sub.add_parser("publish", help="asv publish, with the site's libraries copied in so it renders offline")
+    _add_preset(p)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser("releases", help="the MLX and PyTorch release catalogs and their git timeline")
@@ -335,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_releases)
 
-    p = sub.add_parser("machine", help="register this machine with ASV, named after its chip")
+    p = sub.add_parser("machine", help="register this machine with ASV, named after its chip and host")
     p.add_argument("--name", help="override the generated name")
     p.add_argument("--name-only", action="store_true", help="print only the machine's name")
     p.set_defaults(func=cmd_machine)

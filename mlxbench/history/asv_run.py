@@ -1,10 +1,16 @@
 """The main job: benchmark this machine at the installed MLX release with ASV.
 
-Syncs the release timeline, registers the machine, and runs ``asv run`` in the
-current environment (``-E existing``) with ``--set-commit-hash`` pointing at
-the timeline commit of the installed MLX release, so the results land in the
-same history that ``asv run ALL`` builds. Only backends available here are
-asked for: ASV would otherwise start a process just to report n/a. Each is
+Syncs the release timeline, names the machine, and runs ``asv run`` in the
+current interpreter with ``--set-commit-hash`` pointing at the timeline
+commit of the installed MLX release. The interpreter runs as ASV's
+``installed`` environment (:mod:`mlxbench.history.asv_environment`), which
+files the results under the same environment name ``asv run`` gives its
+virtualenv, so both land in one series. Everything that would make that
+dishonest (another torch than the matrix pins, an MLX that is not the
+commit's, a results folder of another host) is refused here, before ASV
+writes anything. Each preset runs under its own configuration
+(:mod:`mlxbench.history.layout`). Only backends available here are asked
+for: ASV would otherwise start a process just to report n/a. Each is
 verified against float64 first, and one that fails is not timed.
 """
 
@@ -14,33 +20,37 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import machine, releases, timeline
+from mlxbench.history import asv_environment, layout, machine, releases, timeline
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = layout.ROOT
+ASV = str(Path(sys.executable).with_name("asv"))
 LAUNCH = ["--launch-method", "forkserver"] if sys.platform == "linux" else []
 """Linux: fork each benchmark from one process that already imported the frameworks
 (about a second saved per benchmark). macOS keeps ``spawn``: Metal does not survive fork."""
 
 
 def asv_conf(root: Path = ROOT) -> dict:
-    path = root / "asv.conf.json"
-    if not path.exists():
-        raise UsageError(f"no asv.conf.json in {root}: run mlxbench from a clone of the repository")
-    from asv.util import load_json
-
-    return load_json(str(path), js_comments=True)
+    """The repository's asv.conf.json (the default preset's configuration)."""
+    return layout.load_conf(Path(root) / layout.CONFIG_NAME)
 
 
 def sync_timeline(conf: dict, root: Path = ROOT) -> dict[str, str]:
     """Create or update the timeline repository asv.conf.json names; tag -> hash."""
     return timeline.sync(root / conf["repo"], releases.load())
+
+
+def conf_path(conf: dict, conf_dir: Path, key: str) -> Path:
+    """A path setting of an ASV configuration, resolved as ASV does (relative to the configuration's directory)."""
+    return (Path(conf_dir) / conf[key]).resolve()
 
 
 def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
@@ -61,63 +71,171 @@ def bench_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
     )  # ASV matches "name(param, ...)"
 
 
-def run(preset: str, ops: Sequence[Op], backends: Sequence[Backend], machine_name: str | None, quick: bool) -> int:
+def runnable(backends: Sequence[Backend]) -> list[Backend]:
+    """The selected backends this machine has; the others are named on stderr."""
     reasons = {b.name: b.unavailable() for b in backends}
     for name, reason in reasons.items():
         if reason:
             print(f"skipping {name}: {reason}", file=sys.stderr)
-    runnable = [b for b in backends if reasons[b.name] is None]
-    if not runnable:
+    found = [b for b in backends if reasons[b.name] is None]
+    if not found:
         raise UsageError("none of the selected backends can run on this machine")
-    runnable = verify.passing(ops, preset, runnable, lambda line: print(line, file=sys.stderr))
-    if not runnable:
+    return found
+
+
+def machine_for(results_dir: Path, machine_name: str | None) -> dict[str, Any]:
+    """This machine's ASV entry (``machine_name`` overrides its name), refused if the folder is another host's."""
+    info = machine.describe()
+    if machine_name:
+        info["machine"] = machine_name
+    machine.check_owner(results_dir, info)
+    return info
+
+
+@dataclass
+class Plan:
+    """One main-job run, decided and checked before ASV starts."""
+
+    config: Path
+    conf: dict[str, Any]
+    backends: list[Backend]
+    """The selected backends this machine has."""
+    tags: dict[str, str]
+    tag: str
+    commit: str
+    series: list[str]
+    """The environment names the results are filed under (the ones ``asv run`` uses)."""
+    machine: dict[str, Any]
+    results_dir: Path
+    command: list[str]
+    env: dict[str, str]
+
+
+def plan(
+    preset: str,
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    machine_name: str | None = None,
+    quick: bool = False,
+    rerun: bool = False,
+    config: Path | None = None,
+) -> Plan:
+    """Everything the run needs, checked: raises UsageError before anything is written.
+
+    ``config`` names another project's ASV configuration (the tests' throwaway
+    ones); its timeline is used as it is. By default the preset's own
+    configuration (:func:`mlxbench.history.layout.asv_config`) and the
+    repository's timeline, synced first.
+    """
+    chosen = runnable(backends)
+    if config is None:
+        tags = sync_timeline(asv_conf())
+        config = layout.asv_config(preset)
+        conf = layout.load_conf(config)
+    else:
+        config = Path(config).resolve()
+        conf = layout.load_conf(config)
+        tags = timeline.tags(conf_path(conf, config.parent, "repo"))
+    tag, commit = commit_for_installed_mlx(tags)
+    found = asv_environment.commit_pins(str(conf_path(conf, config.parent, "repo")), commit)
+    pins = found[1] if found else {}
+    try:
+        series = asv_environment.preflight(conf, sys.executable, pins)
+    except ValueError as exc:
+        raise UsageError(f"refusing to run: {exc}") from None
+    results_dir = conf_path(conf, config.parent, "results_dir")
+    info = machine_for(results_dir, machine_name)
+    command = [
+        ASV,
+        "run",
+        "--config",
+        str(config),
+        "-E",
+        f"{asv_environment.TOOL_NAME}:{sys.executable}",
+        "--set-commit-hash",
+        commit,
+        "--machine",
+        info["machine"],
+        "-b",
+        bench_regex(ops, chosen),
+        "--show-stderr",
+        "--record-samples",
+        *([] if rerun else ["--skip-existing-successful"]),
+        *(["--quick"] if quick else []),
+        *LAUNCH,
+    ]
+    env = {**os.environ, PRESET_ENV: preset}
+    return Plan(config, conf, chosen, tags, tag, commit, series, info, results_dir, command, env)
+
+
+def run(
+    preset: str,
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    machine_name: str | None,
+    quick: bool,
+    rerun: bool = False,
+    config: Path | None = None,
+    summary: bool = True,
+) -> int:
+    """Run the main job; ASV's exit status. ``summary`` prints the report's tables for this release after it."""
+    chosen = verify.passing(ops, preset, runnable(backends), lambda line: print(line, file=sys.stderr))
+    if not chosen:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
         return 1
-    conf = asv_conf()
-    tags = sync_timeline(conf)
-    tag, commit = commit_for_installed_mlx(tags)
-    name = machine.register(machine_name)["machine"]
+    p = plan(preset, ops, chosen, machine_name, quick, rerun, config)
+    machine.save(p.machine)
     print(
-        f"benchmarking mlx {tag} (timeline commit {commit[:8]}), torch {versions.torch_version()}, "
-        f"preset {preset!r} on {name!r}",
+        f"benchmarking mlx {p.tag} (timeline commit {p.commit[:8]}), torch {versions.torch_version()}, "
+        f"preset {preset!r} on {p.machine['machine']!r}, series {', '.join(p.series)}, "
+        f"results in {p.results_dir}" + ("" if rerun else " (benchmarks already measured there are kept: --rerun)"),
         file=sys.stderr,
     )
-    cmd = (
-        [
-            str(Path(sys.executable).with_name("asv")),
-            "run",
-            "-E",
-            f"existing:{sys.executable}",
-            "--set-commit-hash",
-            commit,
-            "--machine",
-            name,
-            "-b",
-            bench_regex(ops, runnable),
-            "--show-stderr",
-        ]
-        + (["--quick"] if quick else [])
-        + LAUNCH
-    )
-    env = {**os.environ, PRESET_ENV: preset}
-    code = subprocess.call(cmd, cwd=ROOT, env=env)
-    print(_summary(conf, tags, name, tag, ops, runnable, preset))
+    code = subprocess.call(p.command, cwd=p.config.parent, env=p.env)
+    if summary:
+        print(_summary(p, ops, preset))
     return code
 
 
-def _summary(
-    conf: dict,
-    tags: dict[str, str],
-    machine_name: str,
-    tag: str,
-    ops: Sequence[Op],
-    backends: Sequence[Backend],
-    preset: str,
-) -> str:
+def _summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
     """The average and detailed tables of what this run selected, at this release."""
     from mlxbench.report import render, results
     from mlxbench.report.tables import Report
 
-    loaded = results.load(ROOT / conf["results_dir"], tags)
-    report = Report(loaded, [machine_name], [b.name for b in backends], tag, ops=[op.name for op in ops], preset=preset)
-    return render.render([report.average(machine_name, tag), report.detailed(machine_name, tag)], "markdown")
+    name = p.machine["machine"]
+    loaded = results.load(p.results_dir, p.tags)
+    report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
+    return render.render([report.average(name, p.tag), report.detailed(name, p.tag)], "markdown")
+
+
+def ensure_benchmarks_json(preset: str, config: Path | None = None) -> Path:
+    """The preset's ``benchmarks.json``, written by ASV's discovery when missing.
+
+    ``asv publish`` and ``asv compare`` need it. It is not committed: ASV
+    rewrites it from the suite's source at every run (it holds each method's
+    code), so a committed copy would go stale with any edit of the suite and
+    every fresh clone's first run would modify it.
+    """
+    config = Path(config) if config else layout.asv_config(preset)
+    conf = layout.load_conf(config)
+    results_dir = conf_path(conf, config.parent, "results_dir")
+    path = results_dir / "benchmarks.json"
+    if path.exists():
+        return path
+    info = machine_for(results_dir, None)
+    machine.save(info)
+    command = [
+        ASV,
+        "run",
+        "--config",
+        str(config),
+        "-E",
+        f"existing:{sys.executable}",
+        "--bench",
+        "just-discover",
+        "--machine",
+        info["machine"],
+    ]
+    if subprocess.call(command, cwd=config.parent, env={**os.environ, PRESET_ENV: preset}) != 0 or not path.exists():
+        raise UsageError(f"ASV's discovery did not write {path}")
+    return path

@@ -1,0 +1,173 @@
+"""A chip's history end to end, with real ASV runs in throwaway projects (tiny preset, ReLU on mlx_cpu only).
+
+- the main job (``installed``) and ``asv run`` (virtualenv) fill one series: ``asv compare`` lists each once;
+- two hosts are two machines, and a run on one never touches the other's files;
+- the main job keeps what this machine already measured unless asked to measure again;
+- a tiny/default alternation leaves the other preset's results and published graphs exactly as they were;
+
+The matrix is numpy-only (no torch is ever installed into a virtualenv here), as in test_asv_suite.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import asv_project
+import pytest
+
+from mlxbench.catalog import CATALOG
+from mlxbench.errors import UsageError
+from mlxbench.harness import versions
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import asv_environment, asv_run, layout, machine
+
+pytestmark = pytest.mark.e2e
+
+MATRIX = {"numpy": [""], "packaging": [""]}
+OPS = [CATALOG["ReLU"]]
+BACKEND = [BACKENDS["mlx_cpu"]]
+INSTALLED = versions.mlx_version()  # the main job measures the MLX installed here
+OLDER = "0.31.1" if INSTALLED != "0.31.1" else "0.32.4"
+TAG, OLDER_TAG = f"v{INSTALLED}", f"v{OLDER}"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Iterator[tuple[Path, asv_project.Asv]]:
+    """A throwaway ASV project whose timeline has an older release and the installed one; HOME is its own."""
+    work = tmp_path_factory.mktemp("history")
+    asv = asv_project.make(work, [OLDER, INSTALLED], MATRIX)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HOME", str(work))  # ~/.asv-machine.json of this project only
+        mp.setenv("MLXBENCH_TORCH_INSTALL", "never")
+        mp.setenv(machine.HOST_ID_ENV, "host-a")
+        yield work, asv
+
+
+def main_job(config: Path, preset: str = "tiny", rerun: bool = False) -> None:
+    assert asv_run.run(preset, OPS, BACKEND, None, quick=True, rerun=rerun, config=config, summary=False) == 0
+
+
+def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file under ``directory``: its bytes and modification time."""
+    return {
+        str(p.relative_to(directory)): (p.read_bytes(), p.stat().st_mtime_ns)
+        for p in directory.rglob("*")
+        if p.is_file()
+    }
+
+
+def test_the_main_job_and_asv_run_fill_one_series(project):
+    work, asv = project
+    main_job(work / "asv.conf.json")  # the installed release, in this interpreter
+    name = machine.describe()["machine"]
+    asv(
+        "run",
+        f"{OLDER_TAG}^!",
+        "--machine",
+        name,
+        "--quick",
+        "--record-samples",
+        "-b",
+        asv_run.bench_regex(OPS, BACKEND),
+    )
+    files = sorted((work / "results" / name).glob("*-*.json"))
+    series = {f.name.split("-", 1)[1] for f in files}
+    py = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    assert len(files) == 2 and series == {f"{asv_environment.SERIES_TOOL}-py{py}-numpy-packaging.json"}, files
+    for f in files:
+        doc = json.loads(f.read_text())
+        assert doc["python"] == py and doc["requirements"] == {"numpy": "", "packaging": ""}
+    out = asv("compare", OLDER_TAG, TAG, "--machine", name).stdout
+    rows = [line for line in out.splitlines() if "ops.ReLU.time_mlx_cpu(" in line]
+    variants = [v.id for v in CATALOG["ReLU"].variants("tiny")]
+    assert len(rows) == len(variants), out  # once per benchmark and variant, not once per series
+    assert all(len(re.findall(r"\d+(?:\.\d+)?[μm]?s", row)) >= 2 for row in rows), rows  # both releases measured
+
+
+def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, monkeypatch):
+    work, _ = project
+    first = machine.describe()["machine"]
+    if not (work / "results" / first).exists():
+        main_job(work / "asv.conf.json")
+    before = snapshot(work / "results" / first)
+    main_job(work / "asv.conf.json")  # again on host a: what it has is kept (--skip-existing-successful)
+    again = snapshot(work / "results" / first)
+    assert again["machine.json"][0] == before["machine.json"][0]  # ASV rewrites its own machine's entry, same bytes
+    assert {k: v for k, v in again.items() if k != "machine.json"} == {
+        k: v for k, v in before.items() if k != "machine.json"
+    }
+    before = again
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-b")
+    second = machine.describe()["machine"]
+    main_job(work / "asv.conf.json")
+    assert second != first and (work / "results" / second / "machine.json").exists()
+    assert (
+        json.loads((work / "results" / second / "machine.json").read_text())["config"] == machine.describe()["config"]
+    )
+    assert snapshot(work / "results" / first) == before  # host a's files: not a byte, not a timestamp
+    with pytest.raises(UsageError, match="holds the results of host"):  # host b cannot borrow host a's name
+        asv_run.run("tiny", OPS, BACKEND, first, quick=True, config=work / "asv.conf.json", summary=False)
+    assert snapshot(work / "results" / first) == before
+
+
+def _root(work: Path) -> Path:
+    """A repository-like root: the repository's configuration (default preset) on the project's timeline."""
+    root = work / "root"
+    root.mkdir(exist_ok=True)
+    conf = layout.derived_config(layout.load_conf(layout.ROOT / "asv.conf.json"), layout.ROOT, "default")
+    conf.update(repo=str(work / "timeline.git"), env_dir=str(work / "env"), matrix={"req": MATRIX})
+    (root / "asv.conf.json").write_text(json.dumps(conf, indent=1))
+    return root
+
+
+def _publish(config: Path) -> dict[str, tuple[bytes, int]]:
+    proc = subprocess.run([asv_project.ASV, "publish", "--config", str(config)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    conf = layout.load_conf(config)
+    graphs = config.parent / conf["html_dir"] / "graphs"
+    return {k: v[0] for k, v in snapshot(graphs).items() if k.endswith(".json")}
+
+
+def test_presets_never_overwrite_each_other(project):
+    work, _ = project
+    root = _root(work)
+    default, tiny = root / "asv.conf.json", layout.asv_config("tiny", root)
+    main_job(default, "default")
+    main_job(tiny, "tiny")
+    assert layout.results_dir("tiny", root) != layout.results_dir("default", root)
+    default_results, default_graphs = snapshot(layout.results_dir("default", root)), _publish(default)
+    tiny_results, tiny_graphs = snapshot(layout.results_dir("tiny", root)), _publish(tiny)
+    assert any("ops.ReLU.time_mlx_cpu" in k for k in default_graphs) and default_graphs.keys() == tiny_graphs.keys()
+    assert default_graphs != tiny_graphs  # other variants, other numbers: two histories
+
+    main_job(tiny, "tiny", rerun=True)  # measures again, into tiny's own results
+    assert snapshot(layout.results_dir("tiny", root)) != tiny_results
+    assert snapshot(layout.results_dir("default", root)) == default_results
+    assert _publish(default) == default_graphs
+    tiny_results, tiny_graphs = snapshot(layout.results_dir("tiny", root)), _publish(tiny)
+
+    main_job(default, "default", rerun=True)
+    assert snapshot(layout.results_dir("tiny", root)) == tiny_results
+    assert _publish(tiny) == tiny_graphs
+    params = json.loads((layout.results_dir("default", root) / "benchmarks.json").read_text())
+    assert params["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("default")]]
+
+    # and `MLXBENCH_PRESET=tiny asv run` under the default configuration is refused at discovery
+    default_results = snapshot(layout.results_dir("default", root))
+    proc = subprocess.run(
+        [asv_project.ASV, "run", "--config", str(default), "-E", f"installed:{sys.executable}"]
+        + ["--set-commit-hash", TAG, "--machine", machine.describe()["machine"], "-b", "ReLU.time_mlx_cpu", "--quick"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "MLXBENCH_PRESET": "tiny"},
+    )
+    assert "keeps the 'default' preset's results" in proc.stdout + proc.stderr
+    assert {k: v for k, v in snapshot(layout.results_dir("default", root)).items() if "machine.json" not in k} == {
+        k: v for k, v in default_results.items() if "machine.json" not in k
+    }
