@@ -191,6 +191,22 @@ def cmd_bench(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mlxbench.history import compare
+
+    return compare.run(
+        args.base,
+        args.head,
+        selection.preset(args.preset),
+        selection.ops(args.op),
+        selection.backends(args.backend),
+        rounds=args.rounds,
+        fail_above=args.fail_above,
+        machine_name=args.machine,
+        quick=args.quick,
+    )
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -292,6 +308,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
     p.add_argument("--rerun", action="store_true", help="measure again what this machine already has at this release")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser(
+        "compare", help="measure two releases in interleaved rounds; print only the changes beyond the noise"
+    )
+    p.add_argument("base", help="the release to compare against, e.g. v0.31.1")
+    p.add_argument("head", help="the release to test, e.g. v0.32.4 (the same release: measure repeatability)")
+    _add_selection(p)
+    p.add_argument("--rounds", type=int, default=2, help="interleaved rounds, at least 2 (default: 2)")
+    p.add_argument(
+        "--fail-above",
+        type=float,
+        metavar="FACTOR",
+        help="exit 1 when a change beyond the noise is a slowdown above FACTOR (e.g. 1.2)",
+    )
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
+    p.add_argument("--quick", action="store_true", help="one sample, one round: checks the set-up, measures nothing")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
     _add_preset(p)

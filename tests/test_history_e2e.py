@@ -4,6 +4,7 @@
 - two hosts are two machines, and a run on one never touches the other's files;
 - the main job keeps what this machine already measured unless asked to measure again;
 - a tiny/default alternation leaves the other preset's results and published graphs exactly as they were;
+- ``mlxbench compare`` measures two releases in interleaved rounds outside the history, and records repeatability.
 
 The matrix is numpy-only (no torch is ever installed into a virtualenv here), as in test_asv_suite.py.
 """
@@ -25,7 +26,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_environment, asv_run, layout, machine
+from mlxbench.history import asv_environment, asv_run, compare, layout, machine
 
 pytestmark = pytest.mark.e2e
 
@@ -171,3 +172,28 @@ def test_presets_never_overwrite_each_other(project):
     assert {k: v for k, v in snapshot(layout.results_dir("default", root)).items() if "machine.json" not in k} == {
         k: v for k, v in default_results.items() if "machine.json" not in k
     }
+
+
+def test_compare_measures_outside_the_history_and_records_repeatability(project, capsys):
+    work, _ = project
+    name = machine.describe()["machine"]
+    history = work / "results" / name
+    history.mkdir(parents=True, exist_ok=True)
+    before = snapshot(history)
+    code = compare.run(OLDER_TAG, TAG, "tiny", OPS, BACKEND, rounds=2, fail_above=50.0, config=work / "asv.conf.json")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"mlxbench compare {OLDER_TAG} -> {TAG}" in out and "noise floor:" in out
+    assert snapshot(history) == before  # the history is never written by a comparison
+    sides = layout.compare_dir("tiny", OLDER_TAG, TAG, work)
+    for label in "ab":
+        (result,) = (sides / label / "results" / name).glob("*-*.json")
+        doc = json.loads(result.read_text())
+        samples = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))["samples"]
+        assert all(len(s) >= 2 for s in samples)  # both rounds' samples kept
+
+    assert compare.run(TAG, TAG, "tiny", OPS, BACKEND, rounds=2, config=work / "asv.conf.json") == 0
+    out = capsys.readouterr().out
+    doc = json.loads((history / compare.REPEATABILITY_FILE).read_text())
+    assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
+    assert f"repeatability of {TAG} on {name}" in out

@@ -1,0 +1,469 @@
+"""``mlxbench compare vA vB``: a robust A/B answer between two releases on this machine.
+
+Two runs an hour apart on one machine drift (79% of medians within +-10%
+here), so two releases measured one after the other differ by the drift as
+well as by any real change. This command therefore:
+
+- measures both releases in **interleaved rounds**: round 1 runs A then B,
+  round 2 B then A, and so on, each round adding its samples to the earlier
+  ones (ASV's ``--append-samples``), so slow drift lands on both sides alike.
+  This is what ``asv continuous --interleave-rounds -a rounds=N`` does, done
+  with one ``asv run`` per side and round because each side has its own
+  results directory: ASV files results by commit, and ``vA vA`` (two runs of
+  one release) needs two;
+- measures into ``.asv/compare/<preset>/<vA>..<vB>/`` (ASV's virtualenvs,
+  shared with ``asv run``), never into a history's results;
+- prints only the changes that beat the noise: ASV's own test per variant
+  (Mann-Whitney U on the samples) and a between-run floor, from control
+  benchmarks whose framework did not change (torch's when only MLX changed),
+  else the machine's measured repeatability, else 10% (the rules of
+  :mod:`mlxbench.report.noise`, shared with the history table);
+- with ``--fail-above FACTOR``, exits 1 when a change beyond the noise is a
+  slowdown by more than FACTOR (a CI gate);
+- for ``vA vA``, records the machine's repeatability (share of medians within
+  +-10%, percentiles of ``|ratio - 1|``) in ``<results>/<machine>/repeatability.json``,
+  which the report's noise rules use where no controls exist.
+"""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlxbench.catalog.spec import Op
+from mlxbench.errors import UsageError
+from mlxbench.harness.asv_suite import PRESET_ENV
+from mlxbench.harness.backends import Backend
+from mlxbench.history import asv_environment, asv_run, layout, machine, releases, timeline
+
+try:  # the report's noise rules (DESIGN 6), so compare and the history table judge alike
+    from mlxbench.report import noise as report_noise
+except ImportError:  # hook: until mlxbench/report/noise.py lands, ASV's own test and the 10% default below
+    report_noise = None  # type: ignore[assignment]
+
+DEFAULT_ROUNDS = 2
+DEFAULT_FLOOR = 0.10
+"""The floor where there are no controls and no measured repeatability (the report's default too)."""
+WITHIN = 0.10
+"""Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
+QUANTILE = 0.9
+REPEATABILITY_FILE = report_noise.REPEATABILITY_FILE if report_noise else "repeatability.json"
+
+
+@dataclass(frozen=True)
+class Point:
+    """One variant of one timing benchmark in one side's results, as ASV stored it."""
+
+    median: float
+    ci_99: tuple[float, float] | None = None
+    samples: Sequence[float] | None = field(default=None, repr=False)
+    repeat: int | None = None
+
+
+Key = tuple[str, str]
+"""(benchmark name, variant): ``("ops.Softmax.time_mlx_cpu", "32x64x128-axis2")``."""
+
+
+@dataclass(frozen=True)
+class Floor:
+    """``|ratio - 1|`` below ``fraction`` is not a change; ``source`` says where the number comes from."""
+
+    fraction: float
+    source: str
+
+    def __str__(self) -> str:
+        return f"{self.fraction * 100:.1f}% ({self.source})"
+
+
+@dataclass(frozen=True)
+class Row:
+    key: Key
+    before: float
+    after: float
+    changed: bool
+    why: str
+
+    @property
+    def ratio(self) -> float:
+        """after / before: above 1 is slower."""
+        return self.after / self.before
+
+
+# ---------------------------------------------------------------- reading results
+
+
+def _variant(param: str) -> str:
+    try:
+        return str(ast.literal_eval(param))
+    except (ValueError, SyntaxError):
+        return param
+
+
+def read_points(results_dir: Path, machine: str, commit: str) -> dict[Key, Point]:
+    """Every successful timing variant of ``commit`` on ``machine`` under ``results_dir`` (ASV's own reader)."""
+    from asv.results import Results
+
+    points: dict[Key, Point] = {}
+    for path in sorted((Path(results_dir) / machine).glob(f"{commit[:8]}-*.json")):
+        result = Results.load(str(path), machine_name=machine)
+        for name in result.get_all_result_keys():
+            if ".time_" not in name:
+                continue
+            params = result.get_result_params(name)
+            values = result.get_result_value(name, params)
+            stats = result.get_result_stats(name, params)
+            samples = result.get_result_samples(name, params)
+            combos = list(itertools.product(*params)) if params else [()]
+            for i, combo in enumerate(combos):
+                value = values[i] if i < len(values) else None
+                if value is None or not isinstance(value, float) or math.isnan(value) or value <= 0:
+                    continue  # failed, or n/a: nothing to compare
+                s = stats[i] if i < len(stats) and stats[i] else {}
+                ci = (s["ci_99_a"], s["ci_99_b"]) if "ci_99_a" in s and "ci_99_b" in s else None
+                variant = ", ".join(_variant(p) for p in combo)
+                points[(name, variant)] = Point(value, ci, samples[i] if i < len(samples) else None, s.get("repeat"))
+    return points
+
+
+# ---------------------------------------------------------------- noise
+
+
+def quantile(values: Iterable[float], q: float) -> float:
+    """Linear-interpolated quantile (numpy's default), of at least one value."""
+    ordered = sorted(values)
+    position = q * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def _is_different(before: Point, after: Point) -> bool | None:
+    """ASV's test as ``asv compare`` applies it; None where there are no statistics (one sample)."""
+    from asv import _stats
+
+    if before.repeat == 1 or after.repeat == 1:
+        return None
+    if before.ci_99 is None or after.ci_99 is None:
+        return None
+    ci_a = {"ci_99_a": before.ci_99[0], "ci_99_b": before.ci_99[1]}
+    ci_b = {"ci_99_a": after.ci_99[0], "ci_99_b": after.ci_99[1]}
+    return _stats.is_different(before.samples, after.samples, ci_a, ci_b)
+
+
+def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
+    """Whether one variant changed beyond the noise, and why (in words).
+
+    The report's :func:`mlxbench.report.noise.judge` where it exists (the same
+    rules as the history table); otherwise ASV's own test and the floor.
+    """
+    if report_noise is not None:
+        verdict = report_noise.judge(
+            {"v": report_noise.Stats(before.median, before.ci_99, before.samples, before.repeat)},
+            {"v": report_noise.Stats(after.median, after.ci_99, after.samples, after.repeat)},
+            report_noise.Floor(floor.fraction, floor.source),
+        )
+        return verdict.changed, verdict.why
+    different = _is_different(before, after)
+    if different is False:
+        return False, "ASV's test finds no difference"
+    if abs(after.median / before.median - 1) <= floor.fraction:
+        return False, f"inside the noise floor {floor}"
+    return True, f"beats the noise floor {floor}"
+
+
+def changed_frameworks(pins_a: Mapping[str, str], pins_b: Mapping[str, str], matrix: Mapping[str, str]) -> set[str]:
+    """Frameworks that differ between two timeline commits; torch pinned by the matrix never does."""
+    changed = {f for f in pins_a.keys() | pins_b.keys() if pins_a.get(f) != pins_b.get(f)}
+    return changed - ({"torch"} if "torch" in matrix else set())
+
+
+def control_prefixes(changed: set[str]) -> tuple[str, ...]:
+    """Backends whose framework stayed: their drift is the machine's, not a release's."""
+    if changed == {"mlx"}:
+        return ("torch_",)
+    if changed == {"torch"}:
+        return ("mlx_",)
+    return ()
+
+
+def _backend(benchmark: str) -> str:
+    return benchmark.rsplit(".time_", 1)[-1]
+
+
+def noise_floor(
+    before: Mapping[Key, Point],
+    after: Mapping[Key, Point],
+    changed: set[str],
+    repeatability: Floor | None,
+) -> Floor:
+    """The pair's between-run floor: controls' 90th percentile of ``|ratio - 1|``, else repeatability, else 10%."""
+    fallback = repeatability or Floor(DEFAULT_FLOOR, "default: no controls and no measured repeatability")
+    prefixes = control_prefixes(changed)
+    shared = before.keys() & after.keys()
+    ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
+    what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
+    if report_noise is not None:
+        floor = report_noise.floor_from_controls(ratios, what, report_noise.Floor(fallback.fraction, fallback.source))
+        return Floor(floor.fraction, floor.source)
+    if len(ratios) < 5:
+        return fallback
+    drift = quantile((abs(r - 1) for r in ratios), QUANTILE)
+    return Floor(drift, f"{QUANTILE * 100:.0f}th percentile of |ratio - 1| over {what}")
+
+
+def read_repeatability(machine_dir: Path) -> Floor | None:
+    """The machine's measured repeatability as a floor (the report's reader where it exists)."""
+    if report_noise is not None:
+        try:
+            floor = report_noise.read_repeatability(machine_dir)
+        except ValueError as exc:
+            print(f"warning: {exc}", file=sys.stderr)
+            return None
+        return Floor(floor.fraction, floor.source) if floor else None
+    path = Path(machine_dir) / REPEATABILITY_FILE
+    try:
+        doc = json.loads(path.read_text())
+        return Floor(float(doc["p90_abs_change"]), f"measured repeatability ({REPEATABILITY_FILE})")
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def compare_points(before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor) -> list[Row]:
+    """One row per variant measured on both sides, judged against ``floor``."""
+    rows = []
+    for key in sorted(before.keys() & after.keys()):
+        changed, why = judge(before[key], after[key], floor)
+        rows.append(Row(key, before[key].median, after[key].median, changed, why))
+    return rows
+
+
+def gate(rows: Sequence[Row], fail_above: float | None) -> list[Row]:
+    """The changes beyond the noise that are slowdowns by more than ``fail_above`` (none without a factor)."""
+    if fail_above is None:
+        return []
+    return [r for r in rows if r.changed and r.ratio > fail_above]
+
+
+def repeatability(rows: Sequence[Row]) -> dict[str, Any]:
+    """How two runs of one release agreed: the numbers the noise rules read, and a few more for people."""
+    if not rows:
+        raise UsageError("no variant was measured in both runs: nothing to say about repeatability")
+    drift = [abs(r.ratio - 1) for r in rows]
+    by_benchmark: dict[str, list[float]] = {}
+    for r in rows:
+        by_benchmark.setdefault(r.key[0], []).append(math.log(r.ratio))
+    per_benchmark = [abs(math.exp(sum(v) / len(v)) - 1) for v in by_benchmark.values()]
+    return {
+        "within_10pct": sum(d <= WITHIN for d in drift) / len(drift),
+        "p90_abs_change": quantile(drift, QUANTILE),
+        "p50_abs_change": quantile(drift, 0.5),
+        "max_abs_change": max(drift),
+        "variants": len(rows),
+        "p90_abs_change_per_benchmark": quantile(per_benchmark, QUANTILE),
+        "benchmarks": len(per_benchmark),
+        "changed_beyond_noise": sum(r.changed for r in rows),
+    }
+
+
+# ---------------------------------------------------------------- running
+
+
+@dataclass
+class Side:
+    """One side of the comparison: a release, and the configuration whose results hold only it."""
+
+    label: str
+    tag: str
+    commit: str
+    config: Path
+
+    @property
+    def results_dir(self) -> Path:
+        return self.config.parent / "results"
+
+
+def check_release(tag: str, tags: Mapping[str, str]) -> str:
+    """The timeline commit of ``tag``, refused (UsageError) unless it is catalogued and installs here."""
+    try:
+        release = releases.find(tag, releases.load())
+    except KeyError:
+        raise UsageError(f"{tag} is not a catalogued MLX release; `mlxbench releases` lists them") from None
+    if not release.installs_here():
+        raise UsageError(
+            f"mlx {release.version} has no wheel for this Python and platform, so it cannot be measured here; "
+            "`mlxbench releases` shows which releases install here"
+        )
+    if release.tag not in tags:
+        raise UsageError(f"{release.tag} is not in the timeline; run `mlxbench releases sync`")
+    return tags[release.tag]
+
+
+def sides(base: str, head: str, preset: str, config: Path | None) -> tuple[list[Side], dict[str, Any], Path]:
+    """Both sides' configurations (written now), the base configuration, and the history's results directory."""
+    if config is None:
+        tags = asv_run.sync_timeline(asv_run.asv_conf())
+        config = layout.asv_config(preset)
+        conf = layout.load_conf(config)
+        root = layout.ROOT
+    else:  # another project (the tests'): its timeline as it is, its own .asv/compare
+        config = Path(config).resolve()
+        conf = layout.load_conf(config)
+        tags = timeline.tags(asv_run.conf_path(conf, config.parent, "repo"))
+        root = config.parent
+    commits = [check_release(tag, tags) for tag in (base, head)]
+    work = layout.compare_dir(preset, base, head, root)
+    out = []
+    for label, tag, commit in zip(("a", "b"), (base, head), commits):
+        side_config = layout.write_derived_config(config, work / label, preset)
+        out.append(Side(label, tag, commit, side_config))
+    return out, conf, asv_run.conf_path(conf, config.parent, "results_dir")
+
+
+def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
+    """The timing benchmarks of the selection only: peak memory is not what an A/B of speed compares."""
+    return rf"^ops\.({'|'.join(op.name for op in ops)})\.time_({'|'.join(b.name for b in backends)})(?:\(|$)"
+
+
+def _run_round(
+    side: Side, round_no: int, name: str, regex: str, preset: str, quick: bool, call: Callable[..., int]
+) -> int:
+    command = [
+        asv_run.ASV,
+        "run",
+        "--config",
+        str(side.config),
+        f"{side.commit}^!",
+        "--machine",
+        name,
+        "-b",
+        regex,
+        "--show-stderr",
+        "--record-samples",
+        *(["--append-samples"] if round_no > 1 else []),
+        *(["--quick"] if quick else []),
+        *asv_run.LAUNCH,
+    ]
+    env = {**os.environ, PRESET_ENV: preset}
+    return call(command, cwd=side.config.parent, env=env)
+
+
+def run(
+    base: str,
+    head: str,
+    preset: str,
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    rounds: int = DEFAULT_ROUNDS,
+    fail_above: float | None = None,
+    machine_name: str | None = None,
+    quick: bool = False,
+    config: Path | None = None,
+    call: Callable[..., int] = subprocess.call,
+) -> int:
+    """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed)."""
+    if rounds < 2 and not quick:
+        raise UsageError("interleaving needs at least 2 rounds (--rounds)")
+    if fail_above is not None and not fail_above > 1:
+        raise UsageError("--fail-above is a slowdown factor above 1, e.g. 1.2 for 20% slower")
+    chosen = asv_run.runnable(backends)
+    both, conf, history = sides(base, head, preset, config)
+    info = asv_run.machine_for(history, machine_name)
+    machine.save(info)
+    name = info["machine"]
+    regex = timing_regex(ops, chosen)
+    for side in both:
+        shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh measurement, not one mixed with the last
+    failed = False
+    for round_no in range(1, (1 if quick else rounds) + 1):
+        order = both if round_no % 2 else both[::-1]
+        for side in order:
+            print(f"round {round_no}/{rounds}: {side.tag} ({side.label})", file=sys.stderr)
+            if _run_round(side, round_no, name, regex, preset, quick, call) != 0:
+                print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
+                failed = True
+    before = read_points(both[0].results_dir, name, both[0].commit)
+    after = read_points(both[1].results_dir, name, both[1].commit)
+    repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
+    pins = [(asv_environment.commit_pins(repo, s.commit) or ("", {}))[1] for s in both]
+    matrix = {k: "" for k in (conf.get("matrix", {}).get("req") or {})}
+    same = both[0].commit == both[1].commit
+    floor = noise_floor(before, after, changed_frameworks(*pins, matrix), read_repeatability(history / name))
+    rows = compare_points(before, after, floor)
+    print(render(base, head, name, preset, rounds, floor, rows, len(before), len(after)))
+    if same:
+        path = save_repeatability(history / name, rows, base, preset, rounds, both)
+        print(f"repeatability of {base} on {name}: {describe_repeatability(json.loads(path.read_text()))} -> {path}")
+    slow = gate(rows, fail_above)
+    if slow:
+        print(f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{fail_above:g}", file=sys.stderr)
+        return 1
+    return 1 if failed else 0
+
+
+def describe_repeatability(doc: Mapping[str, Any]) -> str:
+    return (
+        f"{doc['within_10pct'] * 100:.0f}% of {doc['variants']} medians within +-10%, "
+        f"90th percentile of |ratio - 1| {doc['p90_abs_change'] * 100:.1f}% "
+        f"({doc['p90_abs_change_per_benchmark'] * 100:.1f}% per benchmark, geometric mean over its variants), "
+        f"worst {doc['max_abs_change'] * 100:.0f}%"
+    )
+
+
+def save_repeatability(
+    machine_dir: Path, rows: Sequence[Row], release: str, preset: str, rounds: int, both: Sequence[Side]
+) -> Path:
+    """Write the machine's repeatability (the schema :mod:`mlxbench.report.noise` reads)."""
+    doc = repeatability(rows)
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    doc["runs"] = [
+        {"release": release, "side": s.label, "preset": preset, "rounds": rounds, "measured": now} for s in both
+    ]
+    path = Path(machine_dir) / REPEATABILITY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return path
+
+
+def render(
+    base: str,
+    head: str,
+    machine: str,
+    preset: str,
+    rounds: int,
+    floor: Floor,
+    rows: Sequence[Row],
+    n_before: int,
+    n_after: int,
+) -> str:
+    """The changes beyond the noise, slowest first; the rest counted, not listed."""
+    changed = sorted((r for r in rows if r.changed), key=lambda r: -r.ratio)
+    lines = [
+        f"mlxbench compare {base} -> {head} on {machine}, preset {preset}, {rounds} interleaved round(s)",
+        f"noise floor: {floor}",
+        f"{len(rows)} variant(s) measured on both sides ({n_before} at {base}, {n_after} at {head}); "
+        f"{len(changed)} changed beyond the noise; ratio = {head} / {base}, above 1 is slower",
+    ]
+    if changed:
+        width = max(len(f"{r.key[0]} {r.key[1]}") for r in changed)
+        for r in changed:
+            label = f"{r.key[0]} {r.key[1]}".ljust(width)
+            lines.append(
+                f"  {label}  {_ms(r.before)} -> {_ms(r.after)}  x{r.ratio:.2f}  "
+                + ("slower" if r.ratio > 1 else "faster")
+            )
+    return "\n".join(lines)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.4g} ms"
