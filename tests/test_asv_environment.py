@@ -43,7 +43,7 @@ def test_installed_takes_the_name_python_and_requirements_of_the_virtualenv_seri
     assert installed.name == virtualenv.name == f"virtualenv-py{py}-numpy-packaging-torch{torch}"
     assert installed.python == virtualenv.python == py
     assert installed.requirements == virtualenv.requirements
-    assert not installed.can_install_project()  # it measures the interpreter as it is, never installs into it
+    installed.install_project(conf, None, None)  # installs nothing: it measures the interpreter as it is
 
 
 def test_a_torch_other_than_the_pinned_one_is_refused(tmp_path, monkeypatch):
@@ -87,7 +87,9 @@ def test_the_commit_named_by_set_commit_hash_must_pin_the_installed_mlx(tmp_path
     with pytest.raises(util.UserError, match=r"the commit pins mlx 0\.0\.1, the interpreter has"):
         InstalledEnvironment(conf, sys.executable, {"numpy": ""}, {})
     monkeypatch.setattr(sys, "argv", ["asv", "run", "-E", "installed:python"])  # no commit named: nothing filed
-    InstalledEnvironment(conf, sys.executable, {"numpy": ""}, {})
+    env = InstalledEnvironment(conf, sys.executable, {"numpy": ""}, {})
+    with pytest.raises(util.UserError, match=r"the commit pins mlx 0\.0\.1"):  # the commit of ASV's range
+        env.install_project(conf, None, commit)
 
 
 def test_set_commit_hash_is_read_from_asvs_arguments():

@@ -43,11 +43,31 @@ def project(tmp_path_factory) -> Iterator[tuple[Path, asv_project.Asv]]:
     """A throwaway ASV project whose timeline has an older release and the installed one; HOME is its own."""
     work = tmp_path_factory.mktemp("history")
     asv = asv_project.make(work, [OLDER, INSTALLED], MATRIX)
+    _later_commit(work / "timeline.git")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(work))  # ~/.asv-machine.json of this project only
         mp.setenv("MLXBENCH_TORCH_INSTALL", "never")
         mp.setenv(machine.HOST_ID_ENV, "host-a")
         yield work, asv
+
+
+def _later_commit(repo: Path) -> None:
+    """A commit after the installed release's, as torch commits follow it on the real timeline.
+
+    ASV looks up already-measured results by the commits of its loop: the main
+    job must make that its own commit, not the branch head.
+    """
+
+    def git(*args: str) -> str:
+        env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t"}
+        env["GIT_COMMITTER_EMAIL"] = "t@t"
+        return subprocess.run(
+            ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+        ).stdout
+
+    head = git("rev-parse", "main").strip()
+    later = git("commit-tree", f"{head}^{{tree}}", "-p", head, "-m", "a later commit").strip()
+    git("update-ref", "refs/heads/main", later)
 
 
 def main_job(config: Path, preset: str = "tiny", rerun: bool = False) -> None:

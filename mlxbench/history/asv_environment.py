@@ -20,7 +20,7 @@ is not the installed one.
 Loaded by ``"plugins": [".mlxbench.history.asv_environment"]`` in
 ``asv.conf.json`` (ASV imports a leading-dot name as a module, relative to the
 configuration's directory or from the installed package); used as
-``asv run -E installed:<python> --set-commit-hash <commit>``.
+``asv run <commit>^! -E installed:<python> --set-commit-hash <commit>``.
 """
 
 from __future__ import annotations
@@ -168,27 +168,48 @@ class InstalledEnvironment(environment.ExistingEnvironment):
         """``virtualenv-py3.11-numpy-packaging-torch2.13.0``: the name ASV's virtualenv has for this matrix entry."""
         return environment.get_env_name(SERIES_TOOL, self._series_python, self._requirements, self._tagged_env_vars)
 
+    def can_install_project(self) -> bool:
+        """Allows a range (``asv run <commit>^! --set-commit-hash <commit>``); nothing is installed, see below.
+
+        ASV skips what is already measured (``--skip-existing-successful``)
+        by looking up the commits of its loop, which without a range are the
+        branch heads, not ``--set-commit-hash``'s commit: the main job passes
+        that commit as the range too.
+        """
+        return True
+
+    def install_project(self, conf: Any, repo: Any, commit_hash: str | None = None) -> None:
+        """Install nothing: check that the interpreter already holds what ``commit_hash`` pins (else UserError).
+
+        ASV calls this for every commit of its range, at discovery (before it
+        writes ``benchmarks.json``) and before benchmarking.
+        """
+        if commit_hash:
+            self._check_commit(str(conf.repo), commit_hash)
+
+    def _check_commit(self, repo: str, name: str) -> None:
+        pinned = commit_pins(repo, name) if os.path.isdir(repo) else None
+        if not pinned:
+            return
+        installed = installed_versions(self._executable, sorted(pinned[1]))
+        problems = commit_problems(pinned[1], installed, self._requirements)
+        if problems:
+            raise util.UserError(
+                f"refusing to file results of {self._executable} under commit {name} ({pinned[0][:8]}): "
+                + "; ".join(problems)
+            )
+
     def _check(self, conf: Any) -> None:
-        commit_name = set_commit_hash_argument(sys.argv)
-        pinned = None
-        if commit_name and os.path.isdir(str(conf.repo)):
-            pinned = commit_pins(str(conf.repo), commit_name)
-        frameworks = set(pinned[1]) if pinned else set()
-        names = {k.removeprefix("pip+") for k in self._requirements} | frameworks
-        installed = installed_versions(self._executable, sorted(names))
-        problems = requirement_problems(self._requirements, installed)
+        names = sorted(k.removeprefix("pip+") for k in self._requirements)
+        problems = requirement_problems(self._requirements, installed_versions(self._executable, names))
         if problems:
             # ASV's way to say "this matrix entry cannot be had here": a warning, and the entry is skipped
             raise environment.EnvironmentUnavailable(
                 f"{TOOL_NAME}:{self._executable} cannot stand for {self.name}: " + "; ".join(problems)
             )
-        if pinned:
-            problems = commit_problems(pinned[1], installed, self._requirements)
-            if problems:
-                raise util.UserError(
-                    f"refusing to file results of {self._executable} under commit {commit_name} "
-                    f"({pinned[0][:8]}): " + "; ".join(problems)
-                )
+        commit_name = set_commit_hash_argument(sys.argv)
+        if commit_name:
+            self._check_commit(str(conf.repo), commit_name)
 
     def run(self, args: list[str], **kwargs: Any) -> Any:
         """Run with ASV's variables (``ASV_CONF_DIR``, ...) set, as every other environment type does.

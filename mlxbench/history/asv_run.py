@@ -150,6 +150,7 @@ def plan(
         "run",
         "--config",
         str(config),
+        f"{commit}^!",  # ASV's loop commit, so --skip-existing-successful looks up this commit's results
         "-E",
         f"{asv_environment.TOOL_NAME}:{sys.executable}",
         "--set-commit-hash",
