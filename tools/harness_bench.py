@@ -1,7 +1,10 @@
-"""Benchmarks the harness itself: does ASV measure what a tight loop measures, and what does a sweep cost?
+"""Benchmarks the harness itself: what the timed body adds, does ASV measure what a tight loop measures,
+what does a sweep cost and how well do two sweeps agree?
 
+    .venv/bin/python tools/harness_bench.py body        # Prepared.run against a bare call of the same function
     .venv/bin/python tools/harness_bench.py agreement   # ASV's median vs a perf_counter loop, interleaved
-    .venv/bin/python tools/harness_bench.py overhead    # a full default-preset asv run: wall vs timed samples
+    .venv/bin/python tools/harness_bench.py sweep       # two full default-preset asv runs: wall, samples, agreement
+    .venv/bin/python tools/harness_bench.py sweep --sampling fixed   # the same with the former 1 s per variant
     .venv/bin/python tools/harness_bench.py switch      # seconds to install one more release (warm pip cache)
     .venv/bin/python tools/harness_bench.py all
 
@@ -15,12 +18,14 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import timeit
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,12 +117,64 @@ def agreement() -> list[str]:
     return lines
 
 
-def overhead(launch: str = "forkserver") -> list[str]:
-    """One full default-preset `asv run` at the installed release, with every sample recorded."""
+BODY_CASES = [("ReLU", "torch_cpu", ("torch", "relu")), ("ReLU", "mlx_cpu", ("mlx.nn", "relu"))]
+BODY_CALLS = 20_000
+BODY_ROUNDS = 15
+
+
+def _fastest(fn, calls: int) -> float:
+    """Seconds per call of ``fn``, from a timeit loop of ``calls`` calls (no per-call clock reads)."""
+    return timeit.timeit(fn, number=calls) / calls
+
+
+def body() -> list[str]:
+    """What Prepared.run adds to one call of the op: against the same function called bare, and the framework's own.
+
+    On the tiny preset (a few elements: the call is as cheap as it gets), interleaved
+    rounds of BODY_CALLS calls each; the fastest round of each side is its cost
+    (slower rounds are the machine's noise, not the code's).
+    """
+    import importlib
+
+    lines = [
+        "| op, backend | Prepared.run (us) | bare `sync(fn(*args))` (us) | body overhead (us) | "
+        "framework call `sync(f(*args))` (us) | catalog function + body (us) |",
+        "|---|---|---|---|---|---|",
+    ]
+    worst = 0.0
+    for op, backend, (module, attr) in BODY_CASES:
+        if BACKENDS[backend].unavailable():
+            continue
+        variant = CATALOG[op].variants("tiny")[0]
+        prepared = BACKENDS[backend].prepare(CATALOG[op], variant, CATALOG[op].make_inputs(variant))
+        fn, args, sync = prepared.fn, prepared.args, prepared.sync
+        framework_fn = getattr(importlib.import_module(module), attr)
+        sides = {
+            "run": prepared.run,
+            "bare": lambda fn=fn, args=args, sync=sync: sync(fn(*args)),
+            "framework": lambda f=framework_fn, args=args, sync=sync: sync(f(*args)),
+        }
+        best = {name: math.inf for name in sides}
+        for _ in range(BODY_ROUNDS):
+            for name, side in sides.items():
+                best[name] = min(best[name], _fastest(side, BODY_CALLS))
+        us = {name: t * 1e6 for name, t in best.items()}
+        worst = max(worst, us["run"] - us["bare"])
+        lines.append(
+            f"| {op}, {backend} | {us['run']:.3f} | {us['bare']:.3f} | {us['run'] - us['bare']:+.3f} | "
+            f"{us['framework']:.3f} | {us['run'] - us['framework']:+.3f} |"
+        )
+    lines.append(
+        f"\nPrepared.run adds at most {worst:.3f} us to a bare call of the same function (target: 0.1 us). "
+        "The last column adds the catalog's own function (one Python frame around the framework call, "
+        "the same on both sides of every comparison)."
+    )
+    return lines
+
+
+def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list) -> tuple[float, dict]:
+    """One full default-preset `asv run` at the installed release, every sample recorded: (wall s, results doc)."""
     conf = asv_run.asv_conf()
-    tags = asv_run.sync_timeline(conf)
-    tag, commit = asv_run.commit_for_installed_mlx(tags)
-    runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {
             **conf,
@@ -140,6 +197,7 @@ def overhead(launch: str = "forkserver") -> list[str]:
             "--record-samples",
             "--launch-method",
             launch,
+            *attributes,
             "-b",
             asv_run.bench_regex(list(CATALOG.values()), runnable),
         ]
@@ -155,23 +213,74 @@ def overhead(launch: str = "forkserver") -> list[str]:
         subprocess.run(cmd, cwd=tmp, env=env, check=True, capture_output=True)
         wall = time.perf_counter() - start
         (result,) = (Path(tmp) / "results" / "harness").glob(f"{commit[:8]}-*.json")
-        doc = json.loads(result.read_text())
-    columns = doc["result_columns"]
-    sampled = durations = 0.0
-    processes = 0
-    for values in doc["results"].values():
-        entry = dict(zip(columns, values))
-        for samples in entry.get("samples") or []:
-            sampled += sum(samples or [])
-        durations += entry.get("duration") or 0.0
-        processes += len(entry["params"][0]) if entry.get("params") else 1
+        return wall, json.loads(result.read_text())
+
+
+def _timings(doc: dict) -> dict[tuple[str, str], dict]:
+    """(time benchmark, variant) -> median, its 99% interval, sample count and sampled seconds."""
+    out = {}
+    for name, values in doc["results"].items():
+        entry = dict(zip(doc["result_columns"], values))
+        if ".time_" not in name or not entry.get("params"):
+            continue
+        for i, param in enumerate(entry["params"][0]):
+            median = entry["result"][i]
+            if median is None or median != median:  # n/a
+                continue
+            samples = (entry.get("samples") or [[]] * (i + 1))[i] or []
+            out[name, param] = {
+                "median": median,
+                "ci": (entry["stats_ci_99_b"][i] - entry["stats_ci_99_a"][i]) / 2 / median,
+                "n": len(samples),
+                "sampled": sum(samples),
+            }
+    return out
+
+
+SWEEP_LAUNCH_METHODS = ("forkserver", "spawn")
+FIXED_SAMPLING = ["-a", "repeat=(10, 5000, 1.0)"]
+"""The sampling before adaptive stopping: at least 10 samples, then until 1 s or 5000 (ASV's -a overrides setup's)."""
+
+
+def sweep(launch: str = "forkserver", sampling: str = "adaptive", runs: int = 2, keep: Path | None = None) -> list[str]:
+    """``runs`` back-to-back full sweeps: what each costs, and how well their medians agree.
+
+    ``keep``: a directory for each run's ASV results file (``<sampling>-<run>.json``), for a closer look.
+    """
+    tags = asv_run.sync_timeline(asv_run.asv_conf())
+    tag, commit = asv_run.commit_for_installed_mlx(tags)
+    runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
+    attributes = FIXED_SAMPLING if sampling == "fixed" else []
+    lines = [f"Sweeps at mlx {tag} ({', '.join(b.name for b in runnable)}; launch {launch}; {sampling} sampling):\n"]
+    timed = []
+    for run in range(runs):
+        wall, doc = _sweep_once(launch, attributes, commit, runnable)
+        if keep is not None:
+            keep.mkdir(parents=True, exist_ok=True)
+            (keep / f"{sampling}-{run + 1}.json").write_text(json.dumps({"wall_s": wall, **doc}))
+        timings = _timings(doc)
+        timed.append(timings)
+        sampled = sum(t["sampled"] for t in timings.values())
+        within = sum(t["ci"] <= 0.01 for t in timings.values())
+        samples = sorted(t["n"] for t in timings.values())
+        lines.append(
+            f"- run {run + 1}: **{wall:.0f} s wall**, {sampled:.0f} s inside timed samples ({wall / sampled:.2f}x); "
+            f"{len(timings)} time medians, samples per median {samples[0]}-{samples[-1]} "
+            f"(median {statistics.median(samples):.0f}); ASV's 99% interval within +-1% for {within} "
+            f"({within / len(timings):.0%})"
+        )
+    for first, second in zip(timed, timed[1:]):
+        common = sorted(set(first) & set(second))
+        ratios = [second[k]["median"] / first[k]["median"] for k in common]
+        close = sum(abs(r - 1) <= 0.10 for r in ratios)
+        lines.append(
+            f"- run to run: {close} of {len(common)} medians within +-10% (**{close / len(common):.0%}**), "
+            f"median |change| {statistics.median(abs(r - 1) for r in ratios):.1%}, "
+            f"90th percentile {statistics.quantiles([abs(r - 1) for r in ratios], n=10)[-1]:.1%}"
+        )
     imports = _seconds([sys.executable, "-c", "import benchmarks.ops, mlx.core, torch"])
-    return [
-        f"Full default-preset `asv run` at mlx {tag} ({', '.join(b.name for b in runnable)}; launch {launch}): "
-        f"{wall:.0f} s wall, {sampled:.0f} s inside timed samples: **{wall / sampled:.2f}x** (target 1.5x).",
-        f"ASV's per-benchmark durations add to {durations:.0f} s over {processes} benchmark processes; "
-        f"one process start with the imports costs {imports:.2f} s here.",
-    ]
+    lines.append(f"\nOne process start with the imports costs {imports:.2f} s here.")
+    return lines
 
 
 def _seconds(cmd: list[str], **kwargs) -> float:
@@ -202,16 +311,29 @@ def switch() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("figure", choices=["agreement", "overhead", "switch", "all"])
+    parser.add_argument("figure", choices=["body", "agreement", "sweep", "switch", "all"])
     parser.add_argument(
         "--launch-method",
         default="forkserver",
-        choices=["forkserver", "spawn"],
-        help="ASV's launch method for the overhead figure (default: forkserver, as mlxbench bench)",
+        choices=SWEEP_LAUNCH_METHODS,
+        help="ASV's launch method for the sweep (default: forkserver, as mlxbench bench)",
     )
+    parser.add_argument(
+        "--sampling",
+        default="adaptive",
+        choices=["adaptive", "fixed"],
+        help="the suite's own adaptive sampling (default) or the former 1 s per variant, for comparison",
+    )
+    parser.add_argument("--runs", type=int, default=2, help="back-to-back sweeps (default 2: run-to-run agreement)")
+    parser.add_argument("--keep", type=Path, help="a directory to keep each sweep's ASV results file in")
     args = parser.parse_args()
     figure = args.figure
-    runs = (("agreement", agreement), ("overhead", lambda: overhead(args.launch_method)), ("switch", switch))
+    runs = (
+        ("body", body),
+        ("agreement", agreement),
+        ("sweep", lambda: sweep(args.launch_method, args.sampling, args.runs, args.keep)),
+        ("switch", switch),
+    )
     for name, fn in runs:
         if figure in (name, "all"):
             print(f"### {name}\n")

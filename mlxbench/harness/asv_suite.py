@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 import os
-from collections.abc import Callable
+import statistics
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mlxbench.catalog import CATALOG, PRESETS
@@ -39,7 +42,56 @@ def preset_from_env() -> str:
     return preset
 
 
+MIN_SAMPLES = 10
+MAX_SAMPLES = 10_000
+SAMPLING_SECONDS = 0.5
+"""The time cap: past it, ASV stops sampling once it has MIN_SAMPLES (a 20 ms op gets 25)."""
+CI_HALF_WIDTH = 0.01
+"""Sampling stops once the median's 99% confidence interval is expected within +-1% of it."""
+Z_99 = 2.576
+PILOT_CALLS = 20
+PILOT_SECONDS = 0.05
+"""The pilot's budget: a tenth of the time cap, so it never costs much of what it decides."""
+PILOT_MIN_CALLS = 4
+
+
+def samples_needed(pilot: Sequence[float]) -> int:
+    """How many samples put the median's 99% confidence interval within +-CI_HALF_WIDTH, judged from a pilot.
+
+    The median of n samples has a standard error of 1 / (2 f sqrt(n)), f the
+    density at the median. Half of all samples fall inside the interquartile
+    range, so f is about 0.5 / IQR and the error about IQR / sqrt(n) (7% more
+    than the exact value for normal noise: on the safe side). The interval
+    z * IQR / sqrt(n) is within the target once n >= (z * IQR / (target * median))^2.
+    """
+    q1, median, q3 = statistics.quantiles(pilot, n=4)
+    return max(MIN_SAMPLES, min(MAX_SAMPLES, math.ceil((Z_99 * (q3 - q1) / (CI_HALF_WIDTH * median)) ** 2)))
+
+
+def sampling_plan(call: Prepared) -> tuple[int, int, float]:
+    """ASV's ``repeat`` for one benchmark: (at least, at most, seconds), from a pilot of timed calls.
+
+    asv_runner reads ``repeat`` once per benchmark, before its first sample, and
+    then samples until ``at most`` samples, or past ``seconds`` once it has
+    ``at least``: so the stopping rule is decided here, in setup, and ASV stores
+    its samples and statistics as always. The pilot takes up to PILOT_CALLS
+    calls within PILOT_SECONDS. A call too slow for PILOT_MIN_CALLS of them
+    (over 12 ms) leaves at most 40 samples to the time cap: those sample until
+    the cap (at least MIN_SAMPLES), with no estimate to make.
+    """
+    times: list[float] = []
+    deadline = time.perf_counter() + PILOT_SECONDS
+    while len(times) < PILOT_CALLS and time.perf_counter() < deadline:
+        start = time.perf_counter()
+        call.run()
+        times.append(time.perf_counter() - start)
+    if len(times) < PILOT_MIN_CALLS:
+        return (MIN_SAMPLES, MAX_SAMPLES, SAMPLING_SECONDS)
+    return (MIN_SAMPLES, samples_needed(times), SAMPLING_SECONDS)
+
+
 _prepared: dict[tuple[str, str, str], Prepared] = {}
+_plans: dict[tuple[str, str, str], tuple[int, int, float]] = {}
 
 
 def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
@@ -62,6 +114,11 @@ def _bind(
 
     def setup(variant_id: str) -> None:
         current["call"] = prepare(op, variant_id, backend, preset)
+        if kind == "time":  # ASV reads repeat after setup; setup runs before every sample, the pilot once
+            key = (op.name, variant_id, backend)
+            if key not in _plans:
+                _plans[key] = sampling_plan(current["call"])
+            method.repeat = _plans[key]
 
     def method(self: Any, variant_id: str) -> Any:
         return body(current["call"])
@@ -125,12 +182,13 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
         "timeout": 600.0,
         # Sampling: prepare() already warmed up, so no ASV warm-up; one process per
         # variant (setup is reused within it). asv_runner times one call per sample
-        # when there is a setup, so take many: at least 10, until 1 s of sampling
-        # or 5000 samples. The sampling then outweighs the process and setup around
-        # it (tools/harness_bench.py overhead), and the quartiles are worth reading.
+        # when there is a setup. Each time_ method's setup sets its own repeat from
+        # a pilot (sampling_plan): at least 10 samples, then until the median's
+        # 99% interval is within +-1% or SAMPLING_SECONDS have passed. This class
+        # value is the envelope, used only where setup never ran.
         "warmup_time": 0.0,
         "rounds": 1,
-        "repeat": (10, 5000, 1.0),
+        "repeat": (MIN_SAMPLES, MAX_SAMPLES, SAMPLING_SECONDS),
         "min_run_count": 1,
     }
     for backend in BACKENDS:
