@@ -177,7 +177,7 @@ def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list)
     conf = asv_run.asv_conf()
     with tempfile.TemporaryDirectory() as tmp:
         cfg = {
-            **conf,
+            **{k: v for k, v in conf.items() if k != "plugins"},  # its environment plugin imports from the repo root
             "repo": str(ROOT / conf["repo"]),
             "benchmark_dir": str(ROOT / "benchmarks"),
             "results_dir": str(Path(tmp) / "results"),
