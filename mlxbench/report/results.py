@@ -16,6 +16,11 @@ Nothing unreadable hides the rest: a results file, ``machine.json`` or
 result files carry), and a results file without a single successful
 measurement (a release whose install failed leaves one) is ignored and named,
 so it never adds an all-n/a release.
+
+Each measurement keeps its ASV environment's name: a pinned environment
+(``...-torch2.13.0``, the matrix pins torch) and a timeline one (no torch in
+the name: each commit's own torch) are two series of one machine, even at the
+same commit, so neither overwrites the other and reports never splice them.
 """
 
 from __future__ import annotations
@@ -61,12 +66,15 @@ class Measurement:
     q25: float | None = None
     q75: float | None = None
     torch: str | None = None
+    """The torch version the environment pins (result params ``torch``); None in timeline mode."""
     started_at: int = 0
     kind: str = "time"
     ci_99: tuple[float, float] | None = None
     samples: Sequence[float] | None = field(default=None, compare=False, repr=False)
     """Every sample (``--record-samples``); a compact array, since a variant keeps up to 5000."""
     repeat: int | None = None
+    env: str = ""
+    """The ASV environment's name: one series per machine and environment."""
 
     @property
     def ok(self) -> bool:
@@ -120,7 +128,8 @@ def _read_file(
     path: Path, doc: Mapping[str, Any], release: str, machine: str, problems: list[str]
 ) -> list[Measurement]:
     columns = doc["result_columns"]
-    torch = doc.get("params", {}).get("torch") or None
+    torch = doc.get("params", {}).get("torch") or None  # the matrix's pin; absent in timeline mode
+    env = str(doc.get("env_name") or "")
     stale: dict[str, tuple[str, str]] = {}
     out: list[Measurement] = []
     for name, values in doc["results"].items():
@@ -160,6 +169,7 @@ def _read_file(
                     ci_99=_ci(ci_a[i], ci_b[i]) if i < min(len(ci_a), len(ci_b)) else None,
                     samples=array("d", recorded) if recorded else None,
                     repeat=repeats[i] if i < len(repeats) else None,
+                    env=env,
                 )
             )
     for name, (old, new) in sorted(stale.items()):
@@ -244,7 +254,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
             if info is None:
                 info = _machine_from_params(doc)
             for m in found:
-                key = (m.machine, m.release, m.op, m.variant, m.backend, m.kind)
+                key = (m.machine, m.env, m.release, m.op, m.variant, m.backend, m.kind)
                 if key not in latest or m.started_at >= latest[key].started_at:
                     latest[key] = m
         if info is not None:
