@@ -207,6 +207,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
 
 
+REPORT_TABLES = ("average", "detailed", "history", "race")
+"""`mlxbench report --table` choices, all by default (here, so the parser does not import the report)."""
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -234,8 +238,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.metric,
         ceilings_by_machine,
         preset=selection.preset(args.preset),
+        mode=args.mode,
     )
-    print(render.render(report.tables(args.table or ["average", "detailed", "history"]), fmt, loaded.problems))
+    print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
     if args.plots:
         for path in plots.write(report, Path(args.plots)):
             err.print(f"wrote {path}")
@@ -332,8 +337,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--table",
         action="append",
-        choices=["average", "detailed", "history"],
-        help="which tables (repeatable; default: all three)",
+        choices=REPORT_TABLES,
+        help="which tables (repeatable; default: all four; race: the MLX/torch time ratio over time)",
     )
     p.add_argument("--format", default="markdown", help="markdown (default), csv or json")
     p.add_argument(
@@ -344,6 +349,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
+    p.add_argument(
+        "--mode",
+        choices=["pinned", "timeline"],
+        help="only environments that pin torch, or only those where each commit brings its own (default: both, "
+        "as separate series)",
+    )
     p.add_argument(
         "--metric",
         default="time",

@@ -237,12 +237,13 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_cli_prints_all_three_tables_with_release_names(capsys):
+def test_cli_prints_all_four_tables_with_release_names(capsys):
     code, out, _ = run_cli(capsys, "--results", str(FIXTURE))
     assert code == 0
-    assert "Average benchmark: fixture-cpu, mlx v0.32.4" in out
+    assert "Average benchmark: fixture-cpu, mlx v0.32.4, torch 2.13.0 (pinned)" in out
     assert "Detailed benchmark: fixture-cpu, mlx v0.32.4" in out
     assert "History: fixture-cpu, mlx_cpu" in out and "| v0.2.0 | v0.32.4 |" in out
+    assert "Race: fixture-cpu, mlx_cpu vs cpu" in out
 
 
 @pytest.mark.parametrize(
@@ -291,6 +292,7 @@ def test_plots_are_pngs_one_per_backend_plus_the_bar_chart(loaded, tmp_path):
     assert names == sorted(
         ["backends-fixture-cpu.png"]
         + [f"history-fixture-cpu-{b}.png" for b in ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")]
+        + ["race-fixture-cpu-mlx_cpu-torch_cpu.png"]
     )
     for path in written:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -309,6 +311,8 @@ def test_readme_section_is_rewritten_between_markers_only(loaded, tmp_path):
     assert "old table" not in text and "Average benchmark: fixture-cpu" in text
     assert "![fixture-cpu: mlx_cpu across MLX releases](docs/history-fixture-cpu-mlx_cpu.png)" in text
     assert (tmp_path / "docs" / "history-fixture-cpu-mlx_cpu.png").exists()
+    assert text.index("### History: fixture-cpu, mlx_cpu") < text.index("### Race: fixture-cpu, mlx_cpu vs cpu")
+    assert "![fixture-cpu: mlx_cpu vs torch_cpu over time](docs/race-fixture-cpu-mlx_cpu-torch_cpu.png)" in text
     doc.write_text("no markers\n")
     with pytest.raises(UsageError, match="no results markers"):
         readme.update(doc, Report(loaded), tmp_path / "docs")
@@ -378,9 +382,9 @@ def test_a_30pct_slowdown_beyond_the_noise_is_flagged_and_a_10pct_wobble_the_con
     softmax = next(r for r in doc["rows"] if r[0] == "Softmax")
     assert softmax[names.index("v0.2.0->v0.32.4 change")] == pytest.approx(10.0)  # the number is kept
     assert softmax[names.index("v0.2.0->v0.32.4 change beats noise")] is False
-    torch = report.history(MACHINE, "torch_cpu")  # torch did not change: its +10..12% is drift, never a change
-    assert all(row(torch, op)["v0.32.4"].endswith("(~)") for op in ("ReLU", "Softmax", "LayerNorm"))
-    assert "torch did not change in v0.2.0->v0.32.4" in render.markdown(torch)
+    torch = report.history(MACHINE, "torch_cpu")  # torch is pinned: its +10..12% at v0.32.4 is drift, not a column
+    assert [c.name for c in torch.columns] == ["Operation", "torch 2.13.0"]
+    assert "torch is pinned to 2.13.0" in render.markdown(torch)
 
 
 def test_a_change_asvs_test_cannot_tell_from_noise_is_not_flagged(results_copy, tags):
@@ -527,9 +531,9 @@ def test_two_hosts_of_one_chip_are_two_machines_never_spliced(capsys, results_co
     assert report.machines == ["Chip X a1b2c3", "Chip X d4e5f6", "Chip Y 0a0b0c"]  # grouped by config
     titles = [t.title for t in report.tables(["history"]) if t.meta["backend"] == "mlx_cpu"]
     assert titles == [
-        "History: Chip X, machine Chip X a1b2c3, mlx_cpu (mlx_cpu)",
-        "History: Chip X, machine Chip X d4e5f6, mlx_cpu (mlx_cpu)",
-        "History: Chip Y, machine Chip Y 0a0b0c, mlx_cpu (mlx_cpu)",
+        "History: Chip X, machine Chip X a1b2c3, mlx_cpu (mlx_cpu) across MLX releases",
+        "History: Chip X, machine Chip X d4e5f6, mlx_cpu (mlx_cpu) across MLX releases",
+        "History: Chip Y, machine Chip Y 0a0b0c, mlx_cpu (mlx_cpu) across MLX releases",
     ]
     assert len(report.representatives()) == 2  # the README shows one machine's series per chip
     code, out, _ = run_cli(capsys, "--results", str(results_copy), "--machine", "chip y", "--table", "average")

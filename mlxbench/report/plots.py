@@ -1,9 +1,12 @@
-"""PNG plots of a report: runtime across releases, and backends at the newest release.
+"""PNG plots of a report: runtime across releases, the MLX/torch race, and backends at the newest release.
 
-Per machine and backend, one figure of small multiples (one panel per op,
-log-scale milliseconds, release tags on the x-axis), so a regression is a bump
-in one panel; per machine, one bar chart of every backend per op at the newest
-release. A line is always one machine's series, never two machines spliced.
+Per series (machine and environment) and backend, one figure of small
+multiples (one panel per op, log-scale milliseconds, the releases of the
+backend's framework on the x-axis), so a regression is a bump in one panel;
+per series and pair of backends on the same kind of device, the same for the
+MLX/torch time ratio over the commits; per series, one bar chart of every
+backend per op at the newest release. A line is always one series, never two
+machines or environments spliced.
 Only changes that beat the noise (the history table's verdicts) are annotated
 with their percentage, so a wobble never reads as a step. matplotlib runs
 headless (Agg).
@@ -15,7 +18,8 @@ import math
 import re
 from pathlib import Path
 
-from mlxbench.report.tables import COLUMN_NAMES, Change, Report, format_pct
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.report.tables import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Report, Table, format_pct
 
 
 def _pyplot():
@@ -33,35 +37,46 @@ def _plain(value: float, _pos: int) -> str:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a machine name: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb``."""
+    """A file-name-safe form of a series name: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb``."""
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def history_path(directory: Path, machine: str, backend: str) -> Path:
-    """Where the history figure of ``machine`` and ``backend`` goes (the README links to it)."""
-    return Path(directory) / f"history-{slug(machine)}-{backend}.png"
+def history_path(directory: Path, series: str, backend: str) -> Path:
+    """Where the history figure of ``series`` and ``backend`` goes (the README links to it)."""
+    return Path(directory) / f"history-{slug(series)}-{backend}.png"
 
 
-def history_figure(report: Report, machine: str, backend: str, path: Path) -> Path:
+def race_path(directory: Path, series: str, mlx_backend: str, torch_backend: str) -> Path:
+    """Where the race figure of ``series`` and one (MLX, torch) backend pair goes."""
+    return Path(directory) / f"race-{slug(series)}-{mlx_backend}-{torch_backend}.png"
+
+
+def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, reference: float | None = None) -> Path:
+    """Small multiples of a history or race table: one panel per op, its value columns on a log scale.
+
+    A label marks each change that beat the noise (the table's verdicts), red
+    where the value grew, green where it shrank; ``reference`` draws a
+    horizontal line (a race's 1.0x: both frameworks equally fast) in the
+    panels whose values reach it.
+    """
     plt = _pyplot()
-    table = report.history(machine, backend)
-    releases = report.releases_of(machine)
-    ms_columns = [i for i, c in enumerate(table.columns) if c.kind == "ms"]
-    steps = [i + 1 for i in ms_columns[1:]]  # each release's change from the previous one follows its column
+    values = [i for i, c in enumerate(table.columns) if c.kind in ("ms", "ratio")]
+    labels = [table.columns[i].name for i in values]
+    steps = [i + 1 for i in values[1:]]  # each column's change from the previous one follows it
     rows = table.rows
     cols = min(6, max(1, len(rows)))
     nrows = math.ceil(len(rows) / cols)
     fig, axes = plt.subplots(nrows, cols, figsize=(3.0 * cols, 2.4 * nrows), squeeze=False)
     for ax, row in zip(axes.flat, rows):
-        points = [(i, row[c]) for i, c in enumerate(ms_columns) if isinstance(row[c], float)]
+        points = [(i, row[c]) for i, c in enumerate(values) if isinstance(row[c], float)]
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5, color="tab:blue")
         for x, c in enumerate(steps, start=1):
             step = row[c]
-            if isinstance(step, Change) and step.beats_noise and isinstance(row[ms_columns[x]], float):
+            if isinstance(step, Change) and step.beats_noise and isinstance(row[values[x]], float):
                 ax.annotate(
                     format_pct(step),
-                    (x, row[ms_columns[x]]),
+                    (x, row[values[x]]),
                     textcoords="offset points",
                     xytext=(0, 6),
                     ha="center",
@@ -73,29 +88,51 @@ def history_figure(report: Report, machine: str, backend: str, path: Path) -> Pa
         ax.yaxis.set_major_formatter(_plain)
         ax.yaxis.set_minor_formatter(_plain)
         ax.set_title(row[0], fontsize=10)
-        ax.set_xticks(range(len(releases)))
-        ax.set_xticklabels(releases, rotation=45, ha="right", fontsize=7)
-        ax.set_xlim(-0.5, len(releases) - 0.5)
+        ax.set_xticks(range(len(labels)))
+        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
+        low, high = ax.get_ylim()
+        if reference is not None and low <= reference <= high:  # never stretch a panel to reach the line
+            ax.axhline(reference, color="grey", lw=0.8, ls="--")
     for ax in list(axes.flat)[len(rows) :]:
         ax.axis("off")
-    fig.suptitle(
-        f"{report.label(machine)}: {COLUMN_NAMES[backend]} ({backend}), ms per call across MLX releases "
-        f"({report.how} mean over variants; missing point = n/a; labelled: changes beyond the noise)",
-        fontsize=11,
-    )
-    fig.supylabel("ms (log scale)", x=0.002)
+    fig.suptitle(title, fontsize=11)
+    fig.supylabel(ylabel, x=0.002)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
 
-def backends_figure(report: Report, machine: str, path: Path) -> Path:
+def history_figure(report: Report, series: str, backend: str, path: Path) -> Path:
+    framework = FRAMEWORK_NAMES[BACKENDS[backend].framework]
+    return _over_time_figure(
+        report.history(series, backend),
+        path,
+        f"{report.label(series)}: {COLUMN_NAMES[backend]} ({backend}), ms per call across {framework} releases "
+        f"({report.how} mean over variants; missing point = n/a; labelled: changes beyond the noise)",
+        "ms (log scale)",
+    )
+
+
+def race_figure(report: Report, series: str, mlx_backend: str, torch_backend: str, path: Path) -> Path:
+    mlx, torch = COLUMN_NAMES[mlx_backend], COLUMN_NAMES[torch_backend]
+    return _over_time_figure(
+        report.race(series, mlx_backend, torch_backend),
+        path,
+        f"{report.label(series)}: t_{mlx} / t_{torch} across the timeline, {report.mode(series)} mode "
+        f"(above 1: MLX slower; {report.how} mean over variants; labelled: changes beyond the noise)",
+        f"{mlx} time / {torch} time (log scale)",
+        reference=1.0,
+    )
+
+
+def backends_figure(report: Report, series: str, path: Path) -> Path:
     plt = _pyplot()
-    release = report.releases_of(machine)[-1]
-    table = report.average(machine, release)
+    release = report.releases_of(series)[-1]
+    table = report.average(series, release)
     ms_columns = [(i, c.name) for i, c in enumerate(table.columns) if c.kind == "ms"]
     ops = [row[0] for row in table.rows]
     width = 0.8 / max(1, len(ms_columns))
@@ -108,7 +145,7 @@ def backends_figure(report: Report, machine: str, path: Path) -> Path:
     ax.set_xticks(range(len(ops)))
     ax.set_xticklabels(ops, rotation=45, ha="right", fontsize=8)
     ax.set_ylabel(f"ms per call ({report.how} mean over variants, log scale)")
-    ax.set_title(f"{report.label(machine)}: backends at mlx {release} (lower is faster; no bar = n/a)")
+    ax.set_title(f"{report.label(series)}: backends at {report.stack(series, release)} (lower is faster; no bar = n/a)")
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -118,14 +155,16 @@ def backends_figure(report: Report, machine: str, path: Path) -> Path:
 
 
 def write(report: Report, directory: Path) -> list[Path]:
-    """Every figure for every selected machine; returns the files written."""
+    """Every figure for every selected series; returns the files written."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for machine in report.machines:
-        if not report.releases_of(machine):
+    for series in report.series:
+        if not report.releases_of(series):
             continue
-        for backend in report.backends_of(machine):
-            written.append(history_figure(report, machine, backend, history_path(directory, machine, backend)))
-        written.append(backends_figure(report, machine, directory / f"backends-{slug(machine)}.png"))
+        for backend in report.backends_of(series):
+            written.append(history_figure(report, series, backend, history_path(directory, series, backend)))
+        for race in report.races(series):
+            written.append(race_figure(report, series, *race, race_path(directory, series, *race)))
+        written.append(backends_figure(report, series, directory / f"backends-{slug(series)}.png"))
     return written

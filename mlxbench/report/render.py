@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from mlxbench.report.tables import Change, Table, Value
 
 FORMATS = ("markdown", "csv", "json")
-UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%"}
+UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ratio": "x"}
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 

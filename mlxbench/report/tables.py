@@ -1,4 +1,4 @@
-"""The tables people read: average per chip, detailed per variant, history across releases.
+"""The tables people read: average per chip, detailed per variant, history across releases, the race.
 
 The average table keeps the older suite's layout (one row per op, a column of
 milliseconds per backend, then speedup columns ``(t_other / t_first - 1) x 100``)
@@ -13,6 +13,17 @@ Every change (history) and speedup (average, detailed) is judged against the
 noise (:mod:`mlxbench.report.noise`): one that does not beat it prints ``~``,
 since two runs of the same code on the same machine differ by more than many
 of the changes the table would otherwise print.
+
+Both axes of the timeline show. A result measured the pair of its commit
+(the timeline's MLX_VERSION and TORCH_VERSION), or, where its environment
+pins torch (pinned mode: the environment's name carries ``torch2.13.0``), that
+commit's MLX with the pinned torch. A backend's history has one column per
+release of its own framework, at the earliest commit that measured it: the
+other commits measuring that release again only show the machine's drift and
+are the other framework's controls. The race table follows the MLX-to-torch
+time ratio of each pair of backends on the same kind of device over the
+commits. A series is one machine in one ASV environment: pinned and timeline
+results are never spliced.
 """
 
 from __future__ import annotations
@@ -29,6 +40,8 @@ from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.harness.ceilings import Ceiling
+from mlxbench.history import timeline
+from mlxbench.history.releases import TAG_PREFIX
 from mlxbench.report import metrics, noise
 from mlxbench.report.results import FAILED, Measurement, ResultSet
 
@@ -40,11 +53,68 @@ SPEEDUPS: tuple[tuple[str, str], ...] = tuple(
 )
 """(first, other) pairs: ``first/other speedup`` is how much faster ``first`` is."""
 
+RACES: tuple[tuple[str, str], ...] = tuple(
+    (first, other)
+    for first, other in SPEEDUPS
+    if (BACKENDS[first].framework, BACKENDS[other].framework) == ("mlx", "torch")
+)
+"""(MLX backend, torch backend) pairs on the same kind of device (mlx_gpu/mps, mlx_gpu/cuda, mlx_cpu/cpu): the races.
+
+The speedup pairs between the two frameworks, so a new backend joins the races as it joins the speedup columns."""
+
+FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "torch"}
+MODES = ("pinned", "timeline")
+"""How an environment gets its torch: pinned by the ASV matrix (for every commit), or each commit's own."""
+
+
+class Stack(NamedTuple):
+    """The framework versions a timeline commit pins; None where that framework had no release yet."""
+
+    mlx: str | None
+    torch: str | None
+
+
+def timeline_stacks() -> dict[str, Stack]:
+    """Tag -> the pair its commit pins, from the committed catalogs: the plan the timeline repository is built from."""
+    return {commit.tag: Stack(commit.mlx, commit.torch) for commit in timeline.plan()}
+
+
+def version_label(framework: str, version: str) -> str:
+    """A history column's heading: the MLX tag (``v0.31.1``, as ``asv compare`` names it) or ``torch 2.13.0``."""
+    return f"v{version}" if framework == "mlx" else f"{framework} {version}"
+
+
+@dataclass(frozen=True)
+class Series:
+    """One machine's results in one ASV environment: what one table or plot line is drawn from.
+
+    ASV keeps one series per machine and environment; a pinned environment
+    and a timeline one measured different pairs at the same commit, so they
+    are never mixed.
+    """
+
+    machine: str
+    env: str
+    pin: str | None
+    """The torch version the environment pins (pinned mode); None where each commit brings its own (timeline)."""
+
+    @property
+    def mode(self) -> str:
+        return "pinned" if self.pin else "timeline"
+
+
+class Point(NamedTuple):
+    """One column of a backend's history: a release of its framework, at the earliest commit that measured it."""
+
+    label: str
+    release: str
+    version: str | None
+
 
 class Key(NamedTuple):
     """Where one table value comes from."""
 
-    machine: str
+    series: str
     release: str
     op: str
     variant: str
@@ -52,7 +122,7 @@ class Key(NamedTuple):
 
 
 class _Pair(NamedTuple):
-    """Two releases of one machine, as the noise tests see them."""
+    """Two commits of one series, as the noise tests see them."""
 
     changed: frozenset[str]
     """Frameworks whose version differs between the two (an unknown version counts as changed)."""
@@ -80,6 +150,13 @@ class Change(float):
         self = super().__new__(cls, value)
         self.beats_noise = beats_noise
         return self
+
+
+def ratio(first: Value, other: Value) -> Value:
+    """``t_first / t_other`` (the race's cell): failed where either failed, n/a where either is n/a."""
+    if isinstance(first, float) and isinstance(other, float):
+        return first / other
+    return FAILED if FAILED in (first, other) else None
 
 
 def speedup(first: Value, other: Value) -> Value:
@@ -125,6 +202,13 @@ def format_rate(value: Value) -> str:
     return f"{value:.1f}" if value >= 100 else f"{value:#.3g}"
 
 
+def format_ratio(value: Value) -> str:
+    """A time ratio: ``3.72x`` (two decimals), ``0.25x``, ``12.4x``."""
+    if not isinstance(value, float):
+        return format_ms(value)
+    return f"{value:.1f}x" if value >= 10 else f"{value:.2f}x" if value >= 0.995 else f"{value:#.2g}x"
+
+
 def format_share(value: Value) -> str:
     """An unsigned whole percentage (roofline share, spread)."""
     return f"{math.floor(value + 0.5)}%" if isinstance(value, float) else "n/a"
@@ -135,6 +219,7 @@ FORMATTERS: dict[str, Callable[[Value], str]] = {
     "pct": format_pct,
     "change": format_change,
     "rate": format_rate,
+    "ratio": format_ratio,
     "share": format_share,
     "spread": lambda v: (
         "n/a" if not isinstance(v, float) else f"±{format_share(v)}" + (" !" if v > SPREAD_LIMIT else "")
@@ -180,12 +265,20 @@ SPREAD_LIMIT = 25.0
 
 
 class Report:
-    """Tables over a :class:`ResultSet`, filtered by machine, backend and release range.
+    """Tables over a :class:`ResultSet`, filtered by machine, backend, release range and mode.
 
     ``preset`` keeps only that preset's variants (None: every variant found).
     ``metric`` picks what the backend columns of the average and detailed
     tables show (:mod:`mlxbench.report.metrics`); speedups are a time comparison and
-    appear with ``time`` only. History is always in milliseconds.
+    appear with ``time`` only. History and races are always in milliseconds.
+    ``mode`` keeps only pinned or only timeline environments (None: both, as
+    separate series). ``stacks`` maps each timeline tag to the pair its commit
+    pins (default: the committed catalogs' timeline).
+
+    Tables are per series (:attr:`series`): a machine with results in one
+    environment is one series named like the machine; one with several (a
+    pinned history and a timeline one) has one series per environment, named
+    ``"<machine> [<environment>]"``.
     """
 
     def __init__(
@@ -199,150 +292,241 @@ class Report:
         ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
         ops: Sequence[str] | None = None,
         preset: str | None = None,
+        mode: str | None = None,
+        stacks: Mapping[str, Stack] | None = None,
     ) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
         if metric not in metrics.METRICS:
             raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
+        if mode is not None and mode not in MODES:
+            raise UsageError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
         self.how, self.metric = how, metric
         self.machines = _pick_machines(results, machines)
-        self._machine_info = {m: results.machines.get(m, {}) for m in self.machines}
-        self._config = {m: results.config(m) for m in self.machines}
-        self._repeatability = {m: results.repeatability.get(m, noise.DEFAULT_FLOOR) for m in self.machines}
         self.backends = [b.name for b in selection.backends(backends, order=report_order(list(BACKENDS.values())))]
         self.releases = _pick_releases(results.releases, release_range)
-        self.ceilings = {m: dict((ceilings or {}).get(m, {})) for m in self.machines}
         if metric == "roofline":
-            missing = [m for m in self.machines if not self.ceilings[m]]
+            missing = [m for m in self.machines if not (ceilings or {}).get(m)]
             if missing:
                 raise UsageError(
                     f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first"
                 )
         if preset is not None and preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+        self._stacks = dict(timeline_stacks() if stacks is None else stacks)
         # Presets measure different sizes: one table never mixes them.
         wanted = None if preset is None else {(op.name, v.id) for op in CATALOG.values() for v in op.variants(preset)}
+        kept = [
+            m
+            for m in results.measurements
+            if m.machine in self.machines
+            and m.release in self.releases
+            and (wanted is None or (m.op, m.variant) in wanted)
+            and (mode is None or ("pinned" if m.torch else "timeline") == mode)
+        ]
+        self._series = _split_series(self.machines, kept)
+        self.series = list(self._series)
+        """Series ids, grouped by chip configuration like :attr:`machines`."""
+        self._machine_config = {m: results.config(m) for m in self.machines}
+        self._config = {i: self._machine_config[s.machine] for i, s in self._series.items()}
+        self._machine_info = {i: results.machines.get(s.machine, {}) for i, s in self._series.items()}
+        self._repeatability = {
+            i: results.repeatability.get(s.machine, noise.DEFAULT_FLOOR) for i, s in self._series.items()
+        }
+        self.ceilings = {i: dict((ceilings or {}).get(s.machine, {})) for i, s in self._series.items()}
+        ids = {(s.machine, s.env): i for i, s in self._series.items()}
         self._ms: dict[Key, Value] = {}
         self._peak_mb: dict[Key, Value] = {}
         self._spread: dict[Key, float] = {}
-        self._torch: dict[tuple[str, str], set[str]] = {}
         # The noise tests use every backend and op of the preset (controls), whatever the tables show.
         self._runs: dict[tuple[str, str, str], dict[tuple[str, str], noise.Stats]] = {}
-        """(machine, release, backend) -> (op, variant) -> the time measurement's statistics."""
-        self._torch_recorded: dict[tuple[str, str], set[str]] = {}
+        """(series, release, backend) -> (op, variant) -> the time measurement's statistics."""
         self._pairs: dict[tuple[str, str, str], _Pair] = {}
-        for m in results.measurements:
-            if not (
-                m.machine in self.machines
-                and m.release in self.releases
-                and (wanted is None or (m.op, m.variant) in wanted)
-            ):
-                continue
-            key = Key(m.machine, m.release, m.op, m.variant, m.backend)
-            if m.torch:
-                self._torch_recorded.setdefault((m.machine, m.release), set()).add(m.torch)
+        for m in kept:
+            series = ids[(m.machine, m.env)]
+            key = Key(series, m.release, m.op, m.variant, m.backend)
             if m.kind == "time" and m.ok:
-                self._runs.setdefault((m.machine, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
+                self._runs.setdefault((series, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
             if m.backend in self.backends and (ops is None or m.op in ops):
-                if m.torch:
-                    self._torch.setdefault((m.machine, m.release), set()).add(m.torch)
                 if m.kind == "peakmem":
                     self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
                     continue
                 self._ms[key] = _ms(m)
                 if m.ok and m.q25 is not None and m.q75 is not None:
                     self._spread[key] = (m.q75 - m.q25) / m.value * 100.0
+        self._measured = {(k.series, k.release, k.backend) for k, v in self._ms.items() if isinstance(v, float)}
+        """(series, release, backend) with at least one number: where a backend was measured."""
 
     def representatives(self) -> list[str]:
-        """One machine per chip configuration, the one with results at the most releases (then by name)."""
+        """The series of one machine per chip configuration: the machine with results at the most releases."""
+        releases: dict[str, set[str]] = {}
+        for series, s in self._series.items():
+            releases.setdefault(s.machine, set()).update(self.releases_of(series))
         best: dict[str, str] = {}
-        for machine in self.machines:
-            config = self._config[machine]
-            if config not in best or len(self.releases_of(machine)) > len(self.releases_of(best[config])):
+        for machine, have in releases.items():  # machine order: by configuration, then name
+            config = self._machine_config[machine]
+            if config not in best or len(have) > len(releases[best[config]]):
                 best[config] = machine
-        return list(best.values())
+        return [series for series, s in self._series.items() if s.machine in best.values()]
 
-    def label(self, machine: str) -> str:
-        """How headers name a machine: its chip configuration, and the machine where that is not the same name."""
-        config = self._config[machine]
-        return machine if config == machine else f"{config}, machine {machine}"
+    def label(self, series: str) -> str:
+        """How headers name a series: its chip configuration, plus the machine and environment where needed.
+
+        The machine where its name is not the configuration's; the environment
+        where the machine has several, so two series never read the same.
+        """
+        s, config = self._series[series], self._config[series]
+        name = s.machine if config == s.machine else f"{config}, machine {s.machine}"
+        return name if series == s.machine else f"{name}, environment {s.env}"
+
+    def machine_of(self, series: str) -> str:
+        """The machine a series belongs to (the README shows one machine's series per chip)."""
+        return self._series[series].machine
+
+    def mode(self, series: str) -> str:
+        """``pinned`` (the environment pins torch for every commit) or ``timeline`` (each commit's own torch)."""
+        return self._series[series].mode
+
+    def _mode_note(self, series: str) -> str:
+        s = self._series[series]
+        if s.pin:
+            return (
+                f"Pinned mode: torch {s.pin} at every commit (the environment {s.env} pins it), "
+                "so only MLX moves along this series."
+            )
+        return (
+            f"Timeline mode: each commit's own torch (the environment {s.env or '(unnamed)'} pins none), "
+            "so MLX moves at MLX commits and torch at torch commits."
+        )
 
     # -- what exists -----------------------------------------------------
-    def releases_of(self, machine: str) -> list[str]:
-        have = {k.release for k in self._ms if k.machine == machine}
+    def releases_of(self, series: str) -> list[str]:
+        have = {k.release for k in self._ms if k.series == series}
         return [r for r in self.releases if r in have]
 
-    def backends_of(self, machine: str) -> list[str]:
-        """Backends with at least one number on this machine (the others get no column)."""
-        ran = {k.backend for k, v in self._ms.items() if k.machine == machine and isinstance(v, float)}
+    def backends_of(self, series: str) -> list[str]:
+        """Backends with at least one number in this series (the others get no column)."""
+        ran = {b for s, _, b in self._measured if s == series}
         return [b for b in COLUMN_NAMES if b in ran and b in self.backends]
 
-    def _variants(self, machine: str, release: str) -> dict[str, list[str]]:
+    def races(self, series: str) -> list[tuple[str, str]]:
+        """The (MLX, torch) backend pairs of :data:`RACES` measured together at some commit of this series."""
+        return [(a, b) for a, b in RACES if self.race_points(series, a, b)]
+
+    def points(self, series: str, backend: str) -> list[Point]:
+        """The backend's history columns: one per release of its framework, at the earliest commit that measured it.
+
+        Later commits that measured the same release again (torch at every MLX
+        commit of a pinned environment, MLX at the torch commits of a timeline)
+        are no columns: nothing of this backend changed there, so what differs
+        is the machine's drift, and those commits are the other framework's
+        controls. A commit whose versions are unknown (a hash, not a timeline
+        tag) is its own column, headed by its name.
+        """
+        framework = BACKENDS[backend].framework
+        out: dict[str, Point] = {}
+        for release in self.releases_of(series):
+            if (series, release, backend) in self._measured:
+                version = self._versions(series, release)[framework]
+                label = version_label(framework, version) if version else release
+                out.setdefault(label, Point(label, release, version))
+        return list(out.values())
+
+    def race_points(self, series: str, mlx_backend: str, torch_backend: str) -> list[str]:
+        """Commits where both backends were measured, the earliest per (MLX, torch) pair: a race's columns."""
+        out: dict[tuple[str | None, ...], str] = {}
+        for release in self.releases_of(series):
+            if all((series, release, b) in self._measured for b in (mlx_backend, torch_backend)):
+                versions = self._versions(series, release)
+                known = versions["mlx"] is not None and versions["torch"] is not None
+                out.setdefault((versions["mlx"], versions["torch"]) if known else (release,), release)
+        return list(out.values())
+
+    def _variants(self, series: str, release: str) -> dict[str, list[str]]:
         """op -> its variants with results, in catalog order (ops sorted by name)."""
         out: dict[str, list[str]] = {}
         for k in self._ms:
-            if k.machine == machine and k.release == release and k.variant not in out.setdefault(k.op, []):
+            if k.series == series and k.release == release and k.variant not in out.setdefault(k.op, []):
                 out[k.op].append(k.variant)
         return {
             op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
             for op, variants in sorted(out.items())
         }
 
-    def _op_value(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
-        return aggregate((self._ms.get(Key(machine, release, op, v, backend)) for v in variants), self.how)
+    def _ops(self, series: str, releases: Sequence[str]) -> dict[str, list[str]]:
+        """op -> its variants as of the newest of ``releases`` that has it, ops sorted: the rows over time."""
+        ops: dict[str, list[str]] = {}
+        for release in reversed(releases):
+            for op, variants in self._variants(series, release).items():
+                ops.setdefault(op, variants)
+        return dict(sorted(ops.items()))
+
+    def _op_value(self, series: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
+        return aggregate((self._ms.get(Key(series, release, op, v, backend)) for v in variants), self.how)
 
     def _speedup_columns(self, backends: Sequence[str]) -> list[tuple[str, str]]:
         if self.metric != "time":
             return []
         return [(a, b) for a, b in SPEEDUPS if a in backends and b in backends]
 
-    def _header(self, machine: str, release: str) -> dict[str, str]:
-        torch = sorted(self._torch.get((machine, release), ()))
+    def stack(self, series: str, release: str) -> str:
+        """The pair measured at ``release``, as headers name it: ``mlx v0.32.4, torch 2.13.0 (pinned)``."""
+        versions = self._versions(series, release)
+        known = release in self._stacks
+        mlx = f"v{versions['mlx']}" if versions["mlx"] else "none" if known else "unknown"
+        torch = versions["torch"] or ("none" if known else "unknown")
+        commit = "" if known else f"commit {release}: "
+        return f"{commit}mlx {mlx}, torch {torch} ({self.mode(series)})"
+
+    def _header(self, series: str, release: str) -> dict[str, str | None]:
+        s, versions = self._series[series], self._versions(series, release)
         return {
-            "config": self._config[machine],
-            "machine": machine,
+            "config": self._config[series],
+            "machine": s.machine,
+            "environment": s.env,
+            "mode": s.mode,
             "release": release,
-            "torch": ", ".join(torch) or "as installed",
+            "mlx": versions["mlx"],
+            "torch": versions["torch"],
             "metric": self.metric,
         }
 
-    def noisy(self, machine: str, release: str) -> list[tuple[str, str, str, float]]:
+    def noisy(self, series: str, release: str) -> list[tuple[str, str, str, float]]:
         """(op, variant, backend, IQR %) of every result too spread out to trust."""
         return sorted(
             (k.op, k.variant, k.backend, spread)
             for k, spread in self._spread.items()
-            if k.machine == machine and k.release == release and spread > SPREAD_LIMIT
+            if k.series == series and k.release == release and spread > SPREAD_LIMIT
         )
 
     # -- noise -----------------------------------------------------------
-    def _versions(self, machine: str, release: str) -> dict[str, str | None]:
-        """Framework -> version at ``release`` on ``machine``; None where unknown (it then counts as changed).
+    def _versions(self, series: str, release: str) -> dict[str, str | None]:
+        """Framework -> version measured at ``release`` in ``series``; None where unknown (it then counts as changed).
 
-        MLX's comes from the tag (``v0.31.1``; an unknown commit has none),
-        torch's from the environment's recorded requirement (one per run).
+        The pair the commit pins (MLX and torch commits alike), with the
+        environment's torch in its place where the environment pins one: a
+        pinned environment measured that torch at every commit. A commit that
+        is not a timeline tag (a hash) has no known versions but the pin.
         """
-        torch = self._torch_recorded.get((machine, release), set())
-        return {
-            "mlx": release[1:] if release.startswith("v") else None,
-            "torch": next(iter(torch)) if len(torch) == 1 else None,
-        }
+        stack = self._stacks.get(release, Stack(None, None))
+        return {"mlx": stack.mlx, "torch": self._series[series].pin or stack.torch}
 
-    def _pair(self, machine: str, before: str, after: str) -> _Pair:
-        """Which frameworks changed between two releases, and the pair's between-run noise floor.
+    def _pair(self, series: str, before: str, after: str) -> _Pair:
+        """Which frameworks changed between two commits, and the pair's between-run noise floor.
 
         The floor is the drift of the control benchmarks (backends whose
         framework did not change), one ratio per op and backend as the tables
         aggregate them, else the machine's repeatability or the default.
         """
-        if (machine, before, after) in self._pairs:
-            return self._pairs[(machine, before, after)]
-        old, new = self._versions(machine, before), self._versions(machine, after)
+        if (series, before, after) in self._pairs:
+            return self._pairs[(series, before, after)]
+        old, new = self._versions(series, before), self._versions(series, after)
         changed = noise.changed_frameworks(old, new)
         mean = AGGREGATES[self.how]
         controls, ratios = [], []
         for backend in BACKENDS.values():
-            a = self._runs.get((machine, before, backend.name), {})
-            b = self._runs.get((machine, after, backend.name), {})
+            a = self._runs.get((series, before, backend.name), {})
+            b = self._runs.get((series, after, backend.name), {})
             if backend.framework in changed or not a or not b:
                 continue
             controls.append(backend.column)
@@ -352,14 +536,14 @@ class Report:
                     ratios.append(mean([b[(op, v)].median for v in shared]) / mean([a[(op, v)].median for v in shared]))
         kept = ", ".join(f"{f} {old[f]}" for f in sorted(old.keys() - changed))
         what = f"{len(ratios)} op results of {', '.join(controls)}, whose {kept} is the same at both points"
-        pair = _Pair(frozenset(changed), noise.floor_from_controls(ratios, what, self._repeatability[machine]))
-        self._pairs[(machine, before, after)] = pair
+        pair = _Pair(frozenset(changed), noise.floor_from_controls(ratios, what, self._repeatability[series]))
+        self._pairs[(series, before, after)] = pair
         return pair
 
     def _judged(
         self,
         value: Value,
-        machine: str,
+        series: str,
         op: str,
         variants: Sequence[str],
         before: tuple[str, str],
@@ -373,10 +557,43 @@ class Report:
         if not isinstance(value, float):
             return value
         old, new = (
-            {v: self._runs[(machine, release, backend)][(op, v)] for v in variants}
+            {v: self._runs[(series, release, backend)][(op, v)] for v in variants}
             for release, backend in (before, after)
         )
         return Change(value, noise.judge(old, new, floor, AGGREGATES[self.how]).changed)
+
+    def _race_change(
+        self, series: str, op: str, variants: Sequence[str], before: str, after: str, race: tuple[str, str]
+    ) -> Value:
+        """The change of the MLX/torch ratio from ``before`` to ``after``, with its noise verdict.
+
+        The ratio moves with both backends, but only a backend whose framework
+        changed between the two commits can have changed; the other one's
+        difference is the machine's drift. So the ratio's change beats the
+        noise only where such a backend changed beyond the noise (the history
+        table's verdict) in the ratio's direction (a slower MLX raises it, a
+        slower torch lowers it), and the ratio moved more than the pair's floor.
+        """
+        times = {
+            backend: (
+                self._op_value(series, before, op, variants, backend),
+                self._op_value(series, after, op, variants, backend),
+            )
+            for backend in race
+        }
+        value = change(ratio(*(times[b][0] for b in race)), ratio(*(times[b][1] for b in race)))
+        if not isinstance(value, float):
+            return value
+        pair = self._pair(series, before, after)
+        moved = False
+        for backend, direction in zip(race, (1.0, -1.0)):
+            if BACKENDS[backend].framework not in pair.changed:
+                continue
+            own = self._judged(
+                change(*times[backend]), series, op, variants, (before, backend), (after, backend), pair.floor
+            )
+            moved |= isinstance(own, Change) and own.beats_noise and direction * own * value > 0
+        return Change(value, moved and abs(value) > pair.floor.fraction * 100.0)
 
     # -- cells -----------------------------------------------------------
     def _metric_columns(self, backend: str) -> list[Column]:
@@ -389,20 +606,20 @@ class Report:
             return [Column(name, "text"), Column(f"{name} % of roofline", "share", inline=True)]
         return [Column(f"{name} ({metrics.UNITS[self.metric]})", "rate")]
 
-    def _metric_cells(self, machine: str, release: str, op: str, variants: Sequence[str], backend: str) -> list[Value]:
+    def _metric_cells(self, series: str, release: str, op: str, variants: Sequence[str], backend: str) -> list[Value]:
         """The backend's cells for ``variants`` of ``op`` (one variant: the detailed table's row)."""
-        times = [self._ms.get(Key(machine, release, op, v, backend)) for v in variants]
+        times = [self._ms.get(Key(series, release, op, v, backend)) for v in variants]
         if self.metric == "time":
             return [aggregate(times, self.how)]
         if self.metric == "memory":  # the largest variant's peak is the op's budget
-            peaks = [self._peak_mb.get(Key(machine, release, op, v, backend)) for v in variants]
+            peaks = [self._peak_mb.get(Key(series, release, op, v, backend)) for v in variants]
             return [max(peaks) if peaks and all(isinstance(p, float) for p in peaks) else aggregate(peaks, self.how)]
         if not all(isinstance(t, float) for t in times):
             bad = aggregate(times, self.how)
             return [bad, None] if self.metric == "roofline" else [bad]
         if self.metric != "roofline":
             return [aggregate([metrics.rate(self.metric, op, v, t) for v, t in zip(variants, times)], self.how)]
-        ceiling = self.ceilings[machine].get(backend)
+        ceiling = self.ceilings[series].get(backend)
         points = [metrics.roofline(op, v, t, ceiling) if ceiling else None for v, t in zip(variants, times)]
         if not all(points):
             return [None, None]
@@ -414,8 +631,7 @@ class Report:
         return [f"{format_rate(aggregate([p.rate for p in points], self.how))} {unit}", share]
 
     # -- tables ----------------------------------------------------------
-    def _notes(self, machine: str, release: str, per_variant: bool) -> list[str]:
-        meta = self._header(machine, release)
+    def _notes(self, series: str, release: str, per_variant: bool) -> list[str]:
         what = (
             "ASV median per variant"
             if per_variant
@@ -431,8 +647,8 @@ class Report:
             "roofline": "Achieved rate and % of the roofline (the fastest time "
             "the calibrated ceilings allow for the variant's bytes and FLOPs)",
         }[self.metric]
-        notes = [f"{lead}; {what}. torch {meta['torch']}."]
-        notes += _machine_notes(self._machine_info[machine], self.backends_of(machine))
+        notes = [f"{lead}; {what}.", self._mode_note(series)]
+        notes += _machine_notes(self._machine_info[series], self.backends_of(series))
         if self.metric == "time":
             notes.append(
                 "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
@@ -441,15 +657,15 @@ class Report:
                 + ("finds the two different" if per_variant else "finds most variants different in its direction")
                 + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
             )
-        mlx_shown = any(BACKENDS[b].framework == "mlx" for b in self.backends_of(machine))
-        if mlx_shown and not per_variant and any(op in COMPILED_BY_MLX_NN for op in self._variants(machine, release)):
+        mlx_shown = any(BACKENDS[b].framework == "mlx" for b in self.backends_of(series))
+        if mlx_shown and not per_variant and any(op in COMPILED_BY_MLX_NN for op in self._variants(series, release)):
             notes.append(
                 f"{', '.join(COMPILED_BY_MLX_NN)}: MLX's side is an mlx.nn function that MLX compiles itself "
                 f"(mx.compile, shapeless) since {COMPILED_SINCE}, so the plain MLX backends run compiled code too and "
                 "their compile speedup compares compiled with compiled."
             )
         if self.metric == "roofline":
-            ceilings = self.ceilings[machine]
+            ceilings = self.ceilings[series]
             notes.append(
                 "Ceilings (`mlxbench calibrate`): "
                 + "; ".join(
@@ -466,7 +682,7 @@ class Report:
             + ("" if per_variant else ", or it did not run every variant")
             + ("; ops that only move data have no FLOP rate." if self.metric == "flops" else ".")
         )
-        noisy = self.noisy(machine, release)
+        noisy = self.noisy(series, release)
         if noisy:
             notes.append(
                 f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
@@ -474,8 +690,8 @@ class Report:
             )
         return notes
 
-    def _table(self, kind: str, machine: str, release: str, per_variant: bool) -> Table:
-        backends = self.backends_of(machine)
+    def _table(self, kind: str, series: str, release: str, per_variant: bool) -> Table:
+        backends = self.backends_of(series)
         pairs = self._speedup_columns(backends)
         label = [Column("Operation", "text")] + ([Column("Variant", "text")] if per_variant else [])
         columns = list(label)
@@ -484,135 +700,231 @@ class Report:
             if per_variant:
                 columns.append(Column(f"{COLUMN_NAMES[b]} IQR", "spread", inline=True))
         columns += [Column(f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} speedup", "change") for a, b in pairs]
-        title = f"{'Detailed' if per_variant else 'Average'} benchmark: {self.label(machine)}, mlx {release}"
+        title = (
+            f"{'Detailed' if per_variant else 'Average'} benchmark: {self.label(series)}, {self.stack(series, release)}"
+        )
         table = Table(
             kind,
             title,
-            self._notes(machine, release, per_variant),
+            self._notes(series, release, per_variant),
             columns,
-            meta={**self._header(machine, release), "aggregation": self.how},
+            meta={**self._header(series, release), "aggregation": self.how},
         )
-        for op, variants in self._variants(machine, release).items():
+        for op, variants in self._variants(series, release).items():
             for group in [[v] for v in variants] if per_variant else [variants]:
                 row: list[Value] = [op] + ([group[0]] if per_variant else [])
                 for b in backends:
-                    row += self._metric_cells(machine, release, op, group, b)
+                    row += self._metric_cells(series, release, op, group, b)
                     if per_variant:
-                        row.append(self._spread.get(Key(machine, release, op, group[0], b)))
-                times = {b: self._op_value(machine, release, op, group, b) for b in backends}
+                        row.append(self._spread.get(Key(series, release, op, group[0], b)))
+                times = {b: self._op_value(series, release, op, group, b) for b in backends}
                 row += [
                     self._judged(
-                        speedup(times[a], times[b]), machine, op, group, (release, a), (release, b), noise.WITHIN_RUN
+                        speedup(times[a], times[b]), series, op, group, (release, a), (release, b), noise.WITHIN_RUN
                     )
                     for a, b in pairs
                 ]
                 table.rows.append(row)
         return table
 
-    def average(self, machine: str, release: str) -> Table:
-        return self._table("average", machine, release, per_variant=False)
+    def average(self, series: str, release: str) -> Table:
+        return self._table("average", series, release, per_variant=False)
 
-    def detailed(self, machine: str, release: str) -> Table:
-        return self._table("detailed", machine, release, per_variant=True)
+    def detailed(self, series: str, release: str) -> Table:
+        return self._table("detailed", series, release, per_variant=True)
 
-    def history(self, machine: str, backend: str) -> Table:
-        releases = self.releases_of(machine)
-        steps = list(zip(releases, releases[1:])) + ([(releases[0], releases[-1])] if len(releases) > 2 else [])
+    def _over_time(
+        self, kind: str, series: str, title: str, labels: Sequence[str], releases: Sequence[str], notes: list[str]
+    ) -> tuple[Table, list[tuple[int, int]]]:
+        """An empty table of ops over the columns ``labels`` (measured at ``releases``), with a change after each
+        column from the one before and, past two columns, from the first to the last; and those steps."""
+        cell = "ms" if kind == "history" else "ratio"
         columns = [Column("Operation", "text")]
-        for i, release in enumerate(releases):
-            columns.append(Column(release, "ms"))
+        for i, label in enumerate(labels):
+            columns.append(Column(label, cell))
             if i:
-                columns.append(Column(f"{releases[i - 1]}->{release} change", "change", inline=True))
-        if len(releases) > 2:
-            columns.append(Column(f"{releases[0]}->{releases[-1]} change", "change"))
-        pairs = {step: self._pair(machine, *step) for step in steps}
-        table = Table(
-            "history",
-            f"History: {self.label(machine)}, {COLUMN_NAMES[backend]} ({backend})",
-            [
-                f"Times in ms ({self.how} mean over each op's variants at the newest release); "
-                "in parentheses the change in runtime from the previous release: negative is faster.",
-                *self._noise_notes(machine, backend, pairs),
-            ],
-            columns,
-            meta={
-                "config": self._config[machine],
-                "machine": machine,
-                "backend": backend,
-                "aggregation": self.how,
-                "noise_floors": {
-                    f"{a}->{b}": {"fraction": pair.floor.fraction, "source": pair.floor.source}
-                    for (a, b), pair in pairs.items()
-                },
+                columns.append(Column(f"{labels[i - 1]}->{label} change", "change", inline=True))
+        steps = [(i - 1, i) for i in range(1, len(labels))]
+        if len(labels) > 2:
+            columns.append(Column(f"{labels[0]}->{labels[-1]} change", "change"))
+            steps.append((0, len(labels) - 1))
+        pairs = {f"{labels[i]}->{labels[j]}": self._pair(series, releases[i], releases[j]) for i, j in steps}
+        s = self._series[series]
+        meta = {
+            "config": self._config[series],
+            "machine": s.machine,
+            "environment": s.env,
+            "mode": s.mode,
+            "aggregation": self.how,
+            "points": dict(zip(labels, releases)),
+            "noise_floors": {
+                name: {"fraction": pair.floor.fraction, "source": pair.floor.source} for name, pair in pairs.items()
             },
+        }
+        return Table(kind, title, notes + self._noise_notes(series, kind, pairs), columns, meta=meta), steps
+
+    @staticmethod
+    def _timed_row(op: str, values: Sequence[Value], changes: Mapping[tuple[int, int], Value]) -> list[Value]:
+        """A row of :meth:`_over_time`'s columns: each value, then its change from the one before; first to last."""
+        row: list[Value] = [op]
+        for i, value in enumerate(values):
+            row.append(value)
+            if i:
+                row.append(changes[(i - 1, i)])
+        if len(values) > 2:
+            row.append(changes[(0, len(values) - 1)])
+        return row
+
+    def history(self, series: str, backend: str) -> Table:
+        """The backend's ops across the releases of its framework (:meth:`points`), changes judged against the noise."""
+        framework = BACKENDS[backend].framework
+        name = FRAMEWORK_NAMES[framework]
+        points = self.points(series, backend)
+        labels, releases = [p.label for p in points], [p.release for p in points]
+        notes = [
+            f"Times in ms ({self.how} mean over each op's variants at the newest point); one column per {name} "
+            "release this backend measured, at the earliest commit that measured it; in parentheses the change in "
+            f"runtime from the previous {name} release: negative is faster.",
+            self._mode_note(series),
+            *self._points_notes(series, backend, points),
+        ]
+        table, steps = self._over_time(
+            "history",
+            series,
+            f"History: {self.label(series)}, {COLUMN_NAMES[backend]} ({backend}) across {name} releases",
+            labels,
+            releases,
+            notes,
         )
-        ops = {}
-        for release in reversed(releases):  # variants as of the newest release that has the op
-            for op, variants in self._variants(machine, release).items():
-                ops.setdefault(op, variants)
-        position = {release: i for i, release in enumerate(releases)}
-        for op, variants in sorted(ops.items()):
-            values = [self._op_value(machine, r, op, variants, backend) for r in releases]
-            changes = {}
-            for a, b in steps:
-                value = change(values[position[a]], values[position[b]])
-                if BACKENDS[backend].framework not in pairs[(a, b)].changed and isinstance(value, float):
-                    changes[(a, b)] = Change(value, False)  # same framework version: the difference is drift
-                else:
-                    changes[(a, b)] = self._judged(
-                        value, machine, op, variants, (a, backend), (b, backend), pairs[(a, b)].floor
-                    )
-            row: list[Value] = [op]
-            for i, value in enumerate(values):
-                row.append(value)
-                if i:
-                    row.append(changes[(releases[i - 1], releases[i])])
-            if len(releases) > 2:
-                row.append(changes[(releases[0], releases[-1])])
-            table.rows.append(row)
+        table.meta.update(backend=backend, framework=framework)
+        for op, variants in self._ops(series, releases).items():
+            values = [self._op_value(series, r, op, variants, backend) for r in releases]
+            changes = {
+                (i, j): self._judged(
+                    change(values[i], values[j]),
+                    series,
+                    op,
+                    variants,
+                    (releases[i], backend),
+                    (releases[j], backend),
+                    self._pair(series, releases[i], releases[j]).floor,
+                )
+                for i, j in steps
+            }
+            table.rows.append(self._timed_row(op, values, changes))
         return table
 
-    def _noise_notes(self, machine: str, backend: str, pairs: Mapping[tuple[str, str], _Pair]) -> list[str]:
-        """What `~` means in a history table, and each pair's noise floor with where it comes from."""
-        if not pairs:
-            return []
+    def _points_notes(self, series: str, backend: str, points: Sequence[Point]) -> list[str]:
+        """Where the history's columns were measured, and what became of the commits that are not columns."""
         framework = BACKENDS[backend].framework
-        sampled = any(
-            st.samples is not None for (m, _, _), run in self._runs.items() if m == machine for st in run.values()
-        )
-        notes = [
-            "A change shows as +x%/-x% only when it beats the noise: ASV's test ("
-            + ("Mann-Whitney U on the recorded samples, else" if sampled else "no samples recorded here, so")
-            + " non-overlapping 99% confidence intervals) finds most of the op's variants different in its "
-            "direction, and it exceeds the pair's noise floor, the machine's drift between the two runs. "
-            "Otherwise `~` (csv/json keep the number, with a `beats noise` flag)."
+        pin = self._series[series].pin
+        measured = [r for r in self.releases_of(series) if (series, r, backend) in self._measured]
+        if framework == "torch" and pin and points:
+            return [
+                f"torch is pinned to {pin} in this environment: this backend measured that one torch at "
+                f"{len(measured)} commit(s), so its history is one column, from the earliest ({points[0].release}); "
+                "the others are the drift controls of the MLX histories, not changes. A torch history needs "
+                "timeline mode (an environment without torch in the ASV matrix)."
+            ]
+        notes = []
+        elsewhere = [
+            f"{p.label} at {p.release}"
+            for p in points
+            if p.version is not None and p.release != f"{TAG_PREFIX[framework]}{p.version}"
         ]
-        same = [f"{a}->{b}" for (a, b), pair in pairs.items() if framework not in pair.changed]
-        if same:
+        if elsewhere:
+            notes.append(f"Measured at another commit than the release's own: {', '.join(elsewhere)}.")
+        if len(measured) > len(points):
             notes.append(
-                f"{framework} did not change in {', '.join(same)}: this backend's differences there are the "
-                "machine's drift, all `~`."
+                f"{len(measured) - len(points)} later commit(s) measured a {FRAMEWORK_NAMES[framework]} release "
+                "already shown (only the other framework changed there): no columns, they are the drift controls "
+                "of the other framework's history."
             )
-        by_source: dict[str, list[str]] = {}
-        for (a, b), pair in pairs.items():
-            by_source.setdefault(pair.floor.source, []).append(f"{a}->{b} {pair.floor.fraction * 100:.0f}%")
-        notes.append(
-            "Noise floor per pair: " + "; ".join(f"{', '.join(p)} ({source})" for source, p in by_source.items()) + "."
-        )
         return notes
 
+    def race(self, series: str, mlx_backend: str, torch_backend: str) -> Table:
+        """The MLX/torch time ratio of each op over the commits where both backends were measured."""
+        releases = self.race_points(series, mlx_backend, torch_backend)
+        mlx_name, torch_name = COLUMN_NAMES[mlx_backend], COLUMN_NAMES[torch_backend]
+        stacks = {r: self._versions(series, r) for r in releases}
+        notes = [
+            f"t_{mlx_name} / t_{torch_name}: MLX's time over torch's on the same kind of device ({self.how} mean over "
+            "each op's variants at the newest point, per backend); 2.00x means MLX takes twice torch's time, 0.50x "
+            "half. One column per commit where both were measured (the earliest of each MLX/torch pair).",
+            self._mode_note(series),
+        ]
+        if self.mode(series) == "timeline":
+            notes.append(
+                "Pairs: "
+                + ", ".join(
+                    f"{r} = mlx {stacks[r]['mlx'] or '?'} + torch {stacks[r]['torch'] or '?'}" for r in releases
+                )
+                + "."
+            )
+        table, steps = self._over_time(
+            "race", series, f"Race: {self.label(series)}, {mlx_name} vs {torch_name}", releases, releases, notes
+        )
+        table.meta.update(
+            mlx_backend=mlx_backend,
+            torch_backend=torch_backend,
+            stacks={r: {"mlx": v["mlx"], "torch": v["torch"]} for r, v in stacks.items()},
+        )
+        race = (mlx_backend, torch_backend)
+        for op, variants in self._ops(series, releases).items():
+            values = [ratio(*(self._op_value(series, r, op, variants, b) for b in race)) for r in releases]
+            changes = {
+                (i, j): self._race_change(series, op, variants, releases[i], releases[j], race) for i, j in steps
+            }
+            table.rows.append(self._timed_row(op, values, changes))
+        return table
+
+    def _noise_notes(self, series: str, kind: str, pairs: Mapping[str, _Pair]) -> list[str]:
+        """What `~` means in a history or race table, and each pair's noise floor with where it comes from."""
+        if not pairs:
+            return []
+        sampled = any(
+            st.samples is not None for (s, _, _), run in self._runs.items() if s == series for st in run.values()
+        )
+        test = (
+            "ASV's test ("
+            + ("Mann-Whitney U on the recorded samples, else" if sampled else "no samples recorded here, so")
+            + " non-overlapping 99% confidence intervals) finds most of the op's variants different in its direction"
+        )
+        if kind == "history":
+            rule = (
+                f"A change shows as +x%/-x% only when it beats the noise: {test}, and it exceeds the pair's noise "
+                "floor, the machine's drift between the two runs."
+            )
+        else:
+            rule = (
+                "In parentheses the ratio's change from the previous column. It shows as +x%/-x% only when a backend "
+                "whose framework changed between the two commits changed this op beyond the noise, as the history "
+                f"tables judge it ({test}, and the change exceeds the pair's noise floor), in the ratio's direction "
+                "(a slower MLX raises it, a slower torch lowers it), and the ratio moved more than that floor: the "
+                "other backend's difference is the machine's drift."
+            )
+        by_source: dict[str, list[str]] = {}
+        for name, pair in pairs.items():
+            by_source.setdefault(pair.floor.source, []).append(f"{name} {pair.floor.fraction * 100:.0f}%")
+        return [
+            rule + " Otherwise `~` (csv/json keep the number, with a `beats noise` flag).",
+            "Noise floor per pair: " + "; ".join(f"{', '.join(p)} ({source})" for source, p in by_source.items()) + ".",
+        ]
+
     def tables(self, kinds: Sequence[str]) -> list[Table]:
-        """The requested kinds for each selected machine; average/detailed at the newest release."""
+        """The requested kinds for each series; average/detailed at its newest release, races where both ran."""
         out: list[Table] = []
-        for machine in self.machines:
-            releases = self.releases_of(machine)
+        for series in self.series:
+            releases = self.releases_of(series)
             if not releases:
                 continue
             for kind in kinds:
                 if kind == "history":
-                    out.extend(self.history(machine, b) for b in self.backends_of(machine))
+                    out.extend(self.history(series, b) for b in self.backends_of(series))
+                elif kind == "race":
+                    out.extend(self.race(series, *race) for race in self.races(series))
                 else:
-                    out.append(getattr(self, kind)(machine, releases[-1]))
+                    out.append(getattr(self, kind)(series, releases[-1]))
         if not out:
             raise UsageError("no results match the selected machine, backend and release range")
         return out
@@ -673,3 +985,20 @@ def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
     if lo > hi:
         raise UsageError(f"empty release range {spec!r}: {first} comes after {last}")
     return list(have[lo : hi + 1])
+
+
+def _split_series(machines: Sequence[str], measurements: Iterable[Measurement]) -> dict[str, Series]:
+    """Series id -> series: one per machine and environment, in machine order, pinned environments first.
+
+    A machine with one environment is its own series id (its name); one
+    with several gets ``"<machine> [<environment>]"`` per environment.
+    """
+    envs: dict[str, dict[str, str | None]] = {}
+    for m in measurements:
+        envs.setdefault(m.machine, {})[m.env] = m.torch
+    out: dict[str, Series] = {}
+    for machine in machines:
+        found = sorted(envs.get(machine, {}).items(), key=lambda env: (env[1] is None, env[0]))
+        for env, pin in found:
+            out[machine if len(found) == 1 else f"{machine} [{env}]"] = Series(machine, env, pin)
+    return out
