@@ -71,8 +71,10 @@ def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
     assert doc["p90_abs_change"] == pytest.approx(compare.quantile([abs(r - 1) for r in ratios.values()], 0.9))
     assert doc["max_abs_change"] == pytest.approx(0.3) and doc["variants"] == 10
     sides = [compare.Side(label, "v0.32.4", "c" * 40, tmp_path / label / "asv.conf.json") for label in "ab"]
-    path = compare.save_repeatability(tmp_path / "m", rows, "v0.32.4", "tiny", 2, sides)
+    info = {"machine": "m", "config": "AMD EPYC (2C+24GB)", "host": "35c790"}
+    path = compare.save_repeatability(tmp_path / "m", rows, "v0.32.4", "tiny", 2, sides, info)
     saved = json.loads(path.read_text())
+    assert json.loads((tmp_path / "m" / "machine.json").read_text()) == {**info, "version": 1}  # a folder ASV reads
     assert saved["p90_abs_change"] == doc["p90_abs_change"] and len(saved["runs"]) == 2
     floor = compare.read_repeatability(tmp_path / "m")  # what the noise rules read back
     assert floor is not None and floor.fraction == pytest.approx(doc["p90_abs_change"])

@@ -174,10 +174,15 @@ def test_presets_never_overwrite_each_other(project):
     tiny_results, tiny_graphs = snapshot(layout.results_dir("tiny", root)), _publish(tiny)
 
     main_job(default, "default", rerun=True)
+    default_results_after_rerun = snapshot(layout.results_dir("default", root))
     assert snapshot(layout.results_dir("tiny", root)) == tiny_results
     assert _publish(tiny) == tiny_graphs
     params = json.loads((layout.results_dir("default", root) / "benchmarks.json").read_text())
     assert params["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("default")]]
+    (layout.results_dir("tiny", root) / "benchmarks.json").unlink()  # not committed: publish regenerates it
+    regenerated = json.loads(asv_run.ensure_benchmarks_json("tiny", tiny).read_text())
+    assert regenerated["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("tiny")]]
+    assert snapshot(layout.results_dir("default", root)) == default_results_after_rerun
 
     # and `MLXBENCH_PRESET=tiny asv run` under the default configuration is refused at discovery
     default_results = snapshot(layout.results_dir("default", root))

@@ -36,13 +36,13 @@ from asv import environment, util
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from mlxbench.history.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
+
 TOOL_NAME = "installed"
 SERIES_TOOL = "virtualenv"
 """Whose names the ``installed`` environment takes: the environment type of the repository's configuration."""
-PIN_FILES = {"mlx": "MLX_VERSION", "torch": "TORCH_VERSION"}
-"""Files of a timeline commit that pin a framework's release (mlxbench.history.timeline writes them)."""
-NO_RELEASE = "none"
-"""A pin file's content where that framework has no release at the commit."""
+PIN_FILES = {"mlx": VERSION_FILE, "torch": TORCH_VERSION_FILE}
+"""Files of a timeline commit that pin a framework's release (``none`` where it has none yet)."""
 
 _PROBE = """
 import importlib.metadata as m, json, sys
@@ -108,7 +108,7 @@ def commit_pins(repo: str, name: str) -> tuple[str, dict[str, str]] | None:
     for framework, filename in PIN_FILES.items():
         shown = git("show", f"{commit}:{filename}")
         version = shown.stdout.strip()
-        if shown.returncode == 0 and version and version != NO_RELEASE:
+        if shown.returncode == 0 and version and version != NONE:
             pins[framework] = version
     return commit, pins
 

@@ -385,10 +385,11 @@ def run(
     for side in both:
         shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh measurement, not one mixed with the last
     failed = False
-    for round_no in range(1, (1 if quick else rounds) + 1):
+    total = 1 if quick else rounds
+    for round_no in range(1, total + 1):
         order = both if round_no % 2 else both[::-1]
         for side in order:
-            print(f"round {round_no}/{rounds}: {side.tag} ({side.label})", file=sys.stderr)
+            print(f"round {round_no}/{total}: {side.tag} ({side.label})", file=sys.stderr)
             if _run_round(side, round_no, name, regex, preset, quick, call) != 0:
                 print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
                 failed = True
@@ -396,13 +397,14 @@ def run(
     after = read_points(both[1].results_dir, name, both[1].commit)
     repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
     pins = [(asv_environment.commit_pins(repo, s.commit) or ("", {}))[1] for s in both]
-    matrix = {k: "" for k in (conf.get("matrix", {}).get("req") or {})}
+    matrix_conf = conf.get("matrix") or {}
+    matrix = dict.fromkeys(matrix_conf.get("req", matrix_conf) if isinstance(matrix_conf, dict) else {}, "")
     same = both[0].commit == both[1].commit
     floor = noise_floor(before, after, changed_frameworks(*pins, matrix), read_repeatability(history / name))
     rows = compare_points(before, after, floor)
-    print(render(base, head, name, preset, rounds, floor, rows, len(before), len(after)))
+    print(render(base, head, name, preset, total, floor, rows, len(before), len(after)))
     if same:
-        path = save_repeatability(history / name, rows, base, preset, rounds, both)
+        path = save_repeatability(history / name, rows, base, preset, total, both, info)
         print(f"repeatability of {base} on {name}: {describe_repeatability(json.loads(path.read_text()))} -> {path}")
     slow = gate(rows, fail_above)
     if slow:
@@ -421,9 +423,19 @@ def describe_repeatability(doc: Mapping[str, Any]) -> str:
 
 
 def save_repeatability(
-    machine_dir: Path, rows: Sequence[Row], release: str, preset: str, rounds: int, both: Sequence[Side]
+    machine_dir: Path,
+    rows: Sequence[Row],
+    release: str,
+    preset: str,
+    rounds: int,
+    both: Sequence[Side],
+    info: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write the machine's repeatability (the schema :mod:`mlxbench.report.noise` reads)."""
+    """Write the machine's repeatability (the schema :mod:`mlxbench.report.noise` reads).
+
+    A machine folder that does not exist yet also gets ``machine.json`` from
+    ``info``, so that ASV and the reports can read the folder.
+    """
     doc = repeatability(rows)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc["runs"] = [
@@ -431,6 +443,10 @@ def save_repeatability(
     ]
     path = Path(machine_dir) / REPEATABILITY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
+    if info is not None and not (path.parent / "machine.json").exists():
+        from asv.util import write_json
+
+        write_json(str(path.parent / "machine.json"), dict(info), api_version=1)  # as ASV's own runs write it
     path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
     return path
 
