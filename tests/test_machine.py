@@ -94,10 +94,26 @@ def test_a_random_mac_is_not_an_identity(monkeypatch):
     monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
     monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
     monkeypatch.setattr(machine, "_read", lambda path: "0123456789abcdef\n" if "machine-id" in path else "")
+    monkeypatch.setattr(machine, "host_salt", lambda: "salt")
     monkeypatch.setattr(machine.uuid, "getnode", lambda: (1 << 40) | 0x1234)
-    assert machine.raw_host_id() == "0123456789abcdef"
+    assert machine.raw_host_id() == "salt|0123456789abcdef"
     monkeypatch.setattr(machine.uuid, "getnode", lambda: 0x02FC00000001)
-    assert machine.raw_host_id() == "0123456789abcdef|02fc00000001"
+    assert machine.raw_host_id() == "salt|0123456789abcdef|02fc00000001"
+
+
+def test_clones_of_one_image_get_their_own_host_id(tmp_path, monkeypatch):
+    """Same machine id and MAC (a cloned VM image): the per-host id file written on first use tells them apart."""
+    monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
+    monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
+    monkeypatch.setattr(machine, "_read", lambda path: "0123456789abcdef\n" if "machine-id" in path else "")
+    monkeypatch.setattr(machine.uuid, "getnode", lambda: 0x02FC00000001)
+    ids = []
+    for home in ("clone-a", "clone-b"):
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / home))
+        ids.append(machine.raw_host_id())
+        assert machine.raw_host_id() == ids[-1]  # kept: the same clone keeps its name
+        assert (tmp_path / home / "mlxbench" / "host-id").read_text().strip()
+    assert machine.host_hash(ids[0]) != machine.host_hash(ids[1])
 
 
 def test_a_folder_of_another_host_is_refused(tmp_path, monkeypatch):

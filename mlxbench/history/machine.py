@@ -6,9 +6,9 @@ the CPU model, core count, memory and GPU (nvidia-smi). Two hosts of one model
 must not share a series (one may run 40% slower than the other, and their
 points in one line would invent regressions), so the ASV machine name is
 ``"<config> <host>"``: ``host`` is 6 hex characters of a SHA-256 of a stable
-host id (``/etc/machine-id`` plus the primary MAC on Linux, the platform UUID on
-macOS; never the raw id). ``os`` is coarse (``Linux 6``): a kernel patch must
-not split a series either. Reports group machines by ``config``.
+host id (a random id kept in ``~/.config/mlxbench/host-id``, ``/etc/machine-id``
+and the primary MAC on Linux, the platform UUID on macOS; never the raw id).
+``os`` is coarse (``Linux 6``): a kernel patch must not split a series either. Reports group machines by ``config``.
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def raw_host_id() -> str:
     override = os.environ.get(HOST_ID_ENV, "").strip()
     if override:
         return override
-    parts: list[str] = []
+    parts: list[str] = [host_salt()]
     if platform.system() == "Darwin":
         found = re.search(r'"IOPlatformUUID"\s*=\s*"([^"]+)"', _run("ioreg", "-rd1", "-c", "IOPlatformExpertDevice"))
         if found:
@@ -125,6 +125,28 @@ def raw_host_id() -> str:
         if not (node >> 40) & 1:  # multicast bit clear: a real hardware address
             parts.append(f"{node:012x}")
     return "|".join(parts) or platform.node()
+
+
+def host_salt(path: Path | None = None) -> str:
+    """A random id made once per host (``~/.config/mlxbench/host-id``) and kept.
+
+    VMs cloned from one image share both the machine id and, under some
+    hypervisors (Firecracker's default ``02:fc:00:00:00:01``), the MAC address;
+    a file written on first use is not in the image, so each clone gets its own
+    series while a host keeps its name across reboots and kernel updates.
+    """
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    path = path or base / "mlxbench" / "host-id"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        salt = uuid.uuid4().hex
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(salt + "\n")
+        except OSError:
+            return ""  # read-only home: machine id and MAC alone
+        return salt
 
 
 def host_hash(raw: str) -> str:
