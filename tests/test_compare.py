@@ -78,6 +78,10 @@ def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
     assert saved["p90_abs_change"] == doc["p90_abs_change"] and len(saved["runs"]) == 2
     floor = compare.read_repeatability(tmp_path / "m")  # what the noise rules read back
     assert floor is not None and floor.fraction == pytest.approx(doc["p90_abs_change"])
+    again = compare.compare_points(before, before, Floor(0.1, "test"))  # no drift at all
+    compare.save_repeatability(tmp_path / "m", again, "v0.32.4", "tiny", 2, sides, info)
+    assert len(path.read_text().splitlines()) == 2  # kept, like calibrations; the newest counts
+    assert compare.read_repeatability(tmp_path / "m").fraction == 0.0
 
 
 def test_releases_that_do_not_install_here_are_refused_before_anything_runs():

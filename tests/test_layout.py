@@ -77,7 +77,7 @@ def test_what_a_local_run_writes_is_ignored_and_the_committed_results_are_not_it
         "results/benchmarks.json",
         f"results/{name}/machine.json",
         f"results/{name}/3b8bf837-virtualenv-py3.11-numpy-packaging-torch2.13.0.json",
-        f"results/{name}/repeatability.json",
+        f"results/{name}/repeatability.jsonl",
         ".asv/presets/tiny/results/benchmarks.json",
         ".asv/compare/default/v0.31.1..v0.32.4/a/results/benchmarks.json",
     ]

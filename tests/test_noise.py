@@ -93,6 +93,18 @@ def test_repeatability_file(tmp_path):
         noise.read_repeatability(tmp_path)
 
 
+def test_repeatability_is_json_lines_the_newest_counts_and_the_old_name_is_still_read(tmp_path):
+    assert not noise.REPEATABILITY_FILE.endswith(".json")  # ASV reads every *.json in a machine folder as results
+    (tmp_path / noise.LEGACY_REPEATABILITY_FILE).write_text(
+        json.dumps({"within_10pct": 0.5, "p90_abs_change": 0.2}, indent=1)  # as written before: one document
+    )
+    assert noise.read_repeatability(tmp_path).fraction == 0.2
+    lines = [{"within_10pct": 0.79, "p90_abs_change": f} for f in (0.14, 0.08)]
+    (tmp_path / noise.REPEATABILITY_FILE).write_text("".join(json.dumps(d) + "\n" for d in lines))
+    floor = noise.read_repeatability(tmp_path)
+    assert floor.fraction == 0.08 and noise.REPEATABILITY_FILE in floor.source
+
+
 def test_which_frameworks_changed():
     assert noise.changed_frameworks({"mlx": "0.31.1", "torch": "2.13.0"}, {"mlx": "0.32.4", "torch": "2.13.0"}) == {
         "mlx"

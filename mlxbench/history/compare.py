@@ -21,7 +21,7 @@ well as by any real change. This command therefore:
 - with ``--fail-above FACTOR``, exits 1 when a change beyond the noise is a
   slowdown by more than FACTOR (a CI gate);
 - for ``vA vA``, records the machine's repeatability (share of medians within
-  +-10%, percentiles of ``|ratio - 1|``) in ``<results>/<machine>/repeatability.json``,
+  +-10%, percentiles of ``|ratio - 1|``) in ``<results>/<machine>/repeatability.jsonl``,
   which the report's noise rules use where no controls exist.
 """
 
@@ -46,11 +46,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, asv_run, layout, machine, releases, timeline
-
-try:  # the report's noise rules (DESIGN 6), so compare and the history table judge alike
-    from mlxbench.report import noise as report_noise
-except ImportError:  # hook: until mlxbench/report/noise.py lands, ASV's own test and the 10% default below
-    report_noise = None  # type: ignore[assignment]
+from mlxbench.report import noise as report_noise  # the report's rules: compare and the history table judge alike
 
 DEFAULT_ROUNDS = 2
 DEFAULT_FLOOR = 0.10
@@ -58,7 +54,7 @@ DEFAULT_FLOOR = 0.10
 WITHIN = 0.10
 """Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
 QUANTILE = 0.9
-REPEATABILITY_FILE = report_noise.REPEATABILITY_FILE if report_noise else "repeatability.json"
+REPEATABILITY_FILE = report_noise.REPEATABILITY_FILE
 
 
 @dataclass(frozen=True)
@@ -148,38 +144,14 @@ def quantile(values: Iterable[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def _is_different(before: Point, after: Point) -> bool | None:
-    """ASV's test as ``asv compare`` applies it; None where there are no statistics (one sample)."""
-    from asv import _stats
-
-    if before.repeat == 1 or after.repeat == 1:
-        return None
-    if before.ci_99 is None or after.ci_99 is None:
-        return None
-    ci_a = {"ci_99_a": before.ci_99[0], "ci_99_b": before.ci_99[1]}
-    ci_b = {"ci_99_a": after.ci_99[0], "ci_99_b": after.ci_99[1]}
-    return _stats.is_different(before.samples, after.samples, ci_a, ci_b)
-
-
 def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
-    """Whether one variant changed beyond the noise, and why (in words).
-
-    The report's :func:`mlxbench.report.noise.judge` where it exists (the same
-    rules as the history table); otherwise ASV's own test and the floor.
-    """
-    if report_noise is not None:
-        verdict = report_noise.judge(
-            {"v": report_noise.Stats(before.median, before.ci_99, before.samples, before.repeat)},
-            {"v": report_noise.Stats(after.median, after.ci_99, after.samples, after.repeat)},
-            report_noise.Floor(floor.fraction, floor.source),
-        )
-        return verdict.changed, verdict.why
-    different = _is_different(before, after)
-    if different is False:
-        return False, "ASV's test finds no difference"
-    if abs(after.median / before.median - 1) <= floor.fraction:
-        return False, f"inside the noise floor {floor}"
-    return True, f"beats the noise floor {floor}"
+    """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.report.noise.judge`."""
+    verdict = report_noise.judge(
+        {"v": report_noise.Stats(before.median, before.ci_99, before.samples, before.repeat)},
+        {"v": report_noise.Stats(after.median, after.ci_99, after.samples, after.repeat)},
+        report_noise.Floor(floor.fraction, floor.source),
+    )
+    return verdict.changed, verdict.why
 
 
 def changed_frameworks(pins_a: Mapping[str, str], pins_b: Mapping[str, str], matrix: Mapping[str, str]) -> set[str]:
@@ -213,30 +185,18 @@ def noise_floor(
     shared = before.keys() & after.keys()
     ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
     what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
-    if report_noise is not None:
-        floor = report_noise.floor_from_controls(ratios, what, report_noise.Floor(fallback.fraction, fallback.source))
-        return Floor(floor.fraction, floor.source)
-    if len(ratios) < 5:
-        return fallback
-    drift = quantile((abs(r - 1) for r in ratios), QUANTILE)
-    return Floor(drift, f"{QUANTILE * 100:.0f}th percentile of |ratio - 1| over {what}")
+    floor = report_noise.floor_from_controls(ratios, what, report_noise.Floor(fallback.fraction, fallback.source))
+    return Floor(floor.fraction, floor.source)
 
 
 def read_repeatability(machine_dir: Path) -> Floor | None:
-    """The machine's measured repeatability as a floor (the report's reader where it exists)."""
-    if report_noise is not None:
-        try:
-            floor = report_noise.read_repeatability(machine_dir)
-        except ValueError as exc:
-            print(f"warning: {exc}", file=sys.stderr)
-            return None
-        return Floor(floor.fraction, floor.source) if floor else None
-    path = Path(machine_dir) / REPEATABILITY_FILE
+    """The machine's measured repeatability as a floor (the report's reader); None, with a warning, if unreadable."""
     try:
-        doc = json.loads(path.read_text())
-        return Floor(float(doc["p90_abs_change"]), f"measured repeatability ({REPEATABILITY_FILE})")
-    except (OSError, ValueError, KeyError, TypeError):
+        floor = report_noise.read_repeatability(machine_dir)
+    except ValueError as exc:
+        print(f"warning: {exc}", file=sys.stderr)
         return None
+    return Floor(floor.fraction, floor.source) if floor else None
 
 
 def compare_points(before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor) -> list[Row]:
@@ -405,7 +365,8 @@ def run(
     print(render(base, head, name, preset, total, floor, rows, len(before), len(after)))
     if same:
         path = save_repeatability(history / name, rows, base, preset, total, both, info)
-        print(f"repeatability of {base} on {name}: {describe_repeatability(json.loads(path.read_text()))} -> {path}")
+        newest = json.loads(path.read_text().splitlines()[-1])
+        print(f"repeatability of {base} on {name}: {describe_repeatability(newest)} -> {path}")
     slow = gate(rows, fail_above)
     if slow:
         print(f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{fail_above:g}", file=sys.stderr)
@@ -431,10 +392,11 @@ def save_repeatability(
     both: Sequence[Side],
     info: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Write the machine's repeatability (the schema :mod:`mlxbench.report.noise` reads).
+    """Append the machine's repeatability as one line (the schema :mod:`mlxbench.report.noise` reads; newest counts).
 
-    A machine folder that does not exist yet also gets ``machine.json`` from
-    ``info``, so that ASV and the reports can read the folder.
+    Earlier measurements stay, as calibrations do. A machine folder that
+    does not exist yet also gets ``machine.json`` from ``info``, so that ASV
+    and the reports can read the folder.
     """
     doc = repeatability(rows)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -447,7 +409,8 @@ def save_repeatability(
         from asv.util import write_json
 
         write_json(str(path.parent / "machine.json"), dict(info), api_version=1)  # as ASV's own runs write it
-    path.write_text(json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    with path.open("a") as out:
+        out.write(json.dumps(doc, sort_keys=True) + "\n")
     return path
 
 

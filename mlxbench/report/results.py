@@ -217,7 +217,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
         machine_file = machine_dir / "machine.json"
         results_files = sorted(
-            p for p in machine_dir.glob("*.json") if p.name not in ("machine.json", noise.REPEATABILITY_FILE)
+            p for p in machine_dir.glob("*.json") if p.name not in ("machine.json", noise.LEGACY_REPEATABILITY_FILE)
         )
         if not machine_file.exists() and not results_files:
             continue  # not an ASV machine directory
