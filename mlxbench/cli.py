@@ -207,6 +207,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from mlxbench.history import migrate
+
+    return migrate.run(args.results, args.apply)
+
+
 REPORT_TABLES = ("average", "detailed", "history", "race")
 """`mlxbench report --table` choices, all by default (here, so the parser does not import the report)."""
 
@@ -330,6 +336,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
     p.add_argument("--quick", action="store_true", help="one sample, one round: checks the set-up, measures nothing")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "migrate", help="move results of the MLX-only timeline onto the stack timeline (a dry run unless --apply)"
+    )
+    p.add_argument(
+        "results", nargs="*", help="ASV results directories (default: every preset's results directory that exists)"
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--apply", action="store_true", help="move the files (default: report what would move)")
+    mode.add_argument("--dry-run", action="store_true", help="report what would move, write nothing (the default)")
+    p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
     _add_preset(p)

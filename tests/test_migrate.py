@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from mlxbench.cli import main
 from mlxbench.history import migrate, releases, timeline
-from mlxbench.report import results
+from mlxbench.report import noise, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 ENV = "virtualenv-py3.11-numpy-packaging-torch2.13.0"
@@ -106,3 +107,36 @@ def test_a_migration_never_overwrites(stack, tmp_path):
     done = migrate.migrate(tmp_path, stack)
     assert done.moved == [] and "already exists" in dict(done.left)[old]
     assert done.lines()[-1] == "0 moved, 1 already on the stack timeline, 1 left"
+
+
+def test_a_repeatability_document_becomes_the_oldest_line_of_the_json_lines_file(stack, tmp_path):
+    machine = tmp_path / "m"
+    machine.mkdir()
+    old, new = machine / noise.LEGACY_REPEATABILITY_FILE, machine / noise.REPEATABILITY_FILE
+    old.write_text(json.dumps({"within_10pct": 0.8, "p90_abs_change": 0.12}, indent=1))  # as compare wrote it
+    newer = json.dumps({"within_10pct": 0.9, "p90_abs_change": 0.05}) + "\n"
+    new.write_text(newer)
+    dry = migrate.migrate(tmp_path, stack, dry_run=True)
+    assert dry.moved == [(old, new)] and old.exists() and new.read_text() == newer
+    assert dry.lines(dry_run=True)[0] == f"would move m/{old.name} -> {new.name}"
+    done = migrate.migrate(tmp_path, stack)
+    assert done.left == [] and not old.exists()
+    first, second = new.read_text().splitlines()
+    assert json.loads(first)["p90_abs_change"] == 0.12 and second + "\n" == newer
+    assert noise.read_repeatability(machine).fraction == 0.05  # the newest still counts
+
+
+def test_mlxbench_migrate_is_a_dry_run_unless_told_to_apply(tmp_path, capsys):
+    machine = tmp_path / "results" / "m"
+    machine.mkdir(parents=True)
+    old = _result(machine, migrate.legacy_tags()["v0.32.4"])
+    unknown = _result(machine, "f" * 40)
+    assert main(["migrate", str(tmp_path / "results")]) == 1  # a file is left: exit 1
+    out = capsys.readouterr().out
+    assert "(dry run" in out and "would move m/" in out and "1 would move, 0 already" in out and old.exists()
+    assert f"left m/{unknown.name}: commit ffffffff is in neither" in out
+    unknown.unlink()
+    assert main(["migrate", "--apply", str(tmp_path / "results")]) == 0
+    assert "1 moved" in capsys.readouterr().out and not old.exists()
+    assert main(["migrate", str(tmp_path / "nowhere")]) == 2
+    assert "no results directory" in capsys.readouterr().err

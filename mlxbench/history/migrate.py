@@ -15,20 +15,25 @@ dropped silently: a file that cannot be mapped (unknown hash, an environment
 without a torch pin, a target that already exists) is reported and left as it
 is, for re-measurement.
 
-    python -m mlxbench.history.migrate [--dry-run] [RESULTS_DIR ...]
+A machine's ``repeatability.json`` (one JSON document) becomes a line of
+``repeatability.jsonl``: ASV takes every ``*.json`` in a machine's folder for a
+result file, and ``asv publish`` warns about one that is not.
+
+    mlxbench migrate [--apply] [RESULTS_DIR ...]     (a dry run unless --apply)
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mlxbench.errors import UsageError
 from mlxbench.history import timeline
 from mlxbench.history.releases import DATA_DIR
+from mlxbench.report.noise import LEGACY_REPEATABILITY_FILE, REPEATABILITY_FILE
 
 LEGACY_PATH = DATA_DIR / "mlx_timeline_v1.json"
 
@@ -46,21 +51,44 @@ class Migration:
     current: list[Path] = field(default_factory=list)  # already keyed by the stack timeline
     left: list[tuple[Path, str]] = field(default_factory=list)  # (file, why it was not moved)
 
-    def lines(self) -> list[str]:
-        out = [f"moved {old.parent.name}/{old.name} -> {new.name}" for old, new in self.moved]
+    def lines(self, dry_run: bool = False) -> list[str]:
+        moved = "would move" if dry_run else "moved"
+        out = [f"{moved} {old.parent.name}/{old.name} -> {new.name}" for old, new in self.moved]
         out += [f"left {path.parent.name}/{path.name}: {why}" for path, why in self.left]
-        out.append(f"{len(self.moved)} moved, {len(self.current)} already on the stack timeline, {len(self.left)} left")
+        out.append(
+            f"{len(self.moved)} {moved}, {len(self.current)} already on the stack timeline, {len(self.left)} left"
+        )
         return out
+
+
+def _machine_dirs(results_dir: Path) -> list[Path]:
+    return sorted(p for p in results_dir.iterdir() if p.is_dir())
 
 
 def _result_files(results_dir: Path) -> list[Path]:
     """ASV result files: ``<machine>/<hash8>-<env>.json`` (machine.json and benchmarks.json are not results)."""
     return sorted(
         path
-        for machine in sorted(p for p in results_dir.iterdir() if p.is_dir())
+        for machine in _machine_dirs(results_dir)
         for path in machine.glob("*.json")
-        if path.name != "machine.json"
+        if path.name not in ("machine.json", LEGACY_REPEATABILITY_FILE)
     )
+
+
+def _repeatability(machine_dir: Path, dry_run: bool, done: Migration) -> None:
+    """``repeatability.json`` -> a line of ``repeatability.jsonl``, before any line already there (it is older)."""
+    old, new = machine_dir / LEGACY_REPEATABILITY_FILE, machine_dir / REPEATABILITY_FILE
+    if not old.exists():
+        return
+    try:
+        line = json.dumps(json.loads(old.read_text()), sort_keys=True) + "\n"
+    except (OSError, ValueError) as exc:
+        done.left.append((old, f"not readable JSON ({exc})"))
+        return
+    if not dry_run:
+        new.write_text(line + (new.read_text() if new.exists() else ""))
+        old.unlink()
+    done.moved.append((old, new))
 
 
 def migrate(
@@ -114,26 +142,33 @@ def migrate(
             target.write_text(json.dumps(doc))  # ASV writes result files with json.dump's defaults
             path.unlink()
         done.moved.append((path, target))
+    for machine_dir in _machine_dirs(Path(results_dir)):
+        _repeatability(machine_dir, dry_run, done)
     return done
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    from mlxbench.history import asv_run
+def run(results: Sequence[str | Path], apply: bool) -> int:
+    """Migrate (or, unless ``apply``, dry-run) each results directory and print what moved and what was left, why.
 
-    parser = argparse.ArgumentParser(prog="python -m mlxbench.history.migrate", description=__doc__.splitlines()[0])
-    parser.add_argument("results", nargs="*", help="ASV results directories (default: asv.conf.json's results_dir)")
-    parser.add_argument("--dry-run", action="store_true", help="report what would move; write nothing")
-    args = parser.parse_args(argv)
-    conf = asv_run.asv_conf()
-    tags = asv_run.sync_timeline(conf)
+    1 when a file was left: it needs re-measuring (or a look), and a script should notice.
+    """
+    from mlxbench.catalog import PRESETS
+    from mlxbench.history import asv_run, layout
+
+    dirs = [Path(r) for r in results] or [layout.results_dir(p) for p in PRESETS if layout.results_dir(p).is_dir()]
+    if missing := [str(d) for d in dirs if not d.is_dir()]:
+        raise UsageError(f"no results directory at {', '.join(missing)}")
+    tags = asv_run.sync_timeline(asv_run.asv_conf())
     left = 0
-    for results_dir in args.results or [asv_run.ROOT / conf["results_dir"]]:
-        done = migrate(Path(results_dir), tags, dry_run=args.dry_run)
-        print(f"{results_dir}:" + ("  (dry run)" if args.dry_run else ""))
-        print("\n".join(f"  {line}" for line in done.lines()))
+    for results_dir in dirs:
+        done = migrate(results_dir, tags, dry_run=not apply)
+        print(f"{results_dir}:" + ("" if apply else "  (dry run: nothing written; --apply moves the files)"))
+        print("\n".join(f"  {line}" for line in done.lines(dry_run=not apply)))
         left += len(done.left)
     return 1 if left else 0
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+if __name__ == "__main__":  # the older spelling of `mlxbench migrate`
+    from mlxbench.cli import main
+
+    sys.exit(main(["migrate", *sys.argv[1:]]))
