@@ -207,6 +207,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
     )
 
 
+def cmd_history(args: argparse.Namespace) -> int:
+    from mlxbench.history import history_run
+
+    return history_run.run(
+        selection.preset(args.preset),
+        selection.ops(args.op),
+        selection.backends(args.backend),
+        args.range,
+        args.framework,
+        timeline_mode=args.timeline,
+        machine_name=args.machine,
+        rerun=args.rerun,
+        quick=args.quick,
+        dry_run=args.dry_run,
+    )
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from mlxbench.history import migrate
 
@@ -336,6 +353,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
     p.add_argument("--quick", action="store_true", help="one sample, one round: checks the set-up, measures nothing")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser(
+        "history",
+        help="this machine's history: asv run over the commits where a framework changed and that install here",
+    )
+    p.add_argument(
+        "range", nargs="?", help="timeline tags or hashes: A..B, A.., ..B or one commit (default: the whole timeline)"
+    )
+    p.add_argument(
+        "--framework",
+        help="mlx, torch or all: whose commits to run (default: mlx where the configuration pins torch, else all)",
+    )
+    _add_selection(p)
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="each commit's own torch (a configuration without torch in the matrix) instead of the pinned one",
+    )
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
+    p.add_argument("--rerun", action="store_true", help="measure again what this machine already has")
+    p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick): checks the set-up")
+    p.add_argument("--dry-run", action="store_true", help="print the commits and ASV's command; run nothing")
+    p.set_defaults(func=cmd_history)
 
     p = sub.add_parser(
         "migrate", help="move results of the MLX-only timeline onto the stack timeline (a dry run unless --apply)"
