@@ -238,20 +238,24 @@ def cmd_report(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from mlxbench.harness import ceilings
-    from mlxbench.history import asv_run
+    from mlxbench.history import asv_run, layout
     from mlxbench.report import plots, readme, render, results
     from mlxbench.report.tables import Report
 
     fmt = args.format
     if fmt not in render.FORMATS:
         raise UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
-    conf = asv_run.asv_conf()
-    results_dir = Path(args.results) if args.results else asv_run.ROOT / conf["results_dir"]
-    loaded = results.load(results_dir, asv_run.sync_timeline(conf))
+    preset = selection.preset(args.preset)
+    if args.update_readme and preset != layout.DEFAULT_PRESET:
+        raise UsageError(f"the README shows the default preset's results, not {preset!r}: leave out --preset")
+    results_dir = Path(args.results) if args.results else layout.results_dir(preset)
+    loaded = results.load(results_dir, asv_run.sync_timeline(asv_run.asv_conf()))
     err = _console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    ceilings_by_machine = {m: ceilings.load(results_dir / m) for m in loaded.machines}
+    # Ceilings are the machine's, not a preset's: `mlxbench calibrate` keeps them beside the default results.
+    ceilings_dir = Path(args.results) if args.results else layout.results_dir(layout.DEFAULT_PRESET)
+    ceilings_by_machine = {m: ceilings.load(ceilings_dir / m) for m in loaded.machines}
     report = Report(
         loaded,
         args.machine,
@@ -260,7 +264,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         args.mean,
         args.metric,
         ceilings_by_machine,
-        preset=selection.preset(args.preset),
+        preset=preset,
         mode=args.mode,
     )
     print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
@@ -390,7 +394,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="average, detailed and history tables (and plots) from ASV results")
     _add_preset(p)
-    p.add_argument("--results", help="an ASV results directory (default: asv.conf.json's results_dir)")
+    p.add_argument(
+        "--results", help="an ASV results directory (default: the preset's, results/ or .asv/presets/<preset>/results)"
+    )
     p.add_argument(
         "--table",
         action="append",

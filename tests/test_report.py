@@ -20,7 +20,7 @@ import pytest
 
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
-from mlxbench.history import releases, timeline
+from mlxbench.history import layout, releases, timeline
 from mlxbench.report import plots, readme, render, results, tables
 from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
 
@@ -282,6 +282,16 @@ def test_wholly_unreadable_results_exit_2(capsys, results_copy):
 def test_missing_results_directory_exits_2(capsys, tmp_path):
     code, _, err = run_cli(capsys, "--results", str(tmp_path / "nowhere"))
     assert code == 2 and "no results directory" in err
+
+
+def test_a_preset_reports_its_own_results_and_the_machines_ceilings(capsys, monkeypatch):
+    asked: list[str] = []
+    monkeypatch.setattr(layout, "results_dir", lambda preset, root=layout.ROOT: asked.append(preset) or FIXTURE)
+    code, out, _ = run_cli(capsys, "--table", "average")
+    assert code == 0 and "Average benchmark: fixture-cpu" in out
+    assert asked == ["tiny", "default"]  # the preset's results; ceilings where `mlxbench calibrate` keeps them
+    code, _, err = run_cli(capsys, "--update-readme")
+    assert code == 2 and "the README shows the default preset's results, not 'tiny'" in err
 
 
 def test_plots_are_pngs_one_per_backend_plus_the_bar_chart(loaded, tmp_path):
