@@ -21,7 +21,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import commits, history_run, layout, machine, timeline
+from mlxbench.history import asv_run, commits, history_run, layout, machine, timeline
 from mlxbench.history.releases import Release
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "fixture-cpu"
@@ -70,9 +70,15 @@ class FakeAsv:
 
 
 def write_result(folder: Path, commit: str, env_name: str, measured: bool = True) -> Path:
-    """A result file as ASV writes it (one of the fixture's), with numbers or, like a failed install, none."""
+    """A result file as ASV writes it (one of the fixture's), with numbers or, like a failed install, none.
+
+    An environment name without torch is a timeline-mode one: its params and requirements carry no torch either.
+    """
     doc = json.loads(sorted(FIXTURE.glob("*-*.json"))[0].read_text())
     doc.update(commit_hash=commit, env_name=env_name)
+    if "torch" not in env_name:
+        for key in ("params", "requirements"):
+            doc[key].pop("torch")
     if not measured:
         at = doc["result_columns"].index("result")
         for entry in doc["results"].values():
@@ -193,3 +199,25 @@ def test_the_cli_refuses_a_torch_history_on_the_pinned_repository(capsys):
     assert main(["history", "--framework", "torch", "--preset", "tiny"]) == 2
     err = capsys.readouterr().err
     assert "torch is pinned" in err and "--timeline" in err
+
+
+def test_summaries_show_the_runs_own_series_where_the_machine_has_pinned_and_timeline_results(project):
+    """A machine with both series has no table named after the machine alone: each summary picks its own."""
+    tags = timeline.tags(project.parent / "timeline.git")
+    results = project.parent / "results"
+    pinned, free = "virtualenv-py3.11-numpy-packaging-torch2.13.0", "virtualenv-py3.11-numpy-packaging"
+    for env_name in (pinned, free):
+        for tag in ("v0.31.1", "v0.32.4"):
+            write_result(results / "m", tags[tag], env_name)
+    main_job = asv_run.Plan(
+        project, {}, CPU, tags, "v0.32.4", tags["v0.32.4"], [free], {"machine": "m"}, results, [], {}
+    )
+    text = asv_run._summary(main_job, OPS, "tiny")
+    assert "Average benchmark: m, mlx v0.32.4" in text and "Detailed benchmark: m, mlx v0.32.4" in text
+    assert "(timeline)" in text and "(pinned)" not in text
+    history = history_run.Plan(
+        "tiny", "pinned", "mlx", project, {}, tags, commits.Selection(), OPS, CPU, [pinned], {"machine": "m"}, results
+    )
+    text = history_run.history_tables(history)
+    assert "History: m, mlx_cpu" in text and "| v0.31.1 | v0.32.4 |" in text
+    assert "Pinned mode" in text and "Timeline mode" not in text

@@ -20,9 +20,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
@@ -30,6 +30,9 @@ from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, layout, machine, releases, timeline
+
+if TYPE_CHECKING:
+    from mlxbench.report.results import ResultSet
 
 ROOT = layout.ROOT
 ASV = str(Path(sys.executable).with_name("asv"))
@@ -198,15 +201,29 @@ def run(
     return code
 
 
+def only_series(loaded: ResultSet, series: Sequence[str]) -> ResultSet:
+    """``loaded`` without the environments a run did not file its results under.
+
+    One machine can hold several series (a pinned one and a timeline one);
+    a run's summary is about its own, and the report names a series after its
+    machine only where the machine has one.
+    """
+    return replace(loaded, measurements=[m for m in loaded.measurements if m.env in series])
+
+
 def _summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
-    """The average and detailed tables of what this run selected, at this release."""
+    """The average and detailed tables of what this run selected, at this release, in its own series."""
     from mlxbench.report import render, results
     from mlxbench.report.tables import Report
 
     name = p.machine["machine"]
-    loaded = results.load(p.results_dir, p.tags)
-    report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
-    return render.render([report.average(name, p.tag), report.detailed(name, p.tag)], "markdown")
+    try:
+        loaded = only_series(results.load(p.results_dir, p.tags), p.series)
+        report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
+    except UsageError as exc:
+        return f"no results of {p.tag} to show: {exc}"
+    tables = [table for s in report.series for table in (report.average(s, p.tag), report.detailed(s, p.tag))]
+    return render.render(tables, "markdown") if tables else f"no results of {p.tag} in {', '.join(p.series)}"
 
 
 def ensure_benchmarks_json(preset: str, config: Path | None = None) -> Path:

@@ -293,19 +293,14 @@ def summary(p: Plan, before: Mapping[str, int], asv_seconds: float, total_second
 
 
 def history_tables(p: Plan) -> str:
-    """This machine's history tables (this mode's series, the selected ops and backends), or why there are none."""
+    """This machine's history tables (this run's series, the selected ops and backends), or why there are none."""
     from mlxbench.report import render, results
     from mlxbench.report.tables import Report
 
     try:
-        loaded = results.load(p.results_dir, p.tags)
+        loaded = asv_run.only_series(results.load(p.results_dir, p.tags), p.series)
         report = Report(
-            loaded,
-            [p.machine["machine"]],
-            [b.name for b in p.backends],
-            ops=[op.name for op in p.ops],
-            preset=p.preset,
-            mode=p.mode,
+            loaded, [p.machine["machine"]], [b.name for b in p.backends], ops=[op.name for op in p.ops], preset=p.preset
         )
         return render.render(report.tables(["history"]), "markdown")
     except UsageError as exc:

@@ -98,7 +98,7 @@ class ResultSet:
     problems: list[str] = field(default_factory=list)
     """What was skipped or ignored, one human-readable line each."""
     repeatability: dict[str, noise.Floor] = field(default_factory=dict)
-    """Machine name -> its measured repeatability (``repeatability.json``), where measured."""
+    """Machine name -> its measured repeatability (``repeatability.jsonl``), where measured."""
 
     def config(self, machine: str) -> str:
         """The machine's chip configuration; a legacy machine without one is its own configuration."""
