@@ -302,7 +302,7 @@ def switch() -> list[str]:
             build = Path(tmp) / f"build-{version}"
             build.mkdir()
             (build / timeline.VERSION_FILE).write_text(version + "\n")
-            times.append(_seconds([python, str(ROOT / "mlxbench" / "asv_install.py"), str(build)]))
+            times.append(_seconds([python, str(ROOT / "mlxbench" / "history" / "asv_install.py"), str(build)]))
     return [
         f"Release switch (ASV's install step, warm pip cache): mlx {current} -> {other} {times[0]:.1f} s, "
         f"back {times[1]:.1f} s (target 10 s)."
