@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -43,6 +44,20 @@ def test_another_preset_gets_a_generated_configuration_with_its_own_results_and_
     written = path.stat().st_mtime_ns
     layout.asv_config("tiny", root)
     assert path.stat().st_mtime_ns == written  # regenerated only when the base changes
+
+
+@pytest.mark.parametrize("preset", ["default", "tiny"])
+def test_timeline_mode_has_a_configuration_without_torch_writing_to_the_presets_own_results(root, preset):
+    path = layout.timeline_config(preset, root)
+    assert path == layout.timeline_dir(preset, root) / layout.CONFIG_NAME
+    assert path.parent == root / ".asv" / "timeline-mode" / preset
+    conf, pinned = layout.load_conf(path), layout.load_conf(layout.asv_config(preset, root))
+    assert "torch" in pinned["matrix"]["req"] and "torch" not in conf["matrix"]["req"]
+    assert conf[layout.PRESET_KEY] == preset  # the suite runs this preset under it, and refuses any other
+    assert Path(conf["results_dir"]) == layout.results_dir(preset, root).resolve()  # beside the pinned series
+    assert Path(conf["html_dir"]) == layout.html_dir(preset, root).resolve()
+    assert conf["repo"] == str((root / ".asv" / "timeline.git").resolve())  # the same timeline and environments
+    assert conf["env_dir"] == str((root / ".asv" / "env").resolve())
 
 
 def test_the_suite_refuses_a_preset_its_configuration_does_not_keep(root):
