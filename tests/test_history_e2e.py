@@ -4,7 +4,8 @@
 - two hosts are two machines, and a run on one never touches the other's files;
 - the main job keeps what this machine already measured unless asked to measure again;
 - a tiny/default alternation leaves the other preset's results and published graphs exactly as they were;
-- ``mlxbench compare`` measures two releases in interleaved rounds outside the history, and records repeatability.
+- ``mlxbench compare`` measures two releases in interleaved rounds outside the history, and records repeatability;
+- ``mlxbench history`` runs its commits with ``asv run HASHFILE:`` in ASV's virtualenv and keeps what is there.
 
 The matrix is numpy-only (no torch is ever installed into a virtualenv here), as in test_asv_suite.py.
 """
@@ -26,7 +27,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_environment, asv_run, compare, layout, machine
+from mlxbench.history import asv_environment, asv_run, compare, history_run, layout, machine
 
 pytestmark = pytest.mark.e2e
 
@@ -222,3 +223,15 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
     doc = json.loads((history / compare.REPEATABILITY_FILE).read_text())
     assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
     assert f"repeatability of {TAG} on {name}" in out
+
+
+def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_is_there(project, capsys):
+    """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run."""
+    work, _ = project
+    config = work / "asv.conf.json"
+    code = history_run.run("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True)
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
+    assert history_run.run("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True) == 0
+    assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out
