@@ -36,10 +36,12 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
@@ -57,29 +59,13 @@ QUANTILE = 0.9
 REPEATABILITY_FILE = report_noise.REPEATABILITY_FILE
 
 
-@dataclass(frozen=True)
-class Point:
-    """One variant of one timing benchmark in one side's results, as ASV stored it."""
-
-    median: float
-    ci_99: tuple[float, float] | None = None
-    samples: Sequence[float] | None = field(default=None, repr=False)
-    repeat: int | None = None
+Point = report_noise.Stats
+"""One variant of one timing benchmark in one side's results, as ASV stored it."""
+Floor = report_noise.Floor
 
 
 Key = tuple[str, str]
 """(benchmark name, variant): ``("ops.Softmax.time_mlx_cpu", "32x64x128-axis2")``."""
-
-
-@dataclass(frozen=True)
-class Floor:
-    """``|ratio - 1|`` below ``fraction`` is not a change; ``source`` says where the number comes from."""
-
-    fraction: float
-    source: str
-
-    def __str__(self) -> str:
-        return f"{self.fraction * 100:.1f}% ({self.source})"
 
 
 @dataclass(frozen=True)
@@ -137,20 +123,12 @@ def read_points(results_dir: Path, machine: str, commit: str) -> dict[Key, Point
 
 def quantile(values: Iterable[float], q: float) -> float:
     """Linear-interpolated quantile (numpy's default), of at least one value."""
-    ordered = sorted(values)
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+    return float(np.quantile(list(values), q))
 
 
 def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
     """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.report.noise.judge`."""
-    verdict = report_noise.judge(
-        {"v": report_noise.Stats(before.median, before.ci_99, before.samples, before.repeat)},
-        {"v": report_noise.Stats(after.median, after.ci_99, after.samples, after.repeat)},
-        report_noise.Floor(floor.fraction, floor.source),
-    )
+    verdict = report_noise.judge({"v": before}, {"v": after}, floor)
     return verdict.changed, verdict.why
 
 
@@ -185,18 +163,16 @@ def noise_floor(
     shared = before.keys() & after.keys()
     ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
     what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
-    floor = report_noise.floor_from_controls(ratios, what, report_noise.Floor(fallback.fraction, fallback.source))
-    return Floor(floor.fraction, floor.source)
+    return report_noise.floor_from_controls(ratios, what, fallback)
 
 
 def read_repeatability(machine_dir: Path) -> Floor | None:
     """The machine's measured repeatability as a floor (the report's reader); None, with a warning, if unreadable."""
     try:
-        floor = report_noise.read_repeatability(machine_dir)
+        return report_noise.read_repeatability(machine_dir)
     except ValueError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         return None
-    return Floor(floor.fraction, floor.source) if floor else None
 
 
 def compare_points(before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor) -> list[Row]:
