@@ -132,3 +132,38 @@ def test_a_folder_of_another_host_is_refused(tmp_path, monkeypatch):
     (tmp_path / legacy["machine"] / "machine.json").write_text(json.dumps(legacy))
     with pytest.raises(UsageError, match="recorded before host ids"):
         machine.check_owner(tmp_path, {**other, "machine": legacy["machine"]})
+
+
+def fake_probes(monkeypatch, system: str, answers: dict[tuple[str, ...], str], cpuinfo: str = "") -> None:
+    """The VM probes answer as on ``system``: commands from ``answers`` ("" when absent), /proc/cpuinfo as given."""
+    monkeypatch.setattr(machine.platform, "system", lambda: system)
+    monkeypatch.setattr(machine, "_run", lambda *cmd: answers.get(cmd, ""))
+    monkeypatch.setattr(machine, "_read", lambda path: cpuinfo if path == "/proc/cpuinfo" else "")
+
+
+@pytest.mark.parametrize(
+    "system, answers, cpuinfo, expected",
+    [
+        ("Darwin", {("sysctl", "-n", "kern.hv_vmm_present"): "1"}, "", "unknown"),  # GitHub's macos-14 runners
+        ("Darwin", {("sysctl", "-n", "kern.hv_vmm_present"): "0"}, "", ""),  # a Mac on bare metal
+        ("Linux", {("systemd-detect-virt", "--vm"): "kvm"}, "", "kvm"),
+        ("Linux", {("systemd-detect-virt", "--vm"): "none"}, "flags\t\t: fpu vme hypervisor lahf_lm\n", "unknown"),
+        ("Linux", {}, "flags\t\t: fpu vme hypervisor\n", "unknown"),  # no systemd: the CPU flag
+        ("Linux", {("systemd-detect-virt", "--vm"): "none"}, "flags\t\t: fpu vme sse\n", ""),
+        ("Linux", {}, "", ""),
+    ],
+)
+def test_a_virtual_machine_is_detected(monkeypatch, system, answers, cpuinfo, expected):
+    fake_probes(monkeypatch, system, answers, cpuinfo)
+    assert machine.virtual_machine() == expected
+
+
+def test_a_virtual_machine_keeps_its_name_and_gets_a_field(monkeypatch):
+    """The series a VM measured before detection existed keeps its name; bare metal gets no new ASV field."""
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-a")
+    monkeypatch.setattr(machine, "virtual_machine", lambda: "")
+    bare = machine.describe()
+    monkeypatch.setattr(machine, "virtual_machine", lambda: "kvm")
+    vm = machine.describe()
+    assert vm["machine"] == bare["machine"] and vm["virtual"] == "kvm"
+    assert "virtual" not in bare  # ASV files graphs by every machine field: none added on bare metal

@@ -159,11 +159,35 @@ def coarse_os() -> str:
     return f"{platform.system()} {platform.release().split('.')[0]}"
 
 
+def virtual_machine() -> str:
+    """The hypervisor this system runs under (``kvm``, ``vmware``, or ``unknown``); "" on bare metal.
+
+    A VM's numbers describe the VM, not the chip: GitHub's macOS runners are
+    VMs whose Metal is a paravirtual device without MPS. macOS says so in
+    ``kern.hv_vmm_present``; on Linux ``systemd-detect-virt --vm`` names the
+    hypervisor (``--vm``: a container runs on the host's own chip), else the
+    ``hypervisor`` CPU flag in /proc/cpuinfo, which every x86 hypervisor sets.
+    """
+    if platform.system() == "Darwin":
+        return "unknown" if _run("sysctl", "-n", "kern.hv_vmm_present") == "1" else ""
+    kind = _run("systemd-detect-virt", "--vm")
+    if kind and kind != "none":
+        return kind
+    flags = re.search(r"^flags\s*:(.*)$", _read("/proc/cpuinfo"), re.MULTILINE)
+    return "unknown" if flags and "hypervisor" in flags.group(1).split() else ""
+
+
 def describe() -> dict[str, Any]:
     """This machine's ASV entry: standard fields plus config, host, chip, cores, gpu, memory, threads, float32 policy.
 
     The name is ``"<config> <host>"`` and ``os`` is coarse (see the module's
     docstring): the same host always gets the same name, two hosts never do.
+
+    A virtual machine gets the field ``virtual`` (:func:`virtual_machine`),
+    which reports and the site show as a label; its name stays the same, so a
+    VM measured before the probe existed keeps its series. Bare metal gets no
+    field at all: ASV files graphs by every machine field, and a new one on
+    every existing Mac would split each of its ASV graphs in two.
 
     ASV copies these fields into every result's ``params``, so each result
     says how many threads torch_cpu and mlx_cpu computed with and that MLX ran
@@ -186,6 +210,7 @@ def describe() -> dict[str, Any]:
         "torch_threads": _torch_threads(),
         "mlx_cpu_threads": _mlx_cpu_threads(),
         "mlx_enable_tf32": versions.MLX_FLOAT32_ENV["MLX_ENABLE_TF32"],
+        **({"virtual": kind} if (kind := virtual_machine()) else {}),
     }
 
 

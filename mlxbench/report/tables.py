@@ -931,8 +931,15 @@ class Report:
 
 
 def _machine_notes(info: Mapping[str, object], backends: Sequence[str]) -> list[str]:
-    """Threads and float32 policy as the machine recorded them (``mlxbench machine``); none for older records."""
+    """Threads, float32 policy and a virtual machine, as the machine recorded them (``mlxbench machine``).
+
+    Older records say nothing of these, and the notes then make no claim.
+    """
     notes = []
+    if info.get("virtual"):
+        notes.append(
+            f"Measured in a virtual machine ({info['virtual']}): the numbers describe the VM, not the bare chip."
+        )
     if "torch_threads" in info and "mlx_cpu_threads" in info:
         notes.append(f"Threads: torch {info['torch_threads']}, MLX CPU {info['mlx_cpu_threads']}.")
     accelerated_mlx = [b for b in backends if BACKENDS[b].framework == "mlx" and BACKENDS[b].accelerated]
