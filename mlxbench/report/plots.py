@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+import textwrap
 from pathlib import Path
 
 from mlxbench.harness.backends import BACKENDS
@@ -49,6 +50,17 @@ def history_path(directory: Path, series: str, backend: str) -> Path:
 def race_path(directory: Path, series: str, mlx_backend: str, torch_backend: str) -> Path:
     """Where the race figure of ``series`` and one (MLX, torch) backend pair goes."""
     return Path(directory) / f"race-{slug(series)}-{mlx_backend}-{torch_backend}.png"
+
+
+MAX_TICK_LABELS = 8
+"""Tick labels per panel at most: a Mac's history has 60 MLX releases, and 60 labels in a 3-inch panel overlap."""
+
+
+def _thinned(labels: list[str]) -> list[str]:
+    """Every n-th label (the last always) so at most :data:`MAX_TICK_LABELS` show; the ticks stay at every point."""
+    step = math.ceil(len(labels) / MAX_TICK_LABELS)
+    last = len(labels) - 1
+    return [label if i == last or (i % step == 0 and last - i >= step) else "" for i, label in enumerate(labels)]
 
 
 def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, reference: float | None = None) -> Path:
@@ -89,7 +101,7 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
         ax.yaxis.set_minor_formatter(_plain)
         ax.set_title(row[0], fontsize=10)
         ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
+        ax.set_xticklabels(_thinned(labels), rotation=45, ha="right", fontsize=7)
         ax.set_xlim(-0.5, len(labels) - 0.5)
         ax.tick_params(axis="y", labelsize=7)
         ax.grid(True, which="both", alpha=0.3)
@@ -98,7 +110,7 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
             ax.axhline(reference, color="grey", lw=0.8, ls="--")
     for ax in list(axes.flat)[len(rows) :]:
         ax.axis("off")
-    fig.suptitle(title, fontsize=11)
+    fig.suptitle("\n".join(textwrap.wrap(title, width=int(16 * 3.0 * cols))), fontsize=11)  # ~16 chars per inch
     fig.supylabel(ylabel, x=0.002)
     fig.tight_layout()
     fig.savefig(path, dpi=110)

@@ -1,21 +1,25 @@
-"""Tables as markdown (rounded, for people), CSV and JSON (unrounded, for programs).
+"""Tables as markdown and HTML (rounded, for people), CSV and JSON (unrounded, for programs).
 
 CSV and JSON carry raw numbers (milliseconds, percentages) with empty/null for
 n/a, so nothing read back depends on how the markdown rounds. A change that
 markdown prints as ``~`` keeps its number there, and a ``<column> beats noise``
-column beside it says whether it beat the noise.
+column beside it says whether it beat the noise. HTML shows what markdown
+shows, with each ``~``'s number on hover and the changes classed by direction
+(the chip pages of the published site are made of it).
 """
 
 from __future__ import annotations
 
 import csv
+import html as html_lib
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from mlxbench.report.tables import Change, Table, Value
+from mlxbench.report.plots import slug
+from mlxbench.report.tables import Change, Column, Table, Value, format_pct
 
-FORMATS = ("markdown", "csv", "json")
+FORMATS = ("markdown", "csv", "json", "html")
 UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ratio": "x"}
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
@@ -93,8 +97,62 @@ def json_doc(tables: Sequence[Table], skipped: Sequence[str]) -> dict:
     return {"tables": docs, "skipped": list(skipped)}
 
 
+Link = Callable[[Sequence[Value], int], str | None]
+"""``link(row, i)``: where cell ``i`` of ``row`` points (a page's own choice), or None for plain text."""
+
+
+def _inline_code(text: str) -> str:
+    """Escaped text with markdown's `code` spans as <code>: the notes are written for markdown first."""
+    parts = html_lib.escape(text, quote=False).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
+def _cell_html(col: Column, value: Value) -> str:
+    """One value as markup: a change classed ``up``/``down`` by its sign, or ``noise`` (``~``, its number on hover)."""
+    text = html_lib.escape(col.format(value))
+    if col.kind != "change" or not isinstance(value, float):
+        return text
+    if isinstance(value, Change) and not value.beats_noise:
+        return f'<span class="change noise" title="{format_pct(value)}: within the noise">{text}</span>'
+    return f'<span class="change {"up" if value > 0 else "down"}">{text}</span>'
+
+
+def html(table: Table, link: Link | None = None) -> str:
+    """A table as an HTML fragment: its title, notes and table, cells as markdown prints them.
+
+    An inline column joins the cell before it in parentheses, as in markdown.
+    ``link`` makes cells links (the chip pages point each op's times at its
+    ASV graph).
+    """
+    header = [c for c in table.columns if not c.inline]
+    lines = [
+        f'<section class="table {table.kind}">',
+        f'<h3 id="{slug(table.title)}">{html_lib.escape(table.title)}</h3>',
+        *(f'<p class="note">{_inline_code(note)}</p>' for note in table.notes if note),
+        f'<div class="scroll"><table class="report {table.kind}">',
+        "<thead><tr>" + "".join(f"<th>{html_lib.escape(c.name)}</th>" for c in header) + "</tr></thead>",
+        "<tbody>",
+    ]
+    for row in table.rows:
+        cells: list[str] = []
+        for i, (col, value) in enumerate(zip(table.columns, row)):
+            markup = _cell_html(col, value)
+            href = link(row, i) if link else None
+            if href:
+                markup = f'<a href="{html_lib.escape(href)}">{markup}</a>'
+            if col.inline:
+                if col.format(value) != "n/a":
+                    cells[-1] += f" ({markup})"
+            else:
+                cells.append(markup)
+        head, *rest = cells  # the op (or first) column heads its row, so it can stay in view while the table scrolls
+        lines.append(f'<tr><th scope="row">{head}</th>' + "".join(f"<td>{c}</td>" for c in rest) + "</tr>")
+    lines += ["</tbody>", "</table></div>", "</section>"]
+    return "\n".join(lines) + "\n"
+
+
 def render(tables: Sequence[Table], fmt: str, skipped: Sequence[str] = ()) -> str:
     if fmt == "json":
         return json.dumps(json_doc(tables, skipped), indent=2)
-    one = markdown if fmt == "markdown" else csv_text
+    one = {"markdown": markdown, "csv": csv_text, "html": html}[fmt]
     return "\n".join(one(t) for t in tables)
