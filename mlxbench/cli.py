@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import platform
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -30,6 +32,71 @@ def _console(stderr: bool = False) -> Console:
     # Piped output keeps full rows instead of wrapping to 80 columns.
     probe = Console(stderr=stderr)
     return probe if probe.is_terminal else Console(stderr=stderr, width=200)
+
+
+def _shown(path: Path | str) -> str:
+    """A path as the user can type it: relative to the working directory where it lies under it."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _closing(paths: Sequence[Path | str], next_command: str | None) -> None:
+    """The last lines of a command that wrote files: each path, then the command to run next.
+
+    On stderr, so stdout stays the command's own output (a report piped to a file).
+    Every command that writes for the user ends with it: bench, history, publish, report --plots.
+    """
+    err = _console(stderr=True)
+    for path in paths:
+        err.print(f"wrote {escape(_shown(path))}", highlight=False, soft_wrap=True)
+    if next_command:
+        err.print(f"next: {escape(next_command)}", highlight=False, soft_wrap=True)
+
+
+def _preset_flag(preset: str) -> str:
+    return "" if preset == "default" else f" --preset {preset}"
+
+
+def _machine_results(preset: str, machine_name: str | None) -> Path:
+    """Where bench and history file this machine's results (``--machine`` or the chip-and-host name)."""
+    from mlxbench.history import layout, machine
+
+    return layout.results_dir(preset) / (machine_name or machine.describe()["machine"])
+
+
+def version_text() -> str:
+    """``mlxbench --version``: this package, the MLX and torch it measures, the ASV it runs, the Python under it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import mlxbench
+
+    try:
+        asv = version("asv")
+    except PackageNotFoundError:
+        asv = "(not installed)"
+    return "\n".join(
+        [
+            f"mlxbench {mlxbench.__version__}",
+            f"mlx {versions.mlx_version()}",
+            f"torch {versions.torch_version()}",
+            f"asv {asv}",
+            f"python {platform.python_version()} ({platform.system()} {platform.machine()})",
+        ]
+    )
+
+
+class _VersionAction(argparse.Action):
+    """``--version``, answered only when asked: importing torch to read its version takes seconds."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest=dest, default=argparse.SUPPRESS, nargs=0, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option_string: Any = None) -> None:
+        print(version_text())
+        parser.exit()
 
 
 def backend_status() -> dict[str, dict[str, Any]]:
@@ -181,14 +248,18 @@ def cmd_machine(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from mlxbench.history import asv_run
 
-    return asv_run.run(
-        selection.preset(args.preset),
+    preset = selection.preset(args.preset)
+    code = asv_run.run(
+        preset,
         selection.ops(args.op),
         selection.backends(args.backend),
         args.machine,
         args.quick,
         rerun=args.rerun,
     )
+    if code == 0:
+        _closing([_machine_results(preset, args.machine)], f"mlxbench publish{_preset_flag(preset)}")
+    return code
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
@@ -210,8 +281,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_history(args: argparse.Namespace) -> int:
     from mlxbench.history import history_run
 
-    return history_run.run(
-        selection.preset(args.preset),
+    preset = selection.preset(args.preset)
+    code = history_run.run(
+        preset,
         selection.ops(args.op),
         selection.backends(args.backend),
         args.range,
@@ -222,6 +294,9 @@ def cmd_history(args: argparse.Namespace) -> int:
         quick=args.quick,
         dry_run=args.dry_run,
     )
+    if code == 0 and not args.dry_run:
+        _closing([_machine_results(preset, args.machine)], f"mlxbench publish{_preset_flag(preset)}")
+    return code
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:
@@ -235,8 +310,6 @@ REPORT_TABLES = ("average", "detailed", "history", "race")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from mlxbench.harness import ceilings
     from mlxbench.history import asv_run, layout
     from mlxbench.report import plots, readme, render, results
@@ -267,13 +340,17 @@ def cmd_report(args: argparse.Namespace) -> int:
         preset=preset,
         mode=args.mode,
     )
-    print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
+    # Writing plots or the README is the point of such a run: the tables print only when asked (--print).
+    if args.print or not (args.plots or args.update_readme):
+        print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
+    written: list[Path] = []
     if args.plots:
-        for path in plots.write(report, Path(args.plots)):
-            err.print(f"wrote {path}")
+        written += plots.write(report, Path(args.plots))
     if args.update_readme:
         readme.update(asv_run.ROOT / "README.md", report, asv_run.ROOT / "docs")
-        err.print(f"updated the results section of {asv_run.ROOT / 'README.md'}")
+        written.append(asv_run.ROOT / "README.md")
+    if written:
+        _closing(written, None)
     return 0
 
 
@@ -306,7 +383,17 @@ def cmd_publish(args: argparse.Namespace) -> int:
     asv_run.sync_timeline(asv_run.asv_conf())
     config = layout.asv_config(preset)
     asv_run.ensure_benchmarks_json(preset, config)
-    return site.publish(config.parent, layout.html_dir(preset))
+    html = layout.html_dir(preset)
+    code = site.publish(config.parent, html)
+    if code == 0:
+        chips = html / site.CHIPS_DIR
+        pages = sorted(p for p in chips.glob("*.html") if p.name != "index.html")
+        serve = "asv preview" + ("" if preset == "default" else f" --config {_shown(config)}")
+        _closing(
+            [html / "index.html", chips / "index.html", *pages],
+            f"{serve} (ASV's graphs at http://127.0.0.1:8080; the chip pages also open from disk)",
+        )
+    return code
 
 
 def _add_preset(p: argparse.ArgumentParser) -> None:
@@ -320,8 +407,39 @@ def _add_selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
 
 
+DESCRIPTIONS = {
+    "list": "The catalog: every op of the preset with its variants (shapes, bytes moved, FLOPs, process footprint), "
+    "and which backends this machine can run, with the reason for each it cannot.",
+    "verify": "Run every selected op on every selected backend and compare it with a float64 reference within the "
+    "op's tolerance. Exit 1 on any disagreement: a benchmark of two different functions is worthless.",
+    "bench": "The main job: verify, register this machine, and benchmark it with ASV at the installed MLX release "
+    "(one series with `asv run`'s, samples recorded); ends with that release's tables. Results go to "
+    "results/<machine>/ (other presets: .asv/presets/<preset>/results/).",
+    "compare": "Measure two releases of the timeline now, in interleaved rounds (A then B, then B then A), and print "
+    "only the changes that beat the noise. The same release twice records this machine's repeatability.",
+    "history": "This machine's history across the timeline: asv run over the commits where a framework changed and "
+    "whose release installs here; what is already measured is kept.",
+    "migrate": "Move results recorded against the first, MLX-only timeline onto the MLX commits of the stack "
+    "timeline (what would move is reported unless --apply).",
+    "report": "Tables from ASV's results: average per chip at the newest release, detailed per variant, each "
+    "backend's history across its framework's releases, and MLX against torch over time; a change within the "
+    "noise prints ~. Markdown, csv, json or html; PNG plots with --plots.",
+    "calibrate": "Measure each backend's copy bandwidth and matmul throughput here, for the roofline shares "
+    "(report --metric roofline and the chip pages).",
+    "publish": "asv publish (through the plugin asv.conf.json loads): ASV's graphs with the libraries copied in so "
+    "they render offline, release labels that do not overlap, and chips/: a page per machine with its tables and "
+    "plots, and an index of the chips.",
+    "releases": "The MLX and PyTorch release catalogs and the git timeline ASV benchmarks: one commit per release of "
+    "either framework, each pinning both.",
+    "machine": "Register this machine with ASV under its chip configuration and a hash of its host "
+    '("<config> <host>"), with its cores, memory, GPU, threads and whether it is a virtual machine.',
+}
+"""Each subcommand's ``--help`` description: what it does and where its output goes."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlxbench", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_VersionAction, help="the versions of mlxbench, MLX, torch, ASV and Python")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="ops, their variants, and backends with availability")
@@ -403,7 +521,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=REPORT_TABLES,
         help="which tables (repeatable; default: all four; race: the MLX/torch time ratio over time)",
     )
-    p.add_argument("--format", default="markdown", help="markdown (default), csv or json")
+    p.add_argument("--format", default="markdown", help="markdown (default), csv, json or html")
     p.add_argument(
         "--machine",
         action="append",
@@ -424,8 +542,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
         "or memory (peak MB per process)",
     )
-    p.add_argument("--plots", metavar="DIR", help="also write PNG plots to DIR")
+    p.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR (the tables then print only with --print)")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
+    p.add_argument("--print", action="store_true", help="print the tables as well when --plots or --update-readme")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("calibrate", help="measure each backend's bandwidth and matmul ceilings (for --metric roofline)")
@@ -433,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--machine", help="ASV machine name (default: named after the chip)")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("publish", help="asv publish, with the site's libraries copied in so it renders offline")
+    p = sub.add_parser("publish", help="the static site: ASV's graphs, readable and offline, and a page per chip")
     _add_preset(p)
     p.set_defaults(func=cmd_publish)
 
@@ -451,6 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", help="override the generated name")
     p.add_argument("--name-only", action="store_true", help="print only the machine's name")
     p.set_defaults(func=cmd_machine)
+
+    for name, command in sub.choices.items():
+        command.description = command.description or DESCRIPTIONS.get(name)
     return parser
 
 

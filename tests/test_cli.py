@@ -1,7 +1,9 @@
-"""The CLI contract: list --json, verify's table and exit codes, bad input."""
+"""The CLI contract: list --json, verify's table and exit codes, bad input, --version, help, closing lines."""
 
 from __future__ import annotations
 
+import argparse
+import importlib.metadata
 import json
 import subprocess
 import sys
@@ -9,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+import mlxbench
 from mlxbench.catalog import CATALOG, PRESETS
-from mlxbench.cli import main
+from mlxbench.cli import build_parser, main
 from mlxbench.harness.backends import BACKENDS
 
 
@@ -98,3 +101,91 @@ def test_console_script_is_installed():
     script = Path(sys.executable).parent / "mlxbench"
     proc = subprocess.run([str(script), "list", "--json"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and json.loads(proc.stdout)["ops"]
+
+
+def test_version_names_the_package_and_what_it_measures_and_runs(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["mlxbench", "mlx", "torch", "asv", "python"]
+    assert lines[0] == f"mlxbench {mlxbench.__version__}" and lines[3] == f"asv {importlib.metadata.version('asv')}"
+
+
+def test_every_subcommand_describes_itself_in_its_help():
+    parser = build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, command in sub.choices.items():
+        assert command.description, f"`mlxbench {name} --help` has no description"
+        assert command.description.split()[0] in command.format_help(), name
+
+
+@pytest.fixture
+def closing_world(monkeypatch, tmp_path):
+    """bench, history and publish with ASV faked: each reports success, publish writes a site into tmp_path."""
+    from mlxbench.history import asv_run, history_run, layout, machine
+    from mlxbench.report import site
+
+    monkeypatch.setattr(machine, "describe", lambda: {"machine": "Chip (2C+4GB) abc123"})
+    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(asv_run, "sync_timeline", lambda conf: {})
+    monkeypatch.setattr(asv_run, "ensure_benchmarks_json", lambda preset, config: None)
+    monkeypatch.setattr(layout, "asv_config", lambda preset: tmp_path / "asv.conf.json")
+    monkeypatch.setattr(layout, "html_dir", lambda preset: tmp_path / "html")
+
+    def publish(root, html_dir):
+        (html_dir / "chips").mkdir(parents=True)
+        for page in ("index.html", "chips/index.html", "chips/chip-2c-4gb-abc123.html"):
+            (html_dir / page).write_text("")
+        return 0
+
+    monkeypatch.setattr(site, "publish", publish)
+    return layout
+
+
+def closing(capsys) -> list[str]:
+    """The stderr lines from the first `wrote` on."""
+    lines = capsys.readouterr().err.splitlines()
+    return lines[next((i for i, line in enumerate(lines) if line.startswith("wrote ")), len(lines)) :]
+
+
+@pytest.mark.parametrize("command", ["bench", "history"])
+def test_bench_and_history_end_with_their_results_and_the_next_command(closing_world, capsys, command):
+    assert main([command, "--preset", "tiny"]) == 0
+    results = closing_world.results_dir("tiny") / "Chip (2C+4GB) abc123"
+    assert closing(capsys) == [f"wrote {results.relative_to(Path.cwd())}", "next: mlxbench publish --preset tiny"]
+    assert main([command, "--machine", "mine"]) == 0
+    assert closing(capsys)[-2:] == ["wrote results/mine", "next: mlxbench publish"]
+
+
+def test_a_dry_run_writes_nothing_and_says_nothing_of_it(closing_world, capsys):
+    assert main(["history", "--dry-run"]) == 0
+    assert closing(capsys) == []
+
+
+def test_publish_ends_with_the_pages_and_how_to_serve_them(closing_world, capsys, tmp_path):
+    assert main(["publish"]) == 0
+    html = tmp_path / "html"
+    assert closing(capsys) == [
+        f"wrote {html / 'index.html'}",
+        f"wrote {html / 'chips' / 'index.html'}",
+        f"wrote {html / 'chips' / 'chip-2c-4gb-abc123.html'}",
+        "next: asv preview (ASV's graphs at http://127.0.0.1:8080; the chip pages also open from disk)",
+    ]
+
+
+def test_report_plots_write_plots_and_print_tables_only_when_asked(capsys, tmp_path):
+    fixture = str(Path(__file__).parent / "fixtures" / "results")
+    args = ["report", "--preset", "tiny", "--results", fixture, "--table", "average", "--backend", "mlx_cpu"]
+    assert main([*args, "--plots", str(tmp_path / "a")]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    written = sorted((tmp_path / "a").glob("*.png"))
+    assert written and sorted(line.removeprefix("wrote ") for line in err.splitlines() if "wrote" in line) == [
+        str(p) for p in written
+    ]
+    assert main([*args, "--plots", str(tmp_path / "b"), "--print"]) == 0
+    assert "Average benchmark: fixture-cpu" in capsys.readouterr().out
+    assert main(args) == 0
+    assert "Average benchmark: fixture-cpu" in capsys.readouterr().out  # no plots: the tables are the output
