@@ -67,7 +67,8 @@ def add_vm(results: Path, tags: dict[str, str]) -> None:
     doc = json.loads(source.read_text())
     for i, tag in enumerate(CROWD):
         factor = 3.0 if i >= len(CROWD) // 2 else 1.0
-        copy = dict(doc, commit_hash=tags[tag], params={**doc["params"], **info})
+        params = {**doc["params"], **{k: v for k, v in info.items() if k != "version"}}  # as ASV copies them
+        copy = dict(doc, commit_hash=tags[tag], params=params)
         copy["results"] = {
             name: [[v * factor if isinstance(v, float) else v for v in value[0]], *value[1:]]
             for name, value in doc["results"].items()
