@@ -299,6 +299,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_submit(args: argparse.Namespace) -> int:
+    from mlxbench.history import layout, submit
+
+    return submit.run(layout.results_dir(selection.preset(args.preset)), args.machine, args.keep_samples)
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from mlxbench.history import migrate
 
@@ -419,6 +425,8 @@ DESCRIPTIONS = {
     "only the changes that beat the noise. The same release twice records this machine's repeatability.",
     "history": "This machine's history across the timeline: asv run over the commits where a framework changed and "
     "whose release installs here; what is already measured is kept.",
+    "submit": "Make this machine's results ready to commit: each variant keeps an evenly spaced sketch of its "
+    "samples (ASV's statistics untouched), then prints the git command that adds them.",
     "migrate": "Move results recorded against the first, MLX-only timeline onto the MLX commits of the stack "
     "timeline (what would move is reported unless --apply).",
     "report": "Tables from ASV's results: average per chip at the newest release, detailed per variant, each "
@@ -498,6 +506,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick): checks the set-up")
     p.add_argument("--dry-run", action="store_true", help="print the commits and ASV's command; run nothing")
     p.set_defaults(func=cmd_history)
+
+    p = sub.add_parser("submit", help="thin this machine's samples for a commit and print the git command")
+    _add_preset(p)
+    p.add_argument("--machine", help="ASV machine name (default: this machine's)")
+    p.add_argument("--keep-samples", type=int, default=200, help="samples kept per variant (default: 200)")
+    p.set_defaults(func=cmd_submit)
 
     p = sub.add_parser(
         "migrate", help="move results of the MLX-only timeline onto the stack timeline (a dry run unless --apply)"

@@ -1,0 +1,75 @@
+"""Submitting results: samples thinned to a sketch, ASV's statistics and reading untouched."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from asv.results import Results
+
+from mlxbench.errors import UsageError
+from mlxbench.history import submit
+from mlxbench.report import noise
+
+FIXTURE = Path(__file__).parent / "fixtures" / "results" / "fixture-cpu"
+
+
+def _with_samples(tmp_path: Path, n: int) -> Path:
+    """The recorded fixture with ``n`` samples per variant, as `--record-samples` stores them."""
+    folder = tmp_path / "results" / "m"
+    shutil.copytree(FIXTURE, folder)
+    path = next(p for p in sorted(folder.glob("*.json")) if p.name != "machine.json")
+    doc = json.loads(path.read_text())
+    columns = doc["result_columns"]
+    at = columns.index("samples")
+    rng = np.random.default_rng(0)
+    for values in doc["results"].values():
+        values += [None] * (len(columns) - len(values))
+        medians = values[columns.index("result")] or []
+        values[at] = [list(m * (1 + 0.05 * rng.standard_normal(n))) if m else None for m in medians]
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_thin_keeps_an_evenly_spaced_sketch_with_the_extremes():
+    samples = list(np.random.default_rng(1).permutation(np.arange(1, 1001) / 1000))
+    kept = submit.thin(samples, 101)
+    assert len(kept) == 101 and kept == sorted(kept)
+    assert kept[0] == 0.001 and kept[-1] == 1.0 and kept[50] == pytest.approx(0.5005, abs=0.001)
+    assert submit.thin([3.0, 1.0], 200) == [1.0, 3.0]  # fewer than kept: all of them
+
+
+def test_compact_thins_samples_and_leaves_asv_statistics_and_reading_intact(tmp_path):
+    path = _with_samples(tmp_path, 1000)
+    before = json.loads(path.read_text())
+    total, kept = submit.compact(path, keep=50)
+    after = json.loads(path.read_text())
+    assert total > kept > 0
+    columns = after["result_columns"]
+    for name, values in after["results"].items():
+        old = dict(zip(columns, before["results"][name]))
+        new = dict(zip(columns, values))
+        for column in columns:
+            if column != "samples":
+                assert new.get(column) == old.get(column), (name, column)  # ASV's numbers, untouched
+        assert all(s is None or len(s) <= 50 for s in new["samples"])
+    result = Results.load(str(path))  # ASV still reads it
+    name = next(iter(result.get_all_result_keys()))
+    assert result.get_result_samples(name, result.get_result_params(name))
+    # the within-run test still tells a 30% slowdown from the same distribution
+    a = [s for s in dict(zip(columns, after["results"][name]))["samples"] if s][0]
+    assert not noise.is_different(
+        noise.Stats(float(np.median(a)), samples=a), noise.Stats(float(np.median(a)), samples=a)
+    )
+    slower = [x * 1.3 for x in a]
+    assert noise.is_different(
+        noise.Stats(float(np.median(a)), samples=a), noise.Stats(np.median(slower), samples=slower)
+    )
+
+
+def test_submit_refuses_a_machine_without_results(tmp_path):
+    with pytest.raises(UsageError, match="no results for 'nowhere'"):
+        submit.run(tmp_path, "nowhere")
