@@ -73,3 +73,15 @@ def test_compact_thins_samples_and_leaves_asv_statistics_and_reading_intact(tmp_
 def test_submit_refuses_a_machine_without_results(tmp_path):
     with pytest.raises(UsageError, match="no results for 'nowhere'"):
         submit.run(tmp_path, "nowhere")
+
+
+def test_submit_removes_files_that_measured_nothing(tmp_path, capsys):
+    folder = tmp_path / "results" / "m"
+    shutil.copytree(FIXTURE, folder)
+    empty = folder / "1ad976d0-virtualenv-py3.11-numpy-packaging-torch2.13.0.json"
+    doc = json.loads(next(p for p in sorted(folder.glob("*.json")) if p.name != "machine.json").read_text())
+    doc["results"] = {name: [None] + values[1:] for name, values in doc["results"].items()}  # install failed: null
+    empty.write_text(json.dumps(doc))
+    assert submit.run(tmp_path / "results", "m") == 0
+    assert not empty.exists() and "removed 1ad976d0" in capsys.readouterr().err
+    assert len(list(folder.glob("*-virtualenv-*.json"))) == 2  # the measured ones stay

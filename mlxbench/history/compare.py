@@ -338,6 +338,13 @@ def run(
     same = both[0].commit == both[1].commit
     floor = noise_floor(before, after, changed_frameworks(*pins, matrix), read_repeatability(history / name))
     rows = compare_points(before, after, floor)
+    if floor.source.startswith("default"):
+        print(
+            f"warning: no control benchmarks (a backend of a framework that did not change) and no measured "
+            f"repeatability for {name}: the {DEFAULT_FLOOR:.0%} floor is a guess on a noisy machine. Add a control "
+            f"backend (e.g. --backend torch_cpu), more --rounds, or run `mlxbench compare {base} {base}` once.",
+            file=sys.stderr,
+        )
     print(render(base, head, name, preset, total, floor, rows, len(before), len(after)))
     if same:
         path = save_repeatability(history / name, rows, base, preset, total, both, info)

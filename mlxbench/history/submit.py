@@ -55,6 +55,18 @@ def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
     return before, after
 
 
+def measured(path: Path) -> bool:
+    """Whether an ASV results file holds at least one successful measurement (a number, not n/a or failed)."""
+    doc = json.loads(path.read_text())
+    at = (doc.get("result_columns") or ["result"]).index("result")
+    return any(
+        isinstance(v, (int, float)) and v == v
+        for values in doc.get("results", {}).values()
+        if len(values) > at
+        for v in (values[at] if isinstance(values[at], list) else [values[at]])
+    )
+
+
 def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAMPLES) -> int:
     """Compact this machine's results folder and print the command that submits it."""
     name = machine_name or machine.describe()["machine"]
@@ -64,9 +76,14 @@ def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAM
     size_before = sum(p.stat().st_size for p in folder.glob("*.json"))
     kept = total = 0
     for path in sorted(folder.glob("*.json")):
-        if path.name != "machine.json":
-            b, a = compact(path, keep)
-            total, kept = total + b, kept + a
+        if path.name == "machine.json":
+            continue
+        if not measured(path):
+            path.unlink()  # e.g. a release whose install failed: nothing in it, nothing to submit
+            print(f"removed {path.name}: no successful measurement in it", file=sys.stderr)
+            continue
+        b, a = compact(path, keep)
+        total, kept = total + b, kept + a
     size_after = sum(p.stat().st_size for p in folder.glob("*.json"))
     print(
         f"{folder}: kept {kept} of {total} samples (at most {keep} per variant); "
