@@ -167,3 +167,18 @@ def test_a_virtual_machine_keeps_its_name_and_gets_a_field(monkeypatch):
     vm = machine.describe()
     assert vm["machine"] == bare["machine"] and vm["virtual"] == "kvm"
     assert "virtual" not in bare  # ASV files graphs by every machine field: none added on bare metal
+
+
+def test_another_hosts_name_is_refused_in_every_preset(tmp_path, monkeypatch):
+    """--machine naming a committed (default-preset) machine must not start that name's folder for tiny either."""
+    from mlxbench.history import asv_run, layout
+
+    default, tiny = tmp_path / "results", tmp_path / "tiny-results"
+    legacy = {"machine": "AMD EPYC (2C+24GB)"}  # recorded before host ids: another host as far as anyone knows
+    (default / legacy["machine"]).mkdir(parents=True)
+    (default / legacy["machine"] / "machine.json").write_text(json.dumps(legacy))
+    monkeypatch.setattr(layout, "results_dir", lambda preset, root=None: default if preset == "default" else tiny)
+    with pytest.raises(UsageError, match="recorded before host ids"):
+        asv_run.machine_for(tiny, legacy["machine"])
+    assert not (tiny / legacy["machine"]).exists()
+    assert asv_run.machine_for(tiny, None)["machine"] != legacy["machine"]  # this host's own name: fine

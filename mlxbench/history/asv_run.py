@@ -87,11 +87,16 @@ def runnable(backends: Sequence[Backend]) -> list[Backend]:
 
 
 def machine_for(results_dir: Path, machine_name: str | None) -> dict[str, Any]:
-    """This machine's ASV entry (``machine_name`` overrides its name), refused if the folder is another host's."""
+    """This machine's ASV entry (``machine_name`` overrides its name), refused if the folder is another host's.
+
+    The default preset's folder of that name is checked too: a name another host
+    owns there must not start a folder under its name in another preset either.
+    """
     info = machine.describe()
     if machine_name:
         info["machine"] = machine_name
-    machine.check_owner(results_dir, info)
+    for folder in dict.fromkeys([Path(results_dir), layout.results_dir("default")]):
+        machine.check_owner(folder, info)
     return info
 
 
