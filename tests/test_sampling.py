@@ -76,3 +76,17 @@ def test_asv_attribute_overrides_still_win(benchmarks):
     assert bench.repeat == 1
     assert len(bench.run(*bench._current_params)["samples"]) == 1
     bench.do_teardown()
+
+
+def test_the_pilot_reuses_the_warm_up_and_adds_no_call_where_it_already_knows_enough():
+    calls: list[int] = []
+    prepared = Prepared(lambda: calls.append(1), (), lambda out: None, lambda out: out)
+    prepared.warm_up_times = [0.5] + [0.01] * 9  # a compile, then 10 ms calls: 5 steady ones cost 50 ms already
+    at_least, at_most, seconds = asv_suite.sampling_plan(prepared)
+    assert calls == [] and (at_least, seconds) == (MIN_SAMPLES, SAMPLING_SECONDS)
+    assert at_most == samples_needed([0.01] * 5) == MIN_SAMPLES  # identical calls: the minimum is enough
+    prepared.warm_up_times = [0.1, 0.1]  # slow calls: no estimate to make, the time cap decides
+    assert asv_suite.sampling_plan(prepared) == (MIN_SAMPLES, MAX_SAMPLES, SAMPLING_SECONDS) and calls == []
+    prepared.warm_up_times = [1e-6] * 10  # fast calls: the pilot tops up to PILOT_CALLS
+    asv_suite.sampling_plan(prepared)
+    assert len(calls) == asv_suite.PILOT_CALLS - 5

@@ -44,8 +44,8 @@ def preset_from_env() -> str:
 
 MIN_SAMPLES = 10
 MAX_SAMPLES = 10_000
-SAMPLING_SECONDS = 0.3
-"""The time cap: past it, ASV stops sampling once it has MIN_SAMPLES (a 10 ms op gets 30).
+SAMPLING_SECONDS = 0.2
+"""The time cap: past it, ASV stops sampling once it has MIN_SAMPLES (a 10 ms op gets 20).
 
 Where the machine is noisy, most slower variants reach it: so it sets what a
 sweep costs (one release, default preset, 3 CPU backends: 285 time medians).
@@ -54,8 +54,8 @@ CI_HALF_WIDTH = 0.01
 """Sampling stops once the median's 99% confidence interval is expected within +-1% of it."""
 Z_99 = 2.576
 PILOT_CALLS = 20
-PILOT_SECONDS = 0.03
-"""The pilot's budget: a tenth of the time cap, so it never costs much of what it decides."""
+PILOT_SECONDS = 0.02
+"""The pilot's budget, a tenth of the time cap, the warm-up's second half included."""
 PILOT_MIN_CALLS = 4
 
 
@@ -78,17 +78,21 @@ def sampling_plan(call: Prepared) -> tuple[int, int, float]:
     asv_runner reads ``repeat`` once per benchmark, before its first sample, and
     then samples until ``at most`` samples, or past ``seconds`` once it has
     ``at least``: so the stopping rule is decided here, in setup, and ASV stores
-    its samples and statistics as always. The pilot takes up to PILOT_CALLS
-    calls within PILOT_SECONDS. A call too slow for PILOT_MIN_CALLS of them
-    (over 7.5 ms) leaves at most 40 samples to the time cap: those sample until
-    the cap (at least MIN_SAMPLES), with no estimate to make.
+    its samples and statistics as always. The pilot starts from the second
+    half of the warm-up's calls (past compiling and the allocator's first
+    pages, already paid for) and adds calls up to PILOT_CALLS while its time
+    stays within PILOT_SECONDS: for calls over a few milliseconds it adds none.
+    Without PILOT_MIN_CALLS timings (calls slower than about 40 ms) the cap
+    leaves at most a few samples over the minimum to choose: those sample
+    until the cap, at least MIN_SAMPLES.
     """
-    times: list[float] = []
-    deadline = time.perf_counter() + PILOT_SECONDS
-    while len(times) < PILOT_CALLS and time.perf_counter() < deadline:
+    times = list(call.warm_up_times[len(call.warm_up_times) // 2 :])
+    spent = sum(times)
+    while len(times) < PILOT_CALLS and spent < PILOT_SECONDS:
         start = time.perf_counter()
         call.run()
         times.append(time.perf_counter() - start)
+        spent += times[-1]
     if len(times) < PILOT_MIN_CALLS:
         return (MIN_SAMPLES, MAX_SAMPLES, SAMPLING_SECONDS)
     return (MIN_SAMPLES, samples_needed(times), SAMPLING_SECONDS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -26,7 +26,7 @@ from mlxbench.catalog.spec import Arrays, Op, Variant
 from mlxbench.harness import versions
 
 WARMUP_CALLS = 10
-WARMUP_SECONDS = 0.2
+WARMUP_SECONDS = 0.1
 
 
 class Unavailable(RuntimeError):
@@ -41,6 +41,8 @@ class Prepared:
     args: tuple[Any, ...]
     sync: Callable[[Any], None]
     to_numpy: Callable[[Any], np.ndarray]
+    warm_up_times: list[float] = field(default_factory=list, repr=False)
+    """Seconds of each warm-up call: the later ones are a free pilot for the sampling plan."""
 
     def run(self) -> Any:
         """One call of the op, then wait for exactly that output."""
@@ -55,16 +57,21 @@ class Prepared:
         more: measured here, torch's CPU ReLU on 8 MB takes 2 ms for its first
         five calls (fresh pages for each output) and 0.1 ms from the tenth on.
         So: up to WARMUP_CALLS calls, stopping once WARMUP_SECONDS are spent
-        (a seconds-long seed-preset call warms up once).
+        (a seconds-long seed-preset call warms up once). A call slow enough to
+        stop early pays fresh pages on a few samples at most, a few percent
+        each, which the median of at least ten samples does not see; every
+        sweep runs this warm-up twice per variant (time and peak memory), so
+        its length is a real share of a sweep's cost.
         """
         deadline = time.perf_counter() + WARMUP_SECONDS
-        calls = 0
-        while calls < WARMUP_CALLS:
+        self.warm_up_times.clear()
+        while len(self.warm_up_times) < WARMUP_CALLS:
+            start = time.perf_counter()
             self.run()
-            calls += 1
+            self.warm_up_times.append(time.perf_counter() - start)
             if time.perf_counter() >= deadline:
                 break
-        return calls
+        return len(self.warm_up_times)
 
 
 def _timed_function(framework: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Callable[..., Any]:
