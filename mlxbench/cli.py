@@ -282,7 +282,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     from mlxbench.history import history_run
 
     preset = selection.preset(args.preset)
-    code = history_run.run(
+    plan = history_run.plan(
         preset,
         selection.ops(args.op),
         selection.backends(args.backend),
@@ -292,8 +292,8 @@ def cmd_history(args: argparse.Namespace) -> int:
         machine_name=args.machine,
         rerun=args.rerun,
         quick=args.quick,
-        dry_run=args.dry_run,
     )
+    code = history_run.run(plan, dry_run=args.dry_run)
     if code == 0 and not args.dry_run:
         _closing([_machine_results(preset, args.machine)], f"mlxbench publish{_preset_flag(preset)}")
     return code

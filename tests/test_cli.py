@@ -128,6 +128,7 @@ def closing_world(monkeypatch, tmp_path):
 
     monkeypatch.setattr(machine, "describe", lambda: {"machine": "Chip (2C+4GB) abc123"})
     monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(history_run, "plan", lambda *args, **kwargs: None)
     monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: 0)
     monkeypatch.setattr(asv_run, "sync_timeline", lambda conf: {})
     monkeypatch.setattr(asv_run, "ensure_benchmarks_json", lambda preset, config: None)

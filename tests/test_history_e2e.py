@@ -229,9 +229,9 @@ def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_
     """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run."""
     work, _ = project
     config = work / "asv.conf.json"
-    code = history_run.run("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True)
+    code = history_run.run(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True))
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
-    assert history_run.run("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True) == 0
+    assert history_run.run(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)) == 0
     assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out

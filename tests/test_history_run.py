@@ -89,8 +89,9 @@ def write_result(folder: Path, commit: str, env_name: str, measured: bool = True
     return path
 
 
-def run(config: Path, fake: FakeAsv, **kwargs) -> int:
-    return history_run.run("tiny", OPS, CPU, config=config, call=fake, installs=_installs, **kwargs)
+def run(config: Path, fake: FakeAsv, dry_run: bool = False, **kwargs) -> int:
+    p = history_run.plan("tiny", OPS, CPU, config=config, installs=_installs, **kwargs)
+    return history_run.run(p, dry_run=dry_run, call=fake)
 
 
 def test_a_pinned_host_runs_the_mlx_commits_that_install_here_in_one_asv_run(project, capsys):
@@ -162,9 +163,7 @@ def test_refusals_come_before_anything_runs_or_is_written(project):
     with pytest.raises(UsageError, match="valid: mlx, torch, all"):
         run(project, fake, framework="jax")
     with pytest.raises(UsageError, match="none of the backends to time .mlx_cpu. is a torch backend"):
-        history_run.run(
-            "tiny", OPS, [BACKENDS["mlx_cpu"]], framework="torch", timeline_mode=True, config=project, call=fake
-        )
+        history_run.plan("tiny", OPS, [BACKENDS["mlx_cpu"]], framework="torch", timeline_mode=True, config=project)
     assert not results.exists()
     other = results / machine.describe()["machine"]
     other.mkdir(parents=True)

@@ -311,31 +311,16 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def run(
-    preset: str,
-    ops: Sequence[Op],
-    backends: Sequence[Backend],
-    spec: str | None = None,
-    framework: str | None = None,
-    timeline_mode: bool = False,
-    machine_name: str | None = None,
-    rerun: bool = False,
-    quick: bool = False,
-    config: Path | None = None,
-    dry_run: bool = False,
-    call: Callable[..., int] = subprocess.call,
-    installs: Callable[[Release], bool] = Release.installs_here,
-) -> int:
-    """Plan (refusing before anything is written), verify, run ASV, summarize; ASV's exit status.
+def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = subprocess.call) -> int:
+    """Verify, run ASV over a :func:`plan` (refused before anything was written), summarize; ASV's exit status.
 
     ``dry_run`` prints the plan (:func:`describe`) and stops there.
     """
     started = time.monotonic()
-    p = plan(preset, ops, backends, spec, framework, timeline_mode, machine_name, rerun, quick, config, installs)
     if dry_run:
         print(describe(p))
         return 0
-    passed = verify.passing(ops, preset, p.backends, _log)
+    passed = verify.passing(p.ops, p.preset, p.backends, _log)
     if not passed:
         _log("nothing timed: every selected backend failed verification")
         return 1
@@ -344,10 +329,10 @@ def run(
     machine.save(p.machine)
     _log(
         f"history of {len(p.selection.commits)} commit(s) ({', '.join(s.tag for s in p.selection.commits)}) "
-        f"on {p.machine['machine']!r}, preset {preset!r}, {p.mode} mode, series {', '.join(p.series)}, "
-        f"results in {p.results_dir}" + ("" if rerun else " (results already there are kept: --rerun)")
+        f"on {p.machine['machine']!r}, preset {p.preset!r}, {p.mode} mode, series {', '.join(p.series)}, "
+        f"results in {p.results_dir}" + ("" if p.rerun else " (results already there are kept: --rerun)")
     )
-    env = {**os.environ, PRESET_ENV: preset}
+    env = {**os.environ, PRESET_ENV: p.preset}
     if note := _download_note(p.mode, env):
         _log(note)
     before = _result_files(p.machine_dir)
