@@ -118,7 +118,7 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     if not (work / "results" / first).exists():
         main_job(work / "asv.conf.json")
     before = snapshot(work / "results" / first)
-    main_job(work / "asv.conf.json")  # again on host a: what it has is kept (--skip-existing-successful)
+    main_job(work / "asv.conf.json")  # again on host a: what it has is kept (--skip-existing-commits)
     again = snapshot(work / "results" / first)
     assert again["machine.json"][0] == before["machine.json"][0]  # ASV rewrites its own machine's entry, same bytes
     assert {k: v for k, v in again.items() if k != "machine.json"} == {
@@ -235,3 +235,21 @@ def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_
     assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
     assert history_run.run(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)) == 0
     assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out
+
+
+def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project, monkeypatch):
+    """A time-only history at the installed release, then `make bench`: the file gains no peak-memory rows."""
+    work, _ = project
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-c")
+    main_job(work / "asv.conf.json")
+    folder = work / "results" / machine.describe()["machine"]
+    (path,) = [p for p in folder.glob("*-*.json")]
+    doc = json.loads(path.read_text())
+    doc["results"] = {name: values for name, values in doc["results"].items() if ".time_" in name}
+    path.write_text(json.dumps(doc))  # as a time-only history run leaves it
+    before = snapshot(folder)
+    main_job(work / "asv.conf.json")
+    after = snapshot(folder)
+    assert {k: v for k, v in after.items() if k != "machine.json"} == {
+        k: v for k, v in before.items() if k != "machine.json"
+    }

@@ -22,10 +22,12 @@ from typing import Any
 
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
-from mlxbench.harness import versions
+from mlxbench.harness import load, versions
 from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 
 PRESET_ENV = "MLXBENCH_PRESET"
+SUITE_MODULE = "ops"
+"""The suite's module in benchmarks/: ASV names its benchmarks ``ops.<Op>.<kind>_<backend>``."""
 HARNESS_REVISION = 1
 """Bump when the timing method itself changes (all history restarts)."""
 
@@ -100,6 +102,7 @@ def sampling_plan(call: Prepared) -> tuple[int, int, float]:
 
 _prepared: dict[tuple[str, str, str], Prepared] = {}
 _plans: dict[tuple[str, str, str], tuple[int, int, float]] = {}
+_loads: dict[tuple[str, str, str], load.SamplingLoad] = {}
 
 
 def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
@@ -107,6 +110,7 @@ def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
     key = (op.name, variant_id, backend)
     if key not in _prepared:
         variant = next(v for v in op.variants(preset) if v.id == variant_id)
+        versions.pin_torch_threads()  # the thread pool a forked benchmark process computes with
         try:
             _prepared[key] = BACKENDS[backend].prepare(op, variant, op.make_inputs(variant))
         except Unavailable as exc:
@@ -121,12 +125,21 @@ def _bind(
     current: dict[str, Prepared] = {}
 
     def setup(variant_id: str) -> None:
+        key = (op.name, variant_id, backend)
+        if kind == "time" and key not in _loads:
+            # The first setup in this process: the window opens before preparing (a window of samples alone
+            # can be shorter than the counters' 10 ms ticks can judge) and each teardown extends it.
+            _loads[key] = load.SamplingLoad(f"{SUITE_MODULE}.{op.name}.time_{backend}", variant_id)
         current["call"] = prepare(op, variant_id, backend, preset)
         if kind == "time":  # ASV reads repeat after setup; setup runs before every sample, the pilot once
-            key = (op.name, variant_id, backend)
             if key not in _plans:
                 _plans[key] = sampling_plan(current["call"])
             method.repeat = _plans[key]
+
+    def teardown(variant_id: str) -> None:
+        """After each sample: how busy the machine has been since the first (:class:`~.load.SamplingLoad`)."""
+        if (window := _loads.get((op.name, variant_id, backend))) is not None:
+            window.extend()
 
     def method(self: Any, variant_id: str) -> Any:
         return body(current["call"])
@@ -135,6 +148,8 @@ def _bind(
     method.__qualname__ = f"{op.name}.{kind}_{backend}"
     method.__doc__ = doc
     method.setup = setup  # ASV: a method's own setup runs before it (and only it)
+    if kind == "time":
+        method.teardown = teardown
     return method
 
 
@@ -212,12 +227,14 @@ def preimport_frameworks() -> None:
     so the second of framework imports is paid once per run instead of once per
     benchmark. Under ``spawn`` it costs what the first use would have. MLX is
     imported with TF32 off (:data:`~mlxbench.harness.versions.MLX_FLOAT32_ENV`),
-    which every forked benchmark inherits.
+    which every forked benchmark inherits, and torch's CPU threads are set to
+    :func:`~mlxbench.harness.versions.torch_threads`.
     """
     versions.pin_mlx_float32()
     for name in ("mlx.core", "mlx.nn", "torch"):
         with contextlib.suppress(ImportError):  # the backend reports itself unavailable; discovery must not fail
             importlib.import_module(name)
+    versions.pin_torch_threads()
 
 
 def benchmark_classes(module: str) -> dict[str, type]:

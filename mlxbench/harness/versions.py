@@ -36,6 +36,35 @@ def pin_mlx_float32() -> None:
     os.environ.update(MLX_FLOAT32_ENV)
 
 
+TORCH_THREADS_ENV = "MLXBENCH_TORCH_THREADS"
+"""torch's CPU intra-op threads, set by the ASV matrix (``env_nobuild``) so that another count is another series.
+
+One thread, like MLX's single-threaded CPU backend on Linux: the comparison is
+one core against one core, and a neighbouring process cannot stretch torch's
+tail (at its default of every core, a second process spinning on one of the two
+cores here took a ReLU's p90 from 0.34 ms to 4.4 ms; at one thread it stayed
+within 10-40%).
+"""
+DEFAULT_TORCH_THREADS = 1
+
+
+def torch_threads() -> int:
+    """The torch CPU thread count this process benchmarks with (:data:`TORCH_THREADS_ENV`, default 1)."""
+    value = os.environ.get(TORCH_THREADS_ENV, "").strip()
+    if not value:
+        return DEFAULT_TORCH_THREADS
+    if not value.isdigit() or int(value) < 1:
+        raise ValueError(f"{TORCH_THREADS_ENV}={value!r} is not a thread count (a whole number >= 1)")
+    return int(value)
+
+
+def pin_torch_threads() -> None:
+    """Set torch's intra-op thread pool to :func:`torch_threads`, where torch is already imported."""
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.get_num_threads() != torch_threads():
+        torch.set_num_threads(torch_threads())
+
+
 INSTALL_MARKER = "mlxbench-install.json"
 """Written into an ASV environment (``sys.prefix``) by the install step: why a framework is absent there.
 

@@ -27,6 +27,10 @@ error is retried on the next run instead of stored as n/a).
 ``MLXBENCH_TORCH_INDEX=https://download.pytorch.org/whl/cpu`` adds an index
 for torch (its CPU builds); ``MLXBENCH_TORCH_INSTALL=never`` never installs
 torch (tests and CI: no multi-GB download by accident).
+
+After a successful install the step waits (at most :data:`SETTLE_SECONDS`)
+until the machine reads quiet, so the commit's first benchmarks do not sample
+beside pip's and the page cache's leftover work.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent.parent))
 
 from packaging.version import InvalidVersion, Version  # noqa: E402
 
+from mlxbench.harness import load  # noqa: E402
 from mlxbench.harness.versions import INSTALL_MARKER  # noqa: E402
 from mlxbench.history import releases  # noqa: E402
 from mlxbench.history.releases import Release  # noqa: E402
@@ -180,5 +185,19 @@ def main(build_dir: str, prefix: Path | None = None, environ: Mapping[str, str] 
     return 0
 
 
+SETTLE_SECONDS = 15.0
+"""The longest wait after an install for the machine to read quiet (pip's and the page cache's work done)."""
+
+
+def settle(max_seconds: float = SETTLE_SECONDS) -> None:
+    """Wait until the machine reads quiet (:mod:`mlxbench.harness.load`), so the commit's first benchmarks are not."""
+    quiet, waited, last = load.wait_until_quiet(max_seconds)
+    if not quiet and last is not None:
+        print(f"mlxbench: still busy {waited:.0f} s after the install (others {last.others:.2f} cores); measuring")
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    code = main(sys.argv[1])
+    if code == 0:
+        settle()
+    sys.exit(code)

@@ -29,7 +29,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, layout, machine, releases, timeline
+from mlxbench.history import asv_environment, layout, machine, quiet, releases, timeline
 
 if TYPE_CHECKING:
     from mlxbench.report.results import ResultSet
@@ -66,10 +66,12 @@ def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
     return tag, tags[tag]
 
 
-def bench_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
-    """Every method (time, peak memory, device peak) of the selected ops on the selected backends."""
+def bench_regex(
+    ops: Sequence[Op], backends: Sequence[Backend], kinds: Sequence[str] = ("time", "peakmem", "track_device_peak")
+) -> str:
+    """The methods of these kinds (default: time, peak memory, device peak) of the selected ops and backends."""
     return (
-        rf"^ops\.({'|'.join(op.name for op in ops)})\.(time|peakmem|track_device_peak)_"
+        rf"^ops\.({'|'.join(op.name for op in ops)})\.({'|'.join(kinds)})_"
         rf"({'|'.join(b.name for b in backends)})(?:\(|$)"
     )  # ASV matches "name(param, ...)"
 
@@ -158,7 +160,7 @@ def plan(
         "run",
         "--config",
         str(config),
-        f"{commit}^!",  # ASV's loop commit, so --skip-existing-successful looks up this commit's results
+        f"{commit}^!",  # ASV's loop commit, so --skip-existing-commits looks up this commit's results
         "-E",
         f"{asv_environment.TOOL_NAME}:{sys.executable}",
         "--set-commit-hash",
@@ -169,7 +171,9 @@ def plan(
         bench_regex(ops, chosen),
         "--show-stderr",
         "--record-samples",
-        *([] if rerun else ["--skip-existing-successful"]),
+        # A commit this machine already has is left exactly as it is (a committed results file stays byte-identical,
+        # even where this run would add benchmarks it lacks, such as peak memory after a time-only history).
+        *([] if rerun else ["--skip-existing-commits"]),
         *(["--quick"] if quick else []),
         *LAUNCH,
     ]
@@ -200,7 +204,9 @@ def run(
         f"results in {p.results_dir}" + ("" if rerun else " (benchmarks already measured there are kept: --rerun)"),
         file=sys.stderr,
     )
-    code = subprocess.call(p.command, cwd=p.config.parent, env=p.env)
+    code = quiet.run(
+        p.command, subprocess.call, p.results_dir / p.machine["machine"], p.config.parent, p.env, p.commit, p.series[0]
+    )
     if summary:
         print(_summary(p, ops, preset))
     return code

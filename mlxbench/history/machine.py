@@ -83,12 +83,10 @@ def _linux_info() -> dict[str, Any]:
 
 
 def _torch_threads() -> int | str:
-    """torch's intra-op thread pool (every core unless OMP_NUM_THREADS says otherwise); absent torch is not imported."""
+    """The intra-op thread count torch_cpu benchmarks with (the matrix's ``MLXBENCH_TORCH_THREADS``, default 1)."""
     if importlib.util.find_spec("torch") is None:
         return "torch not installed"
-    import torch
-
-    return torch.get_num_threads()
+    return versions.torch_threads()
 
 
 def _mlx_cpu_threads() -> str:

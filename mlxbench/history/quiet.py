@@ -1,0 +1,183 @@
+"""Quiet results: an ``asv run`` whose benchmarks sampled on a busy machine measures them again once it is quiet.
+
+Every benchmark process writes how busy the machine was while it sampled
+(:mod:`mlxbench.harness.load`). After ASV's run, the benchmarks that sampled
+on a busy machine are measured again, commit by commit, once the machine reads
+quiet: at most :data:`RETRIES` times, each after waiting at most
+:data:`WAIT_SECONDS`, all said on screen. What is still busy after that is
+kept and *marked*: the reports never call a change from it. Each result's load
+(the latest measurement of every benchmark, commit, series and variant) is kept
+in the machine folder's :data:`~mlxbench.harness.load.LOAD_FILE`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlxbench.harness import load
+
+RETRIES = 2
+WAIT_SECONDS = 120.0
+"""The longest wait for a quiet machine before each re-measurement (then it measures anyway, and marks)."""
+
+Key = tuple[str, str, str, str]
+"""(commit, series, benchmark, variant): one stored result."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One result's load over all its rounds: the worst round's others and steal (cores), and whether it is busy."""
+
+    others: float
+    steal: float
+    seconds: float
+    rounds: int
+    busy: bool
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def readings(
+    records: Iterable[load.Record], commit: str | None = None, series: str | None = None
+) -> dict[Key, Reading]:
+    """The records of one pass grouped by result (a round each); ``commit``/``series`` stand in where ASV gave none."""
+    grouped: dict[Key, list[load.Record]] = {}
+    for r in records:
+        key = (r.commit or commit or "", r.env or series or "", r.benchmark, r.variant)
+        grouped.setdefault(key, []).append(r)
+    return {
+        key: Reading(
+            others=max(r.others for r in rs),
+            steal=max(r.steal for r in rs),
+            seconds=round(sum(r.seconds for r in rs), 4),
+            rounds=len(rs),
+            busy=any(r.busy for r in rs),
+        )
+        for key, rs in grouped.items()
+    }
+
+
+def busy_benchmarks(found: Mapping[Key, Reading]) -> dict[str, set[str]]:
+    """commit -> the benchmarks (ASV names) with at least one busy variant there."""
+    out: dict[str, set[str]] = {}
+    for (commit, _series, benchmark, _variant), reading in found.items():
+        if reading.busy:
+            out.setdefault(commit, set()).add(benchmark)
+    return out
+
+
+def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> list[str]:
+    """``command`` (an ``asv run``) for one commit and these benchmarks only, measured again (nothing skipped)."""
+    regex = "^(" + "|".join(re.escape(b) for b in sorted(benchmarks)) + r")(?:\(|$)"
+    out: list[str] = []
+    args = iter(command)
+    for arg in args:
+        if arg in ("--skip-existing-successful", "--skip-existing-commits", "--skip-existing", "--interleave-rounds"):
+            continue
+        if arg == "-b":
+            next(args)
+            out += ["-b", regex]
+        elif arg.startswith("HASHFILE:") or arg.endswith("^!"):
+            out.append(f"{commit}^!")
+        else:
+            out.append(arg)
+    return out
+
+
+def run(
+    command: Sequence[str],
+    call: Callable[..., int],
+    machine_dir: Path,
+    cwd: Path,
+    env: Mapping[str, str],
+    commit: str | None = None,
+    series: str | None = None,
+    retries: int = RETRIES,
+    wait_seconds: float = WAIT_SECONDS,
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
+) -> int:
+    """Run ``command`` (an ``asv run``) with load recording, re-measure what sampled busy, store every reading.
+
+    ``commit`` and ``series`` name the results where ASV does not tell the
+    benchmark processes (the main job's installed environment). Returns the
+    first run's exit status, or a re-measurement's where that one failed.
+    """
+    found: dict[Key, Reading] = {}
+    with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
+
+        def measured(cmd: Sequence[str], attempt: int) -> tuple[int, dict[Key, Reading]]:
+            directory = Path(tmp) / str(attempt)
+            directory.mkdir()
+            code = call(list(cmd), cwd=cwd, env={**env, load.LOAD_DIR_ENV: str(directory)})
+            return code, readings(load.collect(directory), commit, series)
+
+        code, found = measured(command, 0)
+        for attempt in range(1, retries + 1):
+            busy = busy_benchmarks(found)
+            if not busy:
+                break
+            count = sum(len(b) for b in busy.values())
+            _log(
+                f"mlxbench: {count} benchmark(s) at {len(busy)} commit(s) sampled while other processes used the "
+                f"machine (more than {load.BUSY_CORES:g} cores): waiting for it to be quiet (at most "
+                f"{wait_seconds:.0f} s), then measuring them again (try {attempt} of {retries})"
+            )
+            quiet, waited, last = wait(wait_seconds)
+            _log(
+                f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
+                + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
+            )
+            for at, benchmarks in busy.items():
+                again_code, again = measured(narrowed(command, at, benchmarks), attempt)
+                code = code or again_code
+                for key in [k for k in found if k[0] == at and k[2] in benchmarks]:
+                    del found[key]  # every variant of a benchmark run again is replaced, busy or not
+                found.update(again)
+    marked = sorted({f"{k[2]}({k[3]})" for k, r in found.items() if r.busy})
+    if marked:
+        _log(
+            f"mlxbench: {len(marked)} result(s) stayed busy after {retries} re-measurement(s); kept and marked "
+            f"(never used to call a change): {', '.join(marked[:8])}{' ...' if len(marked) > 8 else ''}"
+        )
+    store(machine_dir, found)
+    return code
+
+
+def store(machine_dir: Path, found: Mapping[Key, Reading]) -> None:
+    """Merge this run's readings into the machine folder's load file (atomically; the latest reading wins)."""
+    if not found:
+        return
+    path = Path(machine_dir) / load.LOAD_FILE
+    kept: dict[Key, dict] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                doc = json.loads(line)
+                kept[(doc["commit"], doc["env"], doc["benchmark"], doc["variant"])] = doc
+            except (ValueError, KeyError, TypeError):
+                continue  # an unreadable line is dropped, not fatal
+    for (commit, series, benchmark, variant), r in found.items():
+        kept[(commit, series, benchmark, variant)] = {
+            "commit": commit,
+            "env": series,
+            "benchmark": benchmark,
+            "variant": variant,
+            "others": r.others,
+            "steal": r.steal,
+            "seconds": r.seconds,
+            "rounds": r.rounds,
+            "busy": r.busy,
+        }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text("".join(json.dumps(doc, sort_keys=True) + "\n" for _, doc in sorted(kept.items())))
+    os.replace(tmp, path)
