@@ -585,14 +585,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name-only", action="store_true", help="print only the machine's name")
     p.set_defaults(func=cmd_machine)
 
+    for name in MEASURING:
+        sub.choices[name].add_argument(
+            "--no-wait",
+            action="store_true",
+            help="refuse at once when another measurement holds this machine (default: wait for it)",
+        )
     for name, command in sub.choices.items():
         command.description = command.description or DESCRIPTIONS.get(name)
     return parser
 
 
+MEASURING = ("bench", "history", "compare", "calibrate")
+"""The commands that measure: each holds the machine's measurement lock (:mod:`mlxbench.history.lock`)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command in MEASURING and not getattr(args, "dry_run", False):
+            from mlxbench.history import lock
+
+            command = ["mlxbench", *(sys.argv[1:] if argv is None else argv)]
+            with lock.measuring(command, wait=not args.no_wait):
+                return args.func(args)
         return args.func(args)
     except UsageError as exc:
         print(f"mlxbench: error: {exc}", file=sys.stderr)

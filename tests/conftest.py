@@ -15,3 +15,14 @@ def cpu_backends():
     missing = {n: BACKENDS[n].unavailable() for n in CPU_BACKENDS if BACKENDS[n].unavailable()}
     assert not missing, f"test environment lacks CPU backends: {missing}"
     return [BACKENDS[n] for n in CPU_BACKENDS]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _own_measurement_lock(tmp_path_factory):
+    """The tests' ASV runs take a lock of their own, never the machine's (a real measurement may hold that one)."""
+    from mlxbench.history import lock
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(lock.PATH_ENV, str(tmp_path_factory.mktemp("lock") / "measure.lock"))
+        mp.delenv(lock.HELD_ENV, raising=False)
+        yield

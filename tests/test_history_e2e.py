@@ -5,7 +5,9 @@
 - the main job keeps what this machine already measured unless asked to measure again;
 - a tiny/default alternation leaves the other preset's results and published graphs exactly as they were;
 - ``mlxbench compare`` measures two releases in interleaved rounds outside the history, and records repeatability;
-- ``mlxbench history`` runs its commits with ``asv run HASHFILE:`` in ASV's virtualenv and keeps what is there.
+- ``mlxbench history`` runs its commits with ``asv run HASHFILE:`` in ASV's virtualenv and keeps what is there,
+  in rounds interleaved across its commits, with each result's load recorded;
+- two plain ``asv run`` started together take turns (the machine's lock) and keep both results.
 
 The matrix is numpy-only (no torch is ever installed into a virtualenv here), as in test_asv_suite.py.
 """
@@ -25,7 +27,7 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
-from mlxbench.harness import versions
+from mlxbench.harness import load, versions
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_environment, asv_run, compare, history_run, layout, machine
 
@@ -253,3 +255,61 @@ def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project,
     assert {k: v for k, v in after.items() if k != "machine.json"} == {
         k: v for k, v in before.items() if k != "machine.json"
     }
+
+
+def test_a_history_interleaves_its_rounds_across_commits_and_records_each_results_load(project):
+    """Round 1 visits every commit, round 2 every commit again in the other order; each result's load is kept."""
+    work, _ = project
+    config = work / "asv.conf.json"
+    outputs: list[str] = []
+
+    def call(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=1500)
+        outputs.append(proc.stdout + proc.stderr)
+        return proc.returncode
+
+    p = history_run.plan("tiny", OPS, BACKEND, f"{OLDER_TAG}..{TAG}", config=config, rerun=True)
+    assert history_run.run(p, call=call) == 0, outputs[-1][-3000:]
+    visits = re.findall(r"For mlxbench commit \w+ <(v[\d.]+)> \(round (\d)/2\)", outputs[0])
+    rounds = [[tag for tag, r in visits if r == n] for n in "12"]
+    assert [tag for tag, _ in visits] == rounds[0] + rounds[1]  # every commit of round 1 before any of round 2
+    assert sorted(rounds[0]) == sorted([OLDER_TAG, TAG]) and rounds[1] == rounds[0][::-1]
+    stored = [json.loads(line) for line in (p.machine_dir / load.LOAD_FILE).read_text().splitlines()]
+    mine = [d for d in stored if d["benchmark"] == "ops.ReLU.time_mlx_cpu"]
+    variants = {v.id for v in CATALOG["ReLU"].variants("tiny")}
+    assert {(d["commit"], d["variant"]) for d in mine} == {(p.tags[t], v) for t in (OLDER_TAG, TAG) for v in variants}
+    assert all(d["rounds"] == 2 and d["env"] in p.series for d in mine)
+
+
+def test_two_plain_asv_runs_at_once_take_turns_and_keep_both_results(project):
+    """Two `asv run` through the configuration, started together on different ops: one waits, nothing is lost."""
+    work, asv = project
+    name = "host-two-runs"
+    asv("machine", "--yes", "--machine", name)
+    env = {**os.environ, "HOME": str(work), "MLXBENCH_PRESET": "tiny", "MLXBENCH_TORCH_INSTALL": "never"}
+    runs = [
+        subprocess.Popen(
+            [
+                asv_project.ASV,
+                "run",
+                f"{OLDER_TAG}^!",
+                "--machine",
+                name,
+                "--quick",
+                "-b",
+                rf"^ops\.{op}\.time_mlx_cpu",
+            ],
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for op in ("ReLU", "Sum")
+    ]
+    outputs = [run.communicate(timeout=1500)[0] for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    assert sum("waiting for the measurement running on this machine to finish" in out for out in outputs) == 1
+    (path,) = (work / "results" / name).glob("*-*.json")
+    doc = json.loads(path.read_text())  # one valid file holding both runs' results
+    assert {"ops.ReLU.time_mlx_cpu", "ops.Sum.time_mlx_cpu"} <= set(doc["results"])

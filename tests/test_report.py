@@ -20,6 +20,7 @@ import pytest
 
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
+from mlxbench.harness import load
 from mlxbench.history import layout, releases, timeline
 from mlxbench.report import plots, readme, render, results, tables
 from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
@@ -395,6 +396,36 @@ def test_a_30pct_slowdown_beyond_the_noise_is_flagged_and_a_10pct_wobble_the_con
     torch = report.history(MACHINE, "torch_cpu")  # torch is pinned: its +10..12% at v0.32.4 is drift, not a column
     assert [c.name for c in torch.columns] == ["Operation", "torch 2.13.0"]
     assert "torch is pinned to 2.13.0" in render.markdown(torch)
+
+
+def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, tags):
+    """The +30% of the planted slowdown, with one of its variants marked busy in load.jsonl: `~`, number kept."""
+    plant(results_copy, tags, PLANTED)
+    doc = json.loads(_result_file(results_copy, tags, "v0.32.4").read_text())
+    variant = raw(tags, "v0.32.4", "ReLU", "mlx_cpu")
+    first = next(iter(variant))
+    marks = [
+        {
+            "commit": doc["commit_hash"],
+            "env": doc["env_name"],
+            "benchmark": f"ops.ReLU.time_{backend}",
+            "variant": v,
+            "busy": backend == "mlx_cpu" and v == first,
+            "others": 1.0,
+            "steal": 0.0,
+            "seconds": 0.2,
+            "rounds": 2,
+        }
+        for backend in ("mlx_cpu", "mlx_cpu_compile")
+        for v in variant
+    ]
+    (results_copy / MACHINE / load.LOAD_FILE).write_text("".join(json.dumps(m) + "\n" for m in marks) + "not json\n")
+    loaded = results.load(results_copy, tags)
+    assert {(m.variant, m.backend) for m in loaded.measurements if m.busy} == {(first, "mlx_cpu")}
+    table = Report(loaded).history(MACHINE, "mlx_cpu")
+    assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
+    relu = next(r for r in json.loads(render.render([table], "json"))["tables"][0]["rows"] if r[0] == "ReLU")
+    assert pytest.approx(30.0) in relu  # the number is kept, only the verdict is withheld
 
 
 def test_a_change_asvs_test_cannot_tell_from_noise_is_not_flagged(results_copy, tags):

@@ -52,6 +52,21 @@ SAMPLING_SECONDS = 0.2
 Where the machine is noisy, most slower variants reach it: so it sets what a
 sweep costs (one release, default preset, 3 CPU backends: 285 time medians).
 """
+ROUNDS_ENV = "MLXBENCH_ROUNDS"
+"""How many rounds the driver runs each benchmark in (``mlxbench history``: 2, interleaved across commits)."""
+
+
+def sampling_seconds() -> float:
+    """Each round's time cap: SAMPLING_SECONDS shared by the rounds (:data:`ROUNDS_ENV`), as ASV halves its own.
+
+    So a history's two rounds sample as long as the main job's one, and cost
+    about what it does per commit.
+    """
+    value = os.environ.get(ROUNDS_ENV, "").strip()
+    rounds = int(value) if value.isdigit() and int(value) > 0 else 1
+    return SAMPLING_SECONDS / rounds
+
+
 CI_HALF_WIDTH = 0.01
 """Sampling stops once the median's 99% confidence interval is expected within +-1% of it."""
 Z_99 = 2.576
@@ -96,8 +111,8 @@ def sampling_plan(call: Prepared) -> tuple[int, int, float]:
         times.append(time.perf_counter() - start)
         spent += times[-1]
     if len(times) < PILOT_MIN_CALLS:
-        return (MIN_SAMPLES, MAX_SAMPLES, SAMPLING_SECONDS)
-    return (MIN_SAMPLES, samples_needed(times), SAMPLING_SECONDS)
+        return (MIN_SAMPLES, MAX_SAMPLES, sampling_seconds())
+    return (MIN_SAMPLES, samples_needed(times), sampling_seconds())
 
 
 _prepared: dict[tuple[str, str, str], Prepared] = {}

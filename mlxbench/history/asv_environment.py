@@ -21,6 +21,10 @@ Loaded by ``"plugins": [".mlxbench.history.asv_environment"]`` in
 ``asv.conf.json`` (ASV imports a leading-dot name as a module, relative to the
 configuration's directory or from the installed package); used as
 ``asv run <commit>^! -E installed:<python> --set-commit-hash <commit>``.
+
+Because ASV loads it for every command of this configuration, it is also where
+a plain ``asv run`` takes the machine's measurement lock
+(:func:`lock_a_plain_asv_run`, :mod:`mlxbench.history.lock`).
 """
 
 from __future__ import annotations
@@ -30,12 +34,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from asv import environment, util
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from mlxbench.history import lock
 from mlxbench.history.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
 TOOL_NAME = "installed"
@@ -261,3 +267,22 @@ def preflight(conf: Mapping[str, Any], executable: str, pins: Mapping[str, str])
     if not accepted:
         raise ValueError(f"{executable} cannot stand for any series of this configuration: " + " | ".join(refused))
     return accepted
+
+
+MEASURING_COMMANDS = ("run", "continuous", "profile", "find")
+"""The ASV commands that time benchmarks: through this configuration each takes the machine's measurement lock."""
+
+
+def lock_a_plain_asv_run(argv: Sequence[str]) -> bool:
+    """Hold the machine's lock for this ASV process if it measures (ASV imports this plugin for every command)."""
+    program = Path(argv[0]) if argv else Path()
+    if program.name != "asv" and program.parts[-2:] != ("asv", "__main__.py"):
+        return False
+    command = next((a for a in argv[1:] if not a.startswith("-")), None)
+    if command not in MEASURING_COMMANDS:
+        return False
+    lock.hold_for_process(["asv", *argv[1:]])
+    return True
+
+
+lock_a_plain_asv_run(sys.argv)

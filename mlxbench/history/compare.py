@@ -35,6 +35,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -45,9 +46,10 @@ import numpy as np
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
+from mlxbench.harness import load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, asv_run, layout, machine, releases, timeline
+from mlxbench.history import asv_environment, asv_run, layout, machine, quiet, releases, timeline
 from mlxbench.report import noise as report_noise  # the report's rules: compare and the history table judge alike
 
 DEFAULT_ROUNDS = 2
@@ -175,11 +177,17 @@ def read_repeatability(machine_dir: Path) -> Floor | None:
         return None
 
 
-def compare_points(before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor) -> list[Row]:
-    """One row per variant measured on both sides, judged against ``floor``."""
+BUSY_WHY = "sampled while other processes used the machine: no verdict"
+
+
+def compare_points(
+    before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor, busy: Iterable[Key] = ()
+) -> list[Row]:
+    """One row per variant measured on both sides, judged against ``floor``; a ``busy`` variant is never changed."""
+    busy = set(busy)
     rows = []
     for key in sorted(before.keys() & after.keys()):
-        changed, why = judge(before[key], after[key], floor)
+        changed, why = (False, BUSY_WHY) if key in busy else judge(before[key], after[key], floor)
         rows.append(Row(key, before[key].median, after[key].median, changed, why))
     return rows
 
@@ -272,8 +280,16 @@ def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
 
 
 def _run_round(
-    side: Side, round_no: int, name: str, regex: str, preset: str, quick: bool, call: Callable[..., int]
+    side: Side,
+    round_no: int,
+    name: str,
+    regex: str,
+    preset: str,
+    quick: bool,
+    call: Callable[..., int],
+    loads: Path,
 ) -> int:
+    """One side's round; its benchmark processes write how busy the machine was into ``loads``."""
     command = [
         asv_run.ASV,
         "run",
@@ -290,7 +306,7 @@ def _run_round(
         *(["--quick"] if quick else []),
         *asv_run.LAUNCH,
     ]
-    env = {**os.environ, PRESET_ENV: preset}
+    env = {**os.environ, PRESET_ENV: preset, load.LOAD_DIR_ENV: str(loads)}
     return call(command, cwd=side.config.parent, env=env)
 
 
@@ -306,8 +322,13 @@ def run(
     quick: bool = False,
     config: Path | None = None,
     call: Callable[..., int] = subprocess.call,
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
 ) -> int:
-    """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed)."""
+    """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed).
+
+    Each side's round starts once the machine reads quiet (at most :data:`~.quiet.WAIT_SECONDS` of waiting);
+    a variant sampled on a busy machine in any round gets no verdict.
+    """
     if rounds < 2 and not quick:
         raise UsageError("interleaving needs at least 2 rounds (--rounds)")
     if fail_above is not None and not fail_above > 1:
@@ -322,13 +343,19 @@ def run(
         shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh measurement, not one mixed with the last
     failed = False
     total = 1 if quick else rounds
-    for round_no in range(1, total + 1):
-        order = both if round_no % 2 else both[::-1]
-        for side in order:
-            print(f"round {round_no}/{total}: {side.tag} ({side.label})", file=sys.stderr)
-            if _run_round(side, round_no, name, regex, preset, quick, call) != 0:
-                print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
-                failed = True
+    busy: set[Key] = set()
+    with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as tmp:
+        for round_no in range(1, total + 1):
+            order = both if round_no % 2 else both[::-1]
+            for side in order:
+                quiet.before_round(wait)
+                print(f"round {round_no}/{total}: {side.tag} ({side.label})", file=sys.stderr)
+                loads = Path(tmp) / f"{side.label}-{round_no}"
+                loads.mkdir()
+                if _run_round(side, round_no, name, regex, preset, quick, call, loads) != 0:
+                    print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
+                    failed = True
+                busy |= {(r.benchmark, r.variant) for r in load.collect(loads) if r.busy}
     before = read_points(both[0].results_dir, name, both[0].commit)
     after = read_points(both[1].results_dir, name, both[1].commit)
     repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
@@ -337,7 +364,7 @@ def run(
     matrix = dict.fromkeys(matrix_conf.get("req", matrix_conf) if isinstance(matrix_conf, dict) else {}, "")
     same = both[0].commit == both[1].commit
     floor = noise_floor(before, after, changed_frameworks(*pins, matrix), read_repeatability(history / name))
-    rows = compare_points(before, after, floor)
+    rows = compare_points(before, after, floor, busy)
     if floor.source.startswith("default"):
         print(
             f"warning: no control benchmarks (a backend of a framework that did not change) and no measured "
@@ -416,6 +443,8 @@ def render(
         f"{len(rows)} variant(s) measured on both sides ({n_before} at {base}, {n_after} at {head}); "
         f"{len(changed)} changed beyond the noise; ratio = {head} / {base}, above 1 is slower",
     ]
+    if busy := sum(r.why == BUSY_WHY for r in rows):
+        lines.append(f"{busy} variant(s) sampled while other processes used the machine: no verdict for them")
     if changed:
         width = max(len(f"{r.key[0]} {r.key[1]}") for r in changed)
         for r in changed:

@@ -45,7 +45,7 @@ from typing import Any
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import verify
-from mlxbench.harness.asv_suite import PRESET_ENV
+from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_run, commits, layout, machine, quiet, timeline
 from mlxbench.history.releases import Release
@@ -178,7 +178,8 @@ def asv_command(p: Plan, hashfile: Path) -> list[str]:
 
     Time benchmarks only, in :data:`ROUNDS` interleaved rounds: each round
     visits every commit, so a slow minute touches every release a little
-    instead of one release a lot (``--quick``: one round of one sample).
+    instead of one release a lot (``--quick``: one round of one sample). The
+    rounds share the sampling time of one (:data:`~mlxbench.harness.asv_suite.ROUNDS_ENV`).
     """
     return [
         asv_run.ASV,
@@ -341,7 +342,7 @@ def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = subprocess.ca
         f"on {p.machine['machine']!r}, preset {p.preset!r}, {p.mode} mode, series {', '.join(p.series)}, "
         f"results in {p.results_dir}" + ("" if p.rerun else " (results already there are kept: --rerun)")
     )
-    env = {**os.environ, PRESET_ENV: p.preset}
+    env = {**os.environ, PRESET_ENV: p.preset, **({} if p.quick else {ROUNDS_ENV: str(ROUNDS)})}
     if note := _download_note(p.mode, env):
         _log(note)
     before = _result_files(p.machine_dir)

@@ -75,6 +75,19 @@ def busy_benchmarks(found: Mapping[Key, Reading]) -> dict[str, set[str]]:
     return out
 
 
+def before_round(
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
+    wait_seconds: float = WAIT_SECONDS,
+) -> None:
+    """Wait (at most ``wait_seconds``) until the machine reads quiet, saying so when it had to wait."""
+    quiet, waited, last = wait(wait_seconds)
+    if waited > 1.0 or not quiet:
+        _log(
+            f"mlxbench: {'quiet' if quiet else 'still busy, measuring anyway'} after waiting {waited:.0f} s"
+            + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
+        )
+
+
 def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> list[str]:
     """``command`` (an ``asv run``) for one commit and these benchmarks only, measured again (nothing skipped)."""
     regex = "^(" + "|".join(re.escape(b) for b in sorted(benchmarks)) + r")(?:\(|$)"

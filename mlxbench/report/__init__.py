@@ -5,5 +5,5 @@ rendering (markdown, csv, json), derived metrics (bandwidth, FLOP rate,
 roofline), plots, the README's generated section and the offline ASV site.
 
 May import the catalog, :mod:`mlxbench.errors`, :mod:`mlxbench.selection` and the harness's public
-description of work, ceilings and backends; never runs anything itself.
+description of work, ceilings, backends and load records; never runs anything itself.
 """

@@ -38,6 +38,7 @@ from typing import Any
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
+from mlxbench.harness.load import LOAD_FILE
 from mlxbench.report import noise
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
@@ -75,6 +76,9 @@ class Measurement:
     repeat: int | None = None
     env: str = ""
     """The ASV environment's name: one series per machine and environment."""
+    busy: bool = False
+    """Sampled while other processes used the machine, after every re-measurement (``load.jsonl``): never calls a
+    change."""
 
     @property
     def ok(self) -> bool:
@@ -124,10 +128,35 @@ def _ci(low: Any, high: Any) -> tuple[float, float] | None:
     return (float(low), float(high)) if low is not None and high is not None else None
 
 
+def read_busy(machine_dir: Path) -> set[tuple[str, str, str, str]]:
+    """(commit, env, benchmark, variant) of every result the machine folder's load file marks busy.
+
+    A line that cannot be read is skipped: it marks nothing.
+    """
+    path = Path(machine_dir) / LOAD_FILE
+    busy: set[tuple[str, str, str, str]] = set()
+    if not path.is_file():
+        return busy
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+            if doc.get("busy") is True:
+                busy.add((str(doc["commit"]), str(doc["env"]), str(doc["benchmark"]), str(doc["variant"])))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return busy
+
+
 def _read_file(
-    path: Path, doc: Mapping[str, Any], release: str, machine: str, problems: list[str]
+    path: Path,
+    doc: Mapping[str, Any],
+    release: str,
+    machine: str,
+    problems: list[str],
+    busy: set[tuple[str, str, str, str]] = frozenset(),
 ) -> list[Measurement]:
     columns = doc["result_columns"]
+    commit = str(doc.get("commit_hash") or "")
     torch = doc.get("params", {}).get("torch") or None  # the matrix's pin; absent in timeline mode
     env = str(doc.get("env_name") or "")
     stale: dict[str, tuple[str, str]] = {}
@@ -170,6 +199,7 @@ def _read_file(
                     samples=array("d", recorded) if recorded else None,
                     repeat=repeats[i] if i < len(repeats) else None,
                     env=env,
+                    busy=(commit, env, name, variant) in busy,
                 )
             )
     for name, (old, new) in sorted(stale.items()):
@@ -229,6 +259,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
         except (OSError, ValueError) as exc:
             info = None
             problems.append(f"skipped {machine_file}: {exc}; machine details taken from its result files")
+        busy = read_busy(machine_dir)
         try:
             floor = noise.read_repeatability(machine_dir)
         except ValueError as exc:
@@ -241,7 +272,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
                 doc = json.loads(path.read_text())
                 commit = doc["commit_hash"]
                 release = by_hash.get(commit, commit[:8])
-                found = _read_file(path, doc, release, machine_dir.name, problems)
+                found = _read_file(path, doc, release, machine_dir.name, problems, busy)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
                 continue

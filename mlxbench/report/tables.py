@@ -342,11 +342,15 @@ class Report:
         self._runs: dict[tuple[str, str, str], dict[tuple[str, str], noise.Stats]] = {}
         """(series, release, backend) -> (op, variant) -> the time measurement's statistics."""
         self._pairs: dict[tuple[str, str, str], _Pair] = {}
+        self._busy: set[Key] = set()
+        """Time results sampled on a busy machine after every re-measurement: no change is called from them."""
         for m in kept:
             series = ids[(m.machine, m.env)]
             key = Key(series, m.release, m.op, m.variant, m.backend)
             if m.kind == "time" and m.ok:
                 self._runs.setdefault((series, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
+                if m.busy:
+                    self._busy.add(key)
             if m.backend in self.backends and (ops is None or m.op in ops):
                 if m.kind == "peakmem":
                     self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
@@ -552,10 +556,15 @@ class Report:
     ) -> Value:
         """A percentage from ``before`` to ``after`` (each a (release, backend)) with its noise verdict.
 
-        n/a and failed stay as they are; a number becomes a :class:`Change`.
+        n/a and failed stay as they are; a number becomes a :class:`Change`, which
+        never beats the noise where a variant on either side was sampled on a busy machine.
         """
         if not isinstance(value, float):
             return value
+        if any(
+            Key(series, release, op, v, backend) in self._busy for release, backend in (before, after) for v in variants
+        ):
+            return Change(value, False)
         old, new = (
             {v: self._runs[(series, release, backend)][(op, v)] for v in variants}
             for release, backend in (before, after)

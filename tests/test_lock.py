@@ -1,0 +1,122 @@
+"""One measurement at a time per machine: a second run waits (or refuses), and a killed run's lock is taken over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mlxbench.cli import main
+from mlxbench.errors import UsageError
+from mlxbench.history import lock
+
+HOLD = """
+import sys, time
+from mlxbench.history import lock
+with lock.measuring(["holder", "--for-the-test"]):
+    print("held", flush=True)
+    time.sleep(float(sys.argv[1]))
+"""
+
+
+@pytest.fixture
+def lock_file(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "measure.lock"
+    monkeypatch.setenv(lock.PATH_ENV, str(path))
+    monkeypatch.delenv(lock.HELD_ENV, raising=False)
+    return path
+
+
+def hold(seconds: float) -> subprocess.Popen:
+    """Another process holding the lock (for ``seconds``), once it says so."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "held\n"
+    return proc
+
+
+def test_a_second_run_waits_for_the_first_and_names_it(lock_file):
+    holder = hold(1.5)
+    said: list[str] = []
+    started = time.monotonic()
+    with lock.measuring(["second"], log=said.append):
+        waited = time.monotonic() - started
+        assert holder.poll() is not None  # the holder had finished
+        assert json.loads(lock_file.read_text())["command"] == "second"
+    assert waited >= 0.5
+    assert said[0].startswith(f"waiting for the measurement running on this machine to finish: pid {holder.pid} ")
+    assert "(holder --for-the-test)" in said[0]
+    assert lock_file.read_text() == ""  # released cleanly: nothing stale for the next run
+
+
+def test_no_wait_refuses_at_once_naming_the_holder(lock_file):
+    holder = hold(30)
+    try:
+        with (
+            pytest.raises(UsageError, match=rf"pid {holder.pid} \(holder --for-the-test\) since "),
+            lock.measuring(["second"], wait=False),
+        ):
+            pytest.fail("ran beside the holder")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_lock_left_by_a_killed_run_is_taken_over(lock_file):
+    holder = hold(30)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert json.loads(lock_file.read_text())["pid"] == holder.pid  # its line is still there
+    said: list[str] = []
+    with lock.measuring(["next"], wait=False, log=said.append):
+        pass
+    assert len(said) == 1 and said[0].startswith(
+        f"took over the lock left by pid {holder.pid} (holder --for-the-test) "
+    )
+    assert said[0].endswith("which is no longer running")
+
+
+def test_processes_the_holder_starts_measure_under_its_lock(lock_file):
+    with lock.measuring(["parent"]):
+        assert os.environ[lock.HELD_ENV] == str(os.getpid())
+        child = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                "from mlxbench.history import lock\nwith lock.measuring(['child'], wait=False): print('ran')",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert child.stdout == "ran\n", child.stderr
+    assert lock.HELD_ENV not in os.environ
+
+
+@pytest.mark.parametrize("command", [["bench"], ["history"], ["compare", "v0.32.3", "v0.32.4"], ["calibrate"]])
+def test_every_measuring_command_refuses_with_no_wait_while_another_runs(lock_file, capsys, command):
+    holder = hold(30)
+    try:
+        assert main([*command, "--no-wait"]) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert f"another measurement is running on this machine: pid {holder.pid} (holder --for-the-test)" in err
+
+
+def test_a_plain_asv_run_through_the_configuration_takes_the_lock(lock_file, monkeypatch):
+    from mlxbench.history import asv_environment
+
+    taken: list[list[str]] = []
+    monkeypatch.setattr(lock, "hold_for_process", taken.append)
+    assert asv_environment.lock_a_plain_asv_run(["/x/.venv/bin/asv", "run", "v0.32.4^!", "--quick"])
+    assert asv_environment.lock_a_plain_asv_run(["/x/asv/__main__.py", "--verbose", "continuous", "a", "b"])
+    assert not asv_environment.lock_a_plain_asv_run(["/x/.venv/bin/asv", "publish"])
+    assert not asv_environment.lock_a_plain_asv_run(["/x/.venv/bin/pytest", "run"])
+    assert taken == [["asv", "run", "v0.32.4^!", "--quick"], ["asv", "--verbose", "continuous", "a", "b"]]

@@ -1,0 +1,142 @@
+"""Quiet samples: each benchmark knows how busy the machine was; a busy one is measured again, or kept and marked."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlxbench.harness import asv_suite, load
+from mlxbench.history import quiet
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMIT = "a" * 40
+SERIES = "virtualenv-py3.11-numpy-packaging-torch2.13.0-MLXBENCH_TORCH_THREADS1"
+
+
+def counters(busy: float, own: float, at: float) -> load.Counters:
+    return load.Counters(busy=busy, steal=0.0, own=own, at=at)
+
+
+def test_others_are_the_machines_busy_time_less_this_process_and_a_quarter_core_is_busy():
+    # 1 s in which the machine was busy 1.25 CPU-seconds, 1.0 of them this process: others took 0.25 cores
+    load_ = load.between(counters(10.0, 5.0, 100.0), counters(11.25, 6.0, 101.0))
+    assert load_.others == pytest.approx(0.25) and load_.busy
+    assert not load.between(counters(10.0, 5.0, 100.0), counters(11.05, 6.0, 101.0)).busy  # 0.05 cores: idle
+    # a short window: 2 ticks of others in 50 ms read 0.4 cores, but below what the 10 ms ticks can tell
+    assert not load.between(counters(0.0, 0.0, 0.0), counters(0.07, 0.05, 0.05)).busy
+    assert load.between(counters(0.0, 0.0, 0.0), counters(0.0, 0.0, 1.0)).others == 0.0
+
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    """ASV's own discovery of the suite (tiny preset), fresh, with its per-process caches emptied."""
+    from asv_runner.discovery import disc_benchmarks
+
+    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(asv_suite, "_plans", {})
+    monkeypatch.setattr(asv_suite, "_loads", {})
+    return {b.name: b for b in disc_benchmarks(f"{ROOT}/benchmarks")}
+
+
+@pytest.mark.parametrize("neighbour", [0.0, 1.0])
+def test_a_benchmark_process_records_how_busy_the_machine_was_while_it_sampled(
+    benchmarks, monkeypatch, tmp_path, neighbour
+):
+    """A planted load reading: the machine's busy time grows by this process's own plus ``neighbour`` cores."""
+    import time
+
+    start = time.monotonic()
+
+    def planted() -> load.Counters:
+        own = time.process_time()
+        elapsed = time.monotonic() - start
+        return load.Counters(busy=own + neighbour * elapsed, steal=0.0, own=own, at=time.monotonic())
+
+    monkeypatch.setattr(load, "read", planted)
+    monkeypatch.setenv(load.LOAD_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv("ASV_COMMIT", COMMIT)
+    monkeypatch.setenv("ASV_ENV_NAME", SERIES)
+    bench = benchmarks["ops.Softmax.time_mlx_cpu"]
+    bench.set_param_idx(0)
+    assert not bench.do_setup()
+    bench.run(*bench._current_params)
+    bench.do_teardown()
+    (record,) = load.collect(tmp_path)
+    assert (record.benchmark, record.commit, record.env) == ("ops.Softmax.time_mlx_cpu", COMMIT, SERIES)
+    assert record.variant == bench._current_params[0]
+    assert record.seconds > 0.1  # the window spans the samples (0.2 s of them at most), not one of them
+    assert record.busy is (neighbour > 0) and record.others == pytest.approx(neighbour, abs=0.01)
+
+
+def write(directory: Path, benchmark: str, variant: str, busy: bool, commit: str = COMMIT) -> None:
+    """What a benchmark process leaves in the driver's load directory."""
+    doc = {"benchmark": benchmark, "variant": variant, "commit": commit, "env": SERIES}
+    doc |= {"others": 1.0 if busy else 0.01, "steal": 0.0, "seconds": 0.2, "busy": busy}
+    (directory / f"{benchmark}-{variant}-{len(list(directory.iterdir()))}.json").write_text(json.dumps(doc))
+
+
+COMMAND = ["asv", "run", "HASHFILE:/tmp/h", "-b", "^ops\\.(ReLU|Sum)\\.(time)_(mlx_cpu)", "--skip-existing-successful"]
+COMMAND += ["--interleave-rounds", "-a", "rounds=2"]
+
+
+def test_narrowed_measures_one_commits_benchmarks_again_and_skips_nothing():
+    out = quiet.narrowed(COMMAND, COMMIT, ["ops.Sum.time_mlx_cpu", "ops.ReLU.time_mlx_cpu"])
+    assert out == ["asv", "run", f"{COMMIT}^!", "-b", r"^(ops\.ReLU\.time_mlx_cpu|ops\.Sum\.time_mlx_cpu)(?:\(|$)"] + [
+        "-a",
+        "rounds=2",
+    ]
+
+
+@pytest.mark.parametrize("clears", [True, False])
+def test_a_busy_benchmark_is_measured_again_once_quiet_and_marked_when_it_never_clears(tmp_path, clears, capsys):
+    calls: list[list[str]] = []
+    waits: list[float] = []
+
+    def call(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+        calls.append(command)
+        directory = Path(env[load.LOAD_DIR_ENV])
+        first = len(calls) == 1
+        if first:  # both rounds of ReLU's two variants, one of them busy in round 2; Sum quiet throughout
+            for busy in (False, True):
+                write(directory, "ops.ReLU.time_mlx_cpu", "a", busy)
+            for _ in range(2):
+                write(directory, "ops.ReLU.time_mlx_cpu", "b", False)
+                write(directory, "ops.Sum.time_mlx_cpu", "a", False)
+        else:  # the re-measurement: ReLU only
+            write(directory, "ops.ReLU.time_mlx_cpu", "a", not clears)
+            write(directory, "ops.ReLU.time_mlx_cpu", "b", False)
+        return 0
+
+    def wait(seconds: float) -> tuple[bool, float, load.Load | None]:
+        waits.append(seconds)
+        return clears, seconds if not clears else 3.0, load.Load(0.0 if clears else 1.0, 0.0, 0.5)
+
+    machine_dir = tmp_path / "machine"
+    assert quiet.run(COMMAND, call, machine_dir, tmp_path, {}, wait=wait) == 0
+    again = quiet.narrowed(COMMAND, COMMIT, ["ops.ReLU.time_mlx_cpu"])
+    assert calls == [COMMAND] + [again] * (1 if clears else quiet.RETRIES)
+    assert waits == [quiet.WAIT_SECONDS] * len(calls[1:])
+    stored = {(d["benchmark"], d["variant"]): d for d in map(json.loads, (machine_dir / load.LOAD_FILE).open())}
+    assert set(stored) == {
+        ("ops.ReLU.time_mlx_cpu", "a"),
+        ("ops.ReLU.time_mlx_cpu", "b"),
+        ("ops.Sum.time_mlx_cpu", "a"),
+    }
+    assert stored[("ops.ReLU.time_mlx_cpu", "a")]["busy"] is (not clears)
+    assert stored[("ops.Sum.time_mlx_cpu", "a")]["rounds"] == 2 and not stored[("ops.Sum.time_mlx_cpu", "a")]["busy"]
+    err = capsys.readouterr().err
+    assert "1 benchmark(s) at 1 commit(s) sampled while other processes used the machine" in err
+    assert ("kept and marked" in err) is (not clears)
+
+
+def test_the_load_file_keeps_earlier_results_and_survives_a_bad_line(tmp_path):
+    path = tmp_path / load.LOAD_FILE
+    path.write_text('{"commit": "c", "env": "e", "benchmark": "ops.Sum.time_mlx_cpu", "variant": "v", "busy": true}\n{')
+    quiet.store(tmp_path, {("c2", "e", "ops.Sum.time_mlx_cpu", "v"): quiet.Reading(0.0, 0.0, 0.2, 2, False)})
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [(d["commit"], d["busy"]) for d in lines] == [("c", True), ("c2", False)]
