@@ -125,7 +125,6 @@ def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
     key = (op.name, variant_id, backend)
     if key not in _prepared:
         variant = next(v for v in op.variants(preset) if v.id == variant_id)
-        versions.pin_torch_threads()  # the thread pool a forked benchmark process computes with
         try:
             _prepared[key] = BACKENDS[backend].prepare(op, variant, op.make_inputs(variant))
         except Unavailable as exc:

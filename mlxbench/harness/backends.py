@@ -246,6 +246,7 @@ class TorchBackend(Backend):
         self._check(op)
         import torch
 
+        versions.pin_torch_threads()  # verification and timing compute with the series' thread count
         if self.device == "cuda":
             # TF32 would round float32 GEMM/conv inputs to 10 bits: not the function MLX computes.
             torch.backends.cuda.matmul.allow_tf32 = False

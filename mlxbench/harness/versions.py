@@ -100,8 +100,14 @@ def import_mlx() -> ModuleType | str:
 
 
 def import_torch() -> ModuleType | str:
-    """``torch``, or the reason it cannot be imported."""
-    return _import("torch")
+    """``torch`` with its CPU threads pinned (:func:`pin_torch_threads`), or the reason it cannot be imported.
+
+    Verification and timing alike compute with the benchmark's thread count.
+    """
+    torch = _import("torch")
+    if not isinstance(torch, str):
+        pin_torch_threads()
+    return torch
 
 
 def mlx_version() -> str:
