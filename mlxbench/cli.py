@@ -367,7 +367,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
     if not backends:
         raise UsageError("none of the selected backends can run on this machine")
-    name = args.machine or machine.describe()["machine"]
+    name = machine.check_name(args.machine) if args.machine is not None else machine.describe()["machine"]
     machine_dir = asv_run.ROOT / asv_run.asv_conf()["results_dir"] / name
     measured = []
     err = _console(stderr=True)
@@ -489,7 +489,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="this machine's history: asv run over the commits where a framework changed and that install here",
     )
     p.add_argument(
-        "range", nargs="?", help="timeline tags or hashes: A..B, A.., ..B or one commit (default: the whole timeline)"
+        "range",
+        nargs="?",
+        help="timeline tags or hashes: A..B, A.., ..B or one commit, or several joined by commas "
+        "(torch-v2.12.1,torch-v2.14.1; default: the whole timeline)",
     )
     p.add_argument(
         "--framework",
@@ -613,6 +616,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"mlxbench: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            f"mlxbench: {args.command} interrupted: results ASV saved before now are kept (it saves a commit's "
+            "results when that commit's benchmarks end); the lock is released",
+            file=sys.stderr,
+        )
+        return 130
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -190,3 +191,22 @@ def test_report_plots_write_plots_and_print_tables_only_when_asked(capsys, tmp_p
     assert "Average benchmark: fixture-cpu" in capsys.readouterr().out
     assert main(args) == 0
     assert "Average benchmark: fixture-cpu" in capsys.readouterr().out  # no plots: the tables are the output
+
+
+def test_ctrl_c_ends_with_one_line_and_releases_the_lock(monkeypatch, capsys):
+    from mlxbench.history import asv_run, lock
+
+    def interrupted(*args, **kwargs):
+        assert os.environ.get(lock.HELD_ENV)  # interrupted while measuring, under the lock
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(asv_run, "run", interrupted)
+    assert main(["bench", "--op", "ReLU"]) == 130
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [
+        "mlxbench: bench interrupted: results ASV saved before now are kept (it saves a commit's results when that "
+        "commit's benchmarks end); the lock is released"
+    ]
+    assert lock.HELD_ENV not in os.environ
+    with lock.measuring(["next"], wait=False):  # nothing left holding the machine
+        pass

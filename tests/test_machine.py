@@ -9,6 +9,7 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
+from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import machine
 from mlxbench.history.asv_run import bench_regex
@@ -49,11 +50,11 @@ def test_bench_regex_selects_exactly_the_requested_methods():
     ]
 
 
-def test_description_records_threads_and_mlx_float32_setting():
-    import torch
-
+def test_description_records_threads_and_mlx_float32_setting(monkeypatch):
     info = machine.describe()
-    assert info["torch_threads"] == torch.get_num_threads()
+    assert info["torch_threads"] == 1  # the series' count, whatever torch's default here
+    monkeypatch.setenv(versions.TORCH_THREADS_ENV, "2")
+    assert machine.describe()["torch_threads"] == 2
     assert info["mlx_cpu_threads"].startswith("1")
     assert info["mlx_enable_tf32"] == "0"
 
@@ -182,3 +183,16 @@ def test_another_hosts_name_is_refused_in_every_preset(tmp_path, monkeypatch):
         asv_run.machine_for(tiny, legacy["machine"])
     assert not (tiny / legacy["machine"]).exists()
     assert asv_run.machine_for(tiny, None)["machine"] != legacy["machine"]  # this host's own name: fine
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/b", "../x", "a\\b", "tab\there", " padded", ""])
+def test_a_machine_name_that_is_a_path_is_refused_before_anything_is_written(name, tmp_path, monkeypatch, capsys):
+    from mlxbench.cli import main
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # ~/.asv-machine.json of this test only
+    with pytest.raises(UsageError, match="cannot be a machine name"):
+        machine.check_name(name)
+    assert main(["machine", "--name", name]) == 2
+    assert "cannot be a machine name" in capsys.readouterr().err
+    assert not (tmp_path / ".asv-machine.json").exists()
+    assert machine.check_name("AMD EPYC (2C+24GB) 3fd159") == "AMD EPYC (2C+24GB) 3fd159"

@@ -85,3 +85,19 @@ def test_submit_removes_files_that_measured_nothing(tmp_path, capsys):
     assert submit.run(tmp_path / "results", "m") == 0
     assert not empty.exists() and "removed 1ad976d0" in capsys.readouterr().err
     assert len(list(folder.glob("*-virtualenv-*.json"))) == 2  # the measured ones stay
+
+
+def test_submit_keeps_what_is_not_an_asv_result_file_and_refuses_to_keep_too_few_samples(tmp_path, capsys):
+    """A legacy repeatability.json (a JSON file with no measurement) is the machine's data, not an empty result."""
+    folder = tmp_path / "results" / "m"
+    shutil.copytree(FIXTURE, folder)
+    legacy = folder / noise.LEGACY_REPEATABILITY_FILE
+    legacy.write_text(json.dumps({"within_10pct": 0.8, "p90_abs_change": 0.2}))
+    load_file = folder / "load.jsonl"
+    load_file.write_text('{"busy": false}\n')
+    assert submit.run(tmp_path / "results", "m") == 0
+    assert json.loads(legacy.read_text())["p90_abs_change"] == 0.2 and load_file.exists()
+    assert "removed" not in capsys.readouterr().err
+    for keep in (0, 1, submit.MIN_KEEP - 1):
+        with pytest.raises(UsageError, match=f"keep at least {submit.MIN_KEEP} samples"):
+            submit.run(tmp_path / "results", "m", keep)

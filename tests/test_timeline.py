@@ -315,3 +315,15 @@ def test_pinned_and_timeline_configurations():
     assert commits.pinned_torch(free) == [] and free["matrix"]["req"] == {"numpy": [""], "packaging": [""]}
     assert conf["matrix"]["req"]["torch"] == ["2.13.0"]  # the original is left alone
     assert commits.pinned_torch({"matrix": {"torch": "2.12.1"}}) == ["2.12.1"]
+
+
+def test_a_spec_of_several_ranges_selects_their_union_in_timeline_order(stack):
+    plan = timeline.plan()
+    chosen = commits.select(
+        plan, stack, "torch-v2.14.1, torch-v2.12.1,torch-v2.13.0..torch-v2.13.0", installs=_installs
+    )
+    assert [s.tag for s in chosen.commits] == ["torch-v2.12.1", "torch-v2.13.0", "torch-v2.14.1"]
+    overlapping = commits.select(plan, stack, "v0.32.2..v0.32.4,v0.32.3", framework="mlx", installs=_installs)
+    assert [s.tag for s in overlapping.commits] == ["v0.32.2", "v0.32.3", "v0.32.4"]
+    with pytest.raises(ValueError, match="empty part"):
+        commits.select(plan, stack, "v0.32.3,,v0.32.4", installs=_installs)

@@ -95,8 +95,8 @@ def machine_for(results_dir: Path, machine_name: str | None) -> dict[str, Any]:
     owns there must not start a folder under its name in another preset either.
     """
     info = machine.describe()
-    if machine_name:
-        info["machine"] = machine_name
+    if machine_name is not None:
+        info["machine"] = machine.check_name(machine_name)
     for folder in dict.fromkeys([Path(results_dir), layout.results_dir("default")]):
         machine.check_owner(folder, info)
     return info

@@ -90,6 +90,18 @@ def _bounds(spec: str | None, commits: Sequence[Commit], tags: Mapping[str, str]
     return lo, hi
 
 
+def _indices(spec: str | None, commits: Sequence[Commit], tags: Mapping[str, str]) -> list[int]:
+    """The timeline positions of a comma-separated list of ranges (``A..B,C``), in timeline order."""
+    parts = [part.strip() for part in spec.split(",")] if spec else [None]
+    if any(part == "" for part in parts):
+        raise ValueError(f"empty part in {spec!r}: separate ranges or tags with single commas")
+    chosen: set[int] = set()
+    for part in parts:
+        lo, hi = _bounds(part, commits, tags)
+        chosen.update(range(lo, hi + 1))
+    return sorted(chosen)
+
+
 def select(
     commits: Sequence[Commit],
     tags: Mapping[str, str],
@@ -114,9 +126,8 @@ def select(
             "torch is pinned by this environment (asv.conf.json's matrix): torch commits would all measure that "
             "torch; use a timeline-mode configuration (no torch in the matrix) for a torch history"
         )
-    lo, hi = _bounds(spec, commits, tags)
     selection = Selection()
-    for commit in commits[lo : hi + 1]:
+    for commit in (commits[i] for i in _indices(spec, commits, tags)):
         if framework != "all" and commit.framework != framework:
             continue
         if commit.framework == "torch" and pinned:

@@ -212,11 +212,33 @@ def describe() -> dict[str, Any]:
     }
 
 
+def check_name(name: str) -> str:
+    """``name`` if it can name a machine folder, else UsageError (path separators, ``..``, control characters).
+
+    ASV makes ``results/<name>/`` of whatever it is given, so ``..`` would write
+    into the repository root and ``a/b`` nest folders.
+    """
+    problems = []
+    if not name.strip():
+        problems.append("it is empty")
+    if "/" in name or "\\" in name:
+        problems.append("it holds a path separator")
+    if name.strip() in (".", ".."):
+        problems.append("it is a relative folder")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        problems.append("it holds a control character")
+    if name != name.strip():
+        problems.append("it starts or ends with a space")
+    if problems:
+        raise UsageError(f"{name!r} cannot be a machine name: {'; '.join(problems)}")
+    return name
+
+
 def register(name: str | None = None) -> dict[str, Any]:
     """Write (or overwrite) this machine's entry in ``~/.asv-machine.json``; ``name`` overrides the generated one."""
     info = describe()
-    if name:
-        info["machine"] = name
+    if name is not None:
+        info["machine"] = check_name(name)
     save(info)
     return info
 

@@ -14,6 +14,8 @@ sample when the run ended, are left exactly as ASV wrote them.
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from pathlib import Path
 
@@ -23,7 +25,23 @@ from mlxbench.errors import UsageError
 from mlxbench.history import machine
 
 KEEP_SAMPLES = 200
+MIN_KEEP = 10
+"""Fewer samples than ASV's own minimum per variant would leave the Mann-Whitney test nothing to work on."""
 DIGITS = 5
+RESULT_FILE = re.compile(r"^[0-9a-f]{8}-.+\.json$")
+"""ASV's result files (``<commit[:8]>-<environment>.json``); anything else in the folder is not submit's to touch."""
+
+
+def result_files(folder: Path) -> list[Path]:
+    """The ASV result files of a machine folder: never machine.json, a legacy repeatability.json or anything else."""
+    return sorted(p for p in Path(folder).glob("*.json") if RESULT_FILE.match(p.name))
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace ``path`` through a temporary file and a rename: an interrupted write leaves the old file whole."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def thin(samples: list[float], keep: int = KEEP_SAMPLES) -> list[float]:
@@ -51,7 +69,7 @@ def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
             thinned.append(thin(samples, keep) if samples else samples)
             after += len(thinned[-1] or [])
         values[at] = thinned
-    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    _write(path, json.dumps(doc, separators=(",", ":")) + "\n")
     return before, after
 
 
@@ -69,15 +87,15 @@ def measured(path: Path) -> bool:
 
 def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAMPLES) -> int:
     """Compact this machine's results folder and print the command that submits it."""
-    name = machine_name or machine.describe()["machine"]
+    if keep < MIN_KEEP:
+        raise UsageError(f"--keep-samples {keep}: keep at least {MIN_KEEP} samples per variant")
+    name = machine.check_name(machine_name) if machine_name is not None else machine.describe()["machine"]
     folder = Path(results_dir) / name
     if not (folder / "machine.json").exists():
         raise UsageError(f"no results for {name!r} in {results_dir}: run `mlxbench bench` or `mlxbench history` first")
     size_before = sum(p.stat().st_size for p in folder.glob("*.json"))
     kept = total = 0
-    for path in sorted(folder.glob("*.json")):
-        if path.name == "machine.json":
-            continue
+    for path in result_files(folder):
         if not measured(path):
             path.unlink()  # e.g. a release whose install failed: nothing in it, nothing to submit
             print(f"removed {path.name}: no successful measurement in it", file=sys.stderr)

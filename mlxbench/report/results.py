@@ -125,7 +125,39 @@ def _column(entry: Mapping[str, Any], name: str, count: int) -> list[Any]:
 
 
 def _ci(low: Any, high: Any) -> tuple[float, float] | None:
-    return (float(low), float(high)) if low is not None and high is not None else None
+    if not (_number(low) and _number(high)) or not 0 < low <= high:
+        return None  # an interval that is not one: no interval, so no test claims more than the numbers say
+    return (float(low), float(high))
+
+
+def _number(value: Any) -> bool:
+    """A real, finite number (not a bool, a string or inf)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+LATEST_STARTED_AT = 4_102_444_800_000
+"""2100-01-01 as ASV's ``started_at`` (milliseconds since the epoch): anything later is not a date."""
+
+
+def _started_at(value: Any, where: str, problems: list[str]) -> int:
+    """ASV's ``started_at``, or 0 (unknown) with a problem line where it is not a plausible date."""
+    if value is None:
+        return 0
+    if not _number(value) or not 0 <= value <= LATEST_STARTED_AT:
+        problems.append(f"ignored the started_at of {where}: {value!r} is not a date")
+        return 0
+    return int(value)
+
+
+def _untrusted(median: Any) -> str | None:
+    """Why a contributed median cannot be a measurement (None: it is one, n/a's NaN or failed's null)."""
+    if median is None or (isinstance(median, float) and math.isnan(median)):
+        return None
+    if not _number(median):
+        return f"median {median!r} is not a finite number"
+    if median <= 0:
+        return f"median {median!r} is not positive"
+    return None
 
 
 def read_busy(machine_dir: Path) -> set[tuple[str, str, str, str]]:
@@ -178,9 +210,16 @@ def _read_file(
         ci_b = _column(entry, "stats_ci_99_b", len(variants))
         repeats = _column(entry, "stats_repeat", len(variants))
         samples = _column(entry, "samples", len(variants))
+        started = _started_at(entry.get("started_at"), f"{name} in {path.name}", problems)
         for i, variant in enumerate(variants):
             median = medians[i] if i < len(medians) else None
+            if why := _untrusted(median):
+                problems.append(f"skipped {name}({variant}) in {path.name}: {why}")
+                continue
             recorded = samples[i] if i < len(samples) and match["kind"] == "time" else None
+            if recorded and not all(_number(x) and x > 0 for x in recorded):
+                problems.append(f"ignored the samples of {name}({variant}) in {path.name}: not all positive numbers")
+                recorded = None
             out.append(
                 Measurement(
                     machine=machine,
@@ -190,14 +229,14 @@ def _read_file(
                     backend=match["backend"],
                     value=FAILED if median is None else float(median),
                     unit=UNITS[match["kind"]],
-                    q25=q25[i] if i < len(q25) else None,
-                    q75=q75[i] if i < len(q75) else None,
+                    q25=q25[i] if i < len(q25) and _number(q25[i]) else None,
+                    q75=q75[i] if i < len(q75) and _number(q75[i]) else None,
                     torch=torch,
-                    started_at=int(entry.get("started_at") or 0),
+                    started_at=started,
                     kind=match["kind"],
                     ci_99=_ci(ci_a[i], ci_b[i]) if i < min(len(ci_a), len(ci_b)) else None,
                     samples=array("d", recorded) if recorded else None,
-                    repeat=repeats[i] if i < len(repeats) else None,
+                    repeat=repeats[i] if i < len(repeats) and _number(repeats[i]) else None,
                     env=env,
                     busy=(commit, env, name, variant) in busy,
                 )
