@@ -19,10 +19,12 @@ def cpu_backends():
 
 @pytest.fixture(autouse=True, scope="session")
 def _own_measurement_lock(tmp_path_factory):
-    """The tests' ASV runs take a lock of their own, never the machine's (a real measurement may hold that one)."""
+    """The tests' ASV runs take a lock of their own, never the machine's (a real measurement may hold that one),
+    and wait at most a few seconds for a quiet machine."""
     from mlxbench.history import lock
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv(lock.PATH_ENV, str(tmp_path_factory.mktemp("lock") / "measure.lock"))
+        mp.setenv("MLXBENCH_QUIET_WAIT", "5")  # seconds, not a history's 120 s
         mp.delenv(lock.HELD_ENV, raising=False)
         yield

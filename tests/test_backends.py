@@ -143,3 +143,23 @@ def test_mlx_gpu_on_cuda_computes_float32_products_even_where_tf32_was_asked_for
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip() == "0 []", proc.stdout
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_torch_computes_with_the_series_thread_count_wherever_it_is_prepared(monkeypatch, threads):
+    """Verification and timing alike: prepare pins torch's intra-op threads to MLXBENCH_TORCH_THREADS (default 1)."""
+    import torch
+
+    from mlxbench.harness import versions
+
+    monkeypatch.setenv(versions.TORCH_THREADS_ENV, threads)
+    torch.set_num_threads(3)
+    op = CATALOG["ReLU"]
+    v = op.variants("tiny")[0]
+    BACKENDS["torch_cpu"].prepare(op, v, op.make_inputs(v))
+    assert torch.get_num_threads() == int(threads)
+    monkeypatch.setenv(versions.TORCH_THREADS_ENV, "0")
+    with pytest.raises(ValueError, match="MLXBENCH_TORCH_THREADS='0' is not a thread count"):
+        versions.torch_threads()
+    monkeypatch.delenv(versions.TORCH_THREADS_ENV)
+    assert versions.torch_threads() == 1

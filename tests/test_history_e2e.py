@@ -104,6 +104,10 @@ def test_the_main_job_and_asv_run_fill_one_series(project):
     series = {f.name.split("-", 1)[1] for f in files}
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert len(files) == 2 and series == {f"{asv_environment.SERIES_TOOL}-py{py}-numpy-packaging.json"}, files
+    loads = [json.loads(line) for line in (work / "results" / name / load.LOAD_FILE).read_text().splitlines()]
+    tags = {f.name.split("-", 1)[0] for f in files}
+    assert {d["commit"][:8] for d in loads} <= tags and {d["env"] for d in loads} == {s[:-5] for s in series}
+    assert {d["benchmark"] for d in loads} == {"ops.ReLU.time_mlx_cpu"}  # the main job's results record their load
     for f in files:
         doc = json.loads(f.read_text())
         assert doc["python"] == py and doc["requirements"] == {"numpy": "", "packaging": ""}

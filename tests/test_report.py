@@ -424,6 +424,7 @@ def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, t
     assert {(m.variant, m.backend) for m in loaded.measurements if m.busy} == {(first, "mlx_cpu")}
     table = Report(loaded).history(MACHINE, "mlx_cpu")
     assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
+    assert "1 result(s) of this series stayed busy" in render.markdown(table)
     relu = next(r for r in json.loads(render.render([table], "json"))["tables"][0]["rows"] if r[0] == "ReLU")
     assert pytest.approx(30.0) in relu  # the number is kept, only the verdict is withheld
 
@@ -584,3 +585,35 @@ def test_two_hosts_of_one_chip_are_two_machines_never_spliced(capsys, results_co
     assert "2 machines have config 'Chip X'" in err and "Chip X a1b2c3" in err and "Chip X d4e5f6" in err
     code, out, _ = run_cli(capsys, "--results", str(results_copy), "--machine", "Chip X d4e5f6", "--table", "history")
     assert code == 0 and "machine Chip X d4e5f6" in out and "a1b2c3" not in out
+
+
+@pytest.mark.parametrize(
+    ("planted", "why"),
+    [
+        (0.0, "median 0.0 is not positive"),
+        (-1e-3, "median -0.001 is not positive"),
+        (float("inf"), "median inf is not a finite number"),
+        ("1 ms", "median '1 ms' is not a finite number"),
+        (True, "median True is not a finite number"),
+    ],
+)
+def test_an_untrusted_median_is_skipped_with_a_warning_and_the_rest_reports(results_copy, tags, planted, why):
+    path = _result_file(results_copy, tags, "v0.32.4")
+    doc = json.loads(path.read_text())
+    entry = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))
+    variant = entry["params"][0][0].strip("'")
+    entry["result"][0] = planted
+    entry["started_at"] = 10**18
+    doc["results"]["ops.ReLU.time_mlx_cpu"] = [entry[c] for c in doc["result_columns"][: len(entry)]]
+    path.write_text(json.dumps(doc, allow_nan=True))
+    loaded = results.load(results_copy, tags)
+    assert f"skipped ops.ReLU.time_mlx_cpu({variant}) in {path.name}: {why}" in loaded.problems
+    assert f"ignored the started_at of ops.ReLU.time_mlx_cpu in {path.name}: {10**18} is not a date" in loaded.problems
+    assert not any(
+        m.op == "ReLU" and m.backend == "mlx_cpu" and m.variant == variant and m.release == "v0.32.4"
+        for m in loaded.measurements
+    )
+    report = Report(loaded)
+    for kind in ("average", "detailed", "history", "race"):
+        assert report.tables([kind])  # everything else still reports
+    assert row(report.average(MACHINE, "v0.32.4"), "Softmax")["mlx_cpu"] != "n/a"

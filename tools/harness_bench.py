@@ -5,6 +5,7 @@ what does a sweep cost and how well do two sweeps agree?
     .venv/bin/python tools/harness_bench.py agreement   # ASV's median vs a perf_counter loop, interleaved
     .venv/bin/python tools/harness_bench.py sweep       # two full default-preset asv runs: wall, samples, agreement
     .venv/bin/python tools/harness_bench.py sweep --sampling fixed   # the same with the former 1 s per variant
+    .venv/bin/python tools/harness_bench.py sweep --neighbour        # the same beside a process spinning on one core
     .venv/bin/python tools/harness_bench.py switch      # seconds to install one more release (warm pip cache)
     .venv/bin/python tools/harness_bench.py all
 
@@ -16,6 +17,7 @@ this machine's medians drift up to 2x within an hour.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
 import json
 import math
@@ -26,6 +28,7 @@ import sys
 import tempfile
 import time
 import timeit
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +38,7 @@ from mlxbench.catalog import CATALOG  # noqa: E402
 from mlxbench.harness import versions  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV  # noqa: E402
 from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
-from mlxbench.history import asv_run, releases, timeline  # noqa: E402
+from mlxbench.history import asv_run, lock, releases, timeline  # noqa: E402
 
 AGREEMENT_CASES = [
     ("Softmax", "mlx_cpu"),
@@ -330,6 +333,11 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=2, help="back-to-back sweeps (default 2: run-to-run agreement)")
     parser.add_argument("--keep", type=Path, help="a directory to keep each sweep's ASV results file in")
+    parser.add_argument(
+        "--neighbour",
+        action="store_true",
+        help="keep one core busy (a process spinning) for the whole run: the A/A test under a neighbour",
+    )
     args = parser.parse_args()
     figure = args.figure
     runs = (
@@ -338,10 +346,26 @@ def main() -> None:
         ("sweep", lambda: sweep(args.launch_method, args.sampling, args.runs, args.keep)),
         ("switch", switch),
     )
-    for name, fn in runs:
-        if figure in (name, "all"):
-            print(f"### {name}\n")
-            print("\n".join(fn()) + "\n", flush=True)
+    with lock.measuring(["tools/harness_bench.py", *sys.argv[1:]]), neighbour(args.neighbour):
+        for name, fn in runs:
+            if figure in (name, "all"):
+                print(f"### {name}\n")
+                print("\n".join(fn()) + "\n", flush=True)
+
+
+@contextlib.contextmanager
+def neighbour(spin: bool) -> Iterator[None]:
+    """With ``spin``, a process spinning on one core for the block (the busy machine the A/A test is about)."""
+    if not spin:
+        yield
+        return
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    print(f"(a neighbour, pid {proc.pid}, spins on one core throughout)\n", flush=True)
+    try:
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 if __name__ == "__main__":

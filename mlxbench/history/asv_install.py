@@ -122,6 +122,10 @@ def _catalogued(framework: str, version: str) -> Release | None:
         return None
 
 
+PSUTIL = "psutil>=5.9,<8"
+"""The load counters of :mod:`mlxbench.harness.load` where there is no /proc/stat (macOS): pyproject's bound."""
+
+
 def main(build_dir: str, prefix: Path | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Install the commit's pair into this environment; 0 when what it is responsible for is usable."""
     build, prefix = Path(build_dir), Path(sys.prefix if prefix is None else prefix)
@@ -176,6 +180,8 @@ def main(build_dir: str, prefix: Path | None = None, environ: Mapping[str, str] 
         elif "torch" in reasons and _installed("torch") is not None:
             _pip(["uninstall", "-y", "torch"])  # an earlier commit's torch must not be measured as this one's
 
+    if not sys.platform.startswith("linux") and _installed("psutil") is None and _pip(["install", PSUTIL]):
+        print("mlxbench: psutil did not install: this environment's results record no load", file=sys.stderr)
     write_marker(prefix, reasons)
     if not installed:
         print(f"mlxbench: nothing to benchmark at this commit ({'; '.join(reasons.values())})", file=sys.stderr)

@@ -26,6 +26,18 @@ from mlxbench.harness import load
 RETRIES = 2
 WAIT_SECONDS = 120.0
 """The longest wait for a quiet machine before each re-measurement (then it measures anyway, and marks)."""
+WAIT_ENV = "MLXBENCH_QUIET_WAIT"
+"""Overrides :data:`WAIT_SECONDS` (seconds; the tests use a short one)."""
+
+
+def wait_limit() -> float:
+    """:data:`WAIT_SECONDS`, or :data:`WAIT_ENV` where it is a number of seconds >= 0."""
+    try:
+        value = float(os.environ.get(WAIT_ENV, ""))
+    except ValueError:
+        return WAIT_SECONDS
+    return value if value >= 0 else WAIT_SECONDS
+
 
 Key = tuple[str, str, str, str]
 """(commit, series, benchmark, variant): one stored result."""
@@ -75,12 +87,9 @@ def busy_benchmarks(found: Mapping[Key, Reading]) -> dict[str, set[str]]:
     return out
 
 
-def before_round(
-    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
-    wait_seconds: float = WAIT_SECONDS,
-) -> None:
-    """Wait (at most ``wait_seconds``) until the machine reads quiet, saying so when it had to wait."""
-    quiet, waited, last = wait(wait_seconds)
+def before_round(wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet) -> None:
+    """Wait (at most :func:`wait_limit`) until the machine reads quiet, saying so when it had to wait."""
+    quiet, waited, last = wait(wait_limit())
     if waited > 1.0 or not quiet:
         _log(
             f"mlxbench: {'quiet' if quiet else 'still busy, measuring anyway'} after waiting {waited:.0f} s"
@@ -115,7 +124,7 @@ def run(
     commit: str | None = None,
     series: str | None = None,
     retries: int = RETRIES,
-    wait_seconds: float = WAIT_SECONDS,
+    wait_seconds: float | None = None,
     wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
 ) -> int:
     """Run ``command`` (an ``asv run``) with load recording, re-measure what sampled busy, store every reading.
@@ -123,7 +132,9 @@ def run(
     ``commit`` and ``series`` name the results where ASV does not tell the
     benchmark processes (the main job's installed environment). Returns the
     first run's exit status, or a re-measurement's where that one failed.
+    ``wait_seconds`` defaults to :func:`wait_limit`.
     """
+    wait_seconds = wait_limit() if wait_seconds is None else wait_seconds
     found: dict[Key, Reading] = {}
     with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
 

@@ -915,9 +915,19 @@ class Report:
         by_source: dict[str, list[str]] = {}
         for name, pair in pairs.items():
             by_source.setdefault(pair.floor.source, []).append(f"{name} {pair.floor.fraction * 100:.0f}%")
+        busy = sum(k.series == series for k in self._busy)
+        marked = (
+            [
+                f"{busy} result(s) of this series stayed busy (other processes used the machine while they sampled, "
+                "after every re-measurement): no change is called from them."
+            ]
+            if busy
+            else []
+        )
         return [
             rule + " Otherwise `~` (csv/json keep the number, with a `beats noise` flag).",
             "Noise floor per pair: " + "; ".join(f"{', '.join(p)} ({source})" for source, p in by_source.items()) + ".",
+            *marked,
         ]
 
     def tables(self, kinds: Sequence[str]) -> list[Table]:
