@@ -610,7 +610,11 @@ def test_an_untrusted_median_is_skipped_with_a_warning_and_the_rest_reports(resu
     assert f"skipped ops.ReLU.time_mlx_cpu({variant}) in {path.name}: {why}" in loaded.problems
     assert f"ignored the started_at of ops.ReLU.time_mlx_cpu in {path.name}: {10**18} is not a date" in loaded.problems
     assert not any(
-        m.op == "ReLU" and m.backend == "mlx_cpu" and m.variant == variant and m.release == "v0.32.4"
+        m.op == "ReLU"
+        and m.kind == "time"
+        and m.backend == "mlx_cpu"
+        and m.variant == variant
+        and m.release == "v0.32.4"
         for m in loaded.measurements
     )
     report = Report(loaded)

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from mlxbench.catalog import CATALOG  # noqa: E402
 from mlxbench.harness import versions  # noqa: E402
-from mlxbench.harness.asv_suite import PRESET_ENV  # noqa: E402
+from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV  # noqa: E402
 from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
 from mlxbench.history import asv_run, lock, releases, timeline  # noqa: E402
 
@@ -179,7 +179,7 @@ def body() -> list[str]:
     return lines
 
 
-def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list) -> tuple[float, dict]:
+def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list, rounds: int = 1) -> tuple[float, dict]:
     """One full default-preset `asv run` at the installed release, every sample recorded: (wall s, results doc)."""
     conf = asv_run.asv_conf()
     with tempfile.TemporaryDirectory() as tmp:
@@ -205,10 +205,11 @@ def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list)
             "--launch-method",
             launch,
             *attributes,
+            *(["-a", f"rounds={rounds}"] if rounds > 1 else []),
             "-b",
             asv_run.bench_regex(list(CATALOG.values()), runnable),
         ]
-        env = {**os.environ, PRESET_ENV: "default", "HOME": tmp}
+        env = {**os.environ, PRESET_ENV: "default", "HOME": tmp, ROUNDS_ENV: str(rounds)}
         subprocess.run(
             [str(Path(sys.executable).with_name("asv")), "machine", "--yes", "--machine", "harness"],
             cwd=tmp,
@@ -249,19 +250,25 @@ FIXED_SAMPLING = ["-a", "repeat=(10, 5000, 1.0)"]
 """The sampling before adaptive stopping: at least 10 samples, then until 1 s or 5000 (ASV's -a overrides setup's)."""
 
 
-def sweep(launch: str = "forkserver", sampling: str = "adaptive", runs: int = 2, keep: Path | None = None) -> list[str]:
+def sweep(
+    launch: str = "forkserver", sampling: str = "adaptive", runs: int = 2, keep: Path | None = None, rounds: int = 1
+) -> list[str]:
     """``runs`` back-to-back full sweeps: what each costs, and how well their medians agree.
 
     ``keep``: a directory for each run's ASV results file (``<sampling>-<run>.json``), for a closer look.
+    ``rounds``: each benchmark in that many processes sharing the sampling time, as a history samples it.
     """
     tags = asv_run.sync_timeline(asv_run.asv_conf())
     tag, commit = asv_run.commit_for_installed_mlx(tags)
     runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
     attributes = FIXED_SAMPLING if sampling == "fixed" else []
-    lines = [f"Sweeps at mlx {tag} ({', '.join(b.name for b in runnable)}; launch {launch}; {sampling} sampling):\n"]
+    lines = [
+        f"Sweeps at mlx {tag} ({', '.join(b.name for b in runnable)}; launch {launch}; {sampling} sampling; "
+        f"{rounds} round(s)):\n"
+    ]
     timed = []
     for run in range(runs):
-        wall, doc = _sweep_once(launch, attributes, commit, runnable)
+        wall, doc = _sweep_once(launch, attributes, commit, runnable, rounds)
         if keep is not None:
             keep.mkdir(parents=True, exist_ok=True)
             (keep / f"{sampling}-{run + 1}.json").write_text(json.dumps({"wall_s": wall, **doc}))
@@ -332,6 +339,9 @@ def main() -> None:
         help="the suite's own adaptive sampling (default) or the former 1 s per variant, for comparison",
     )
     parser.add_argument("--runs", type=int, default=2, help="back-to-back sweeps (default 2: run-to-run agreement)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="rounds per benchmark sharing the sampling time (a history: 2)"
+    )
     parser.add_argument("--keep", type=Path, help="a directory to keep each sweep's ASV results file in")
     parser.add_argument(
         "--neighbour",
@@ -343,7 +353,7 @@ def main() -> None:
     runs = (
         ("body", body),
         ("agreement", agreement),
-        ("sweep", lambda: sweep(args.launch_method, args.sampling, args.runs, args.keep)),
+        ("sweep", lambda: sweep(args.launch_method, args.sampling, args.runs, args.keep, args.rounds)),
         ("switch", switch),
     )
     with lock.measuring(["tools/harness_bench.py", *sys.argv[1:]]), neighbour(args.neighbour):

@@ -139,15 +139,17 @@ def _bind(
     current: dict[str, Prepared] = {}
 
     def setup(variant_id: str) -> None:
-        key = (op.name, variant_id, backend)
-        if kind == "time" and key not in _loads:
-            # The first setup in this process: the window opens before preparing (a window of samples alone
-            # can be shorter than the counters' 10 ms ticks can judge) and each teardown extends it.
-            _loads[key] = load.SamplingLoad(f"{SUITE_MODULE}.{op.name}.time_{backend}", variant_id)
         current["call"] = prepare(op, variant_id, backend, preset)
         if kind == "time":  # ASV reads repeat after setup; setup runs before every sample, the pilot once
+            key = (op.name, variant_id, backend)
             if key not in _plans:
                 _plans[key] = sampling_plan(current["call"])
+            if key not in _loads:
+                # The window opens at the first sample, not before preparing: the benchmark process before
+                # this one may still be ending then (a process that imported torch spends about 0.3 s of CPU
+                # after its last line, measured here) and ASV files the last result: neither samples beside
+                # this benchmark. Each teardown extends the window.
+                _loads[key] = load.SamplingLoad(f"{SUITE_MODULE}.{op.name}.time_{backend}", variant_id)
             method.repeat = _plans[key]
 
     def teardown(variant_id: str) -> None:

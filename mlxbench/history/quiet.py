@@ -134,45 +134,76 @@ def run(
     first run's exit status, or a re-measurement's where that one failed.
     ``wait_seconds`` defaults to :func:`wait_limit`.
     """
-    wait_seconds = wait_limit() if wait_seconds is None else wait_seconds
-    found: dict[Key, Reading] = {}
     with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
+        code, found = _measured(command, call, cwd, env, Path(tmp) / "0", commit, series)
+        again = remeasure(found, command, call, cwd, env, Path(tmp), commit, series, retries, wait_seconds, wait)
+    store(machine_dir, found)
+    return code or again
 
-        def measured(cmd: Sequence[str], attempt: int) -> tuple[int, dict[Key, Reading]]:
-            directory = Path(tmp) / str(attempt)
-            directory.mkdir()
-            code = call(list(cmd), cwd=cwd, env={**env, load.LOAD_DIR_ENV: str(directory)})
-            return code, readings(load.collect(directory), commit, series)
 
-        code, found = measured(command, 0)
-        for attempt in range(1, retries + 1):
-            busy = busy_benchmarks(found)
-            if not busy:
-                break
-            count = sum(len(b) for b in busy.values())
-            _log(
-                f"mlxbench: {count} benchmark(s) at {len(busy)} commit(s) sampled while other processes used the "
-                f"machine (more than {load.BUSY_CORES:g} cores): waiting for it to be quiet (at most "
-                f"{wait_seconds:.0f} s), then measuring them again (try {attempt} of {retries})"
-            )
-            quiet, waited, last = wait(wait_seconds)
-            _log(
-                f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
-                + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
-            )
-            for at, benchmarks in busy.items():
-                again_code, again = measured(narrowed(command, at, benchmarks), attempt)
-                code = code or again_code
-                for key in [k for k in found if k[0] == at and k[2] in benchmarks]:
-                    del found[key]  # every variant of a benchmark run again is replaced, busy or not
-                found.update(again)
+def _measured(
+    command: Sequence[str],
+    call: Callable[..., int],
+    cwd: Path,
+    env: Mapping[str, str],
+    directory: Path,
+    commit: str | None,
+    series: str | None,
+) -> tuple[int, dict[Key, Reading]]:
+    """One ``asv run`` whose benchmark processes write their load into ``directory``: (exit status, readings)."""
+    directory.mkdir(parents=True)
+    code = call(list(command), cwd=cwd, env={**env, load.LOAD_DIR_ENV: str(directory)})
+    return code, readings(load.collect(directory), commit, series)
+
+
+def remeasure(
+    found: dict[Key, Reading],
+    command: Sequence[str],
+    call: Callable[..., int],
+    cwd: Path,
+    env: Mapping[str, str],
+    work: Path,
+    commit: str | None = None,
+    series: str | None = None,
+    retries: int = RETRIES,
+    wait_seconds: float | None = None,
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
+) -> int:
+    """Measure what ``found`` says sampled busy again, commit by commit, once quiet; update ``found`` in place.
+
+    At most ``retries`` passes, each after waiting for a quiet machine; what is
+    still busy then stays marked. Returns 0, or the first failing pass's status.
+    """
+    wait_seconds = wait_limit() if wait_seconds is None else wait_seconds
+    code = 0
+    for attempt in range(1, retries + 1):
+        busy = busy_benchmarks(found)
+        if not busy:
+            break
+        count = sum(len(b) for b in busy.values())
+        _log(
+            f"mlxbench: {count} benchmark(s) at {len(busy)} commit(s) sampled while other processes used the "
+            f"machine (more than {load.BUSY_CORES:g} cores): waiting for it to be quiet (at most "
+            f"{wait_seconds:.0f} s), then measuring them again (try {attempt} of {retries})"
+        )
+        quiet, waited, last = wait(wait_seconds)
+        _log(
+            f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
+            + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
+        )
+        for n, (at, benchmarks) in enumerate(sorted(busy.items())):
+            directory = Path(work) / f"{attempt}-{n}"
+            again_code, again = _measured(narrowed(command, at, benchmarks), call, cwd, env, directory, commit, series)
+            code = code or again_code
+            for key in [k for k in found if k[0] == at and k[2] in benchmarks]:
+                del found[key]  # every variant of a benchmark run again is replaced, busy or not
+            found.update(again)
     marked = sorted({f"{k[2]}({k[3]})" for k, r in found.items() if r.busy})
     if marked:
         _log(
             f"mlxbench: {len(marked)} result(s) stayed busy after {retries} re-measurement(s); kept and marked "
             f"(never used to call a change): {', '.join(marked[:8])}{' ...' if len(marked) > 8 else ''}"
         )
-    store(machine_dir, found)
     return code
 
 
