@@ -1,9 +1,13 @@
-"""Shared fixtures: the backends this machine can verify on."""
+"""Shared fixtures: the backends this machine can verify on, the suite as ASV discovers it, the tests' own lock."""
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
 
+from mlxbench.harness import asv_suite
 from mlxbench.harness.backends import BACKENDS
 
 CPU_BACKENDS = ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")
@@ -28,3 +32,16 @@ def _own_measurement_lock(tmp_path_factory):
         mp.setenv("MLXBENCH_QUIET_WAIT", "5")  # seconds, not a history's 120 s
         mp.delenv(lock.HELD_ENV, raising=False)
         yield
+
+
+@pytest.fixture
+def benchmarks(monkeypatch):
+    """ASV's own discovery of the suite (tiny preset), fresh, with its per-process caches emptied."""
+    from asv_runner.discovery import disc_benchmarks
+
+    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
+    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setattr(asv_suite, "_plans", {})
+    monkeypatch.setattr(asv_suite, "_loads", {})
+    return {b.name: b for b in disc_benchmarks(f"{Path(__file__).resolve().parent.parent}/benchmarks")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
@@ -28,19 +27,6 @@ def test_others_are_the_machines_busy_time_less_this_process_and_a_quarter_core_
     # a short window: 2 ticks of others in 50 ms read 0.4 cores, but below what the 10 ms ticks can tell
     assert not load.between(counters(0.0, 0.0, 0.0), counters(0.07, 0.05, 0.05)).busy
     assert load.between(counters(0.0, 0.0, 0.0), counters(0.0, 0.0, 1.0)).others == 0.0
-
-
-@pytest.fixture
-def benchmarks(monkeypatch):
-    """ASV's own discovery of the suite (tiny preset), fresh, with its per-process caches emptied."""
-    from asv_runner.discovery import disc_benchmarks
-
-    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
-    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(asv_suite, "_plans", {})
-    monkeypatch.setattr(asv_suite, "_loads", {})
-    return {b.name: b for b in disc_benchmarks(f"{ROOT}/benchmarks")}
 
 
 @pytest.mark.parametrize("neighbour", [0.0, 1.0])

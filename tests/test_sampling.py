@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import statistics
-import sys
-
-import pytest
 
 from mlxbench.harness import asv_suite
 from mlxbench.harness.asv_suite import MAX_SAMPLES, MIN_SAMPLES, SAMPLING_SECONDS, samples_needed
@@ -37,18 +34,6 @@ def test_needed_samples_are_the_fewest_that_reach_the_target():
         return asv_suite.Z_99 * (q3 - q1) / samples**0.5 / median
 
     assert half_width(n) <= asv_suite.CI_HALF_WIDTH < half_width(n - 1)
-
-
-@pytest.fixture
-def benchmarks(monkeypatch):
-    """ASV's own discovery of the suite (tiny preset), fresh, with its per-process caches emptied."""
-    from asv_runner.discovery import disc_benchmarks
-
-    monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
-    for name in [m for m in sys.modules if m == "benchmarks" or m.startswith("benchmarks.")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.setattr(asv_suite, "_plans", {})
-    return {b.name: b for b in disc_benchmarks(f"{ROOT}/benchmarks")}
 
 
 def test_setup_hands_asv_the_plan_and_asv_samples_by_it(benchmarks, monkeypatch):
