@@ -10,12 +10,11 @@ for it (:data:`LOAD_DIR_ENV`), each benchmark process writes its reading as a
 
 The threshold, :data:`BUSY_CORES`: on this project's idle 2-core virtual
 machine, others' CPU read 0.00-0.02 cores in 1 s windows of an idle process,
-and 0.00-0.09 cores (72 windows of 0.1-1.8 s) in the benchmark processes of an
-idle history run (ASV's own processes included); one neighbouring process
-spinning reads 1.0. 0.15 cores sits above every idle reading and far below the
-neighbour that made torch's p90 ten times slower. Short windows need at least
-:data:`MIN_BUSY_SECONDS` of others' CPU (three 10 ms ticks): below that, the
-counters cannot tell (one stray tick in a 0.05 s window is already 0.2 cores).
+and a median 0.05, 90th percentile 0.15 cores in the benchmark windows of at
+least 0.1 s of an idle history run (one or two 10 ms ticks: the counters'
+resolution); one neighbouring process spinning reads 1.0. So a window is busy
+only above 0.15 cores *and* :data:`MIN_BUSY_SECONDS` of others' CPU (three
+ticks): a neighbour for all of a 0.1 s window takes ten.
 """
 
 from __future__ import annotations
