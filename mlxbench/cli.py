@@ -302,7 +302,10 @@ def cmd_history(args: argparse.Namespace) -> int:
 def cmd_submit(args: argparse.Namespace) -> int:
     from mlxbench.history import layout, submit
 
-    return submit.run(layout.results_dir(selection.preset(args.preset)), args.machine, args.keep_samples)
+    preset = selection.preset(args.preset)
+    if preset != layout.DEFAULT_PRESET:
+        raise UsageError(f"only the default preset's results are submitted; {preset!r} results stay on this machine")
+    return submit.run(layout.results_dir(preset), args.machine, args.keep_samples)
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

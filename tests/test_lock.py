@@ -120,3 +120,32 @@ def test_a_plain_asv_run_through_the_configuration_takes_the_lock(lock_file, mon
     assert not asv_environment.lock_a_plain_asv_run(["/x/.venv/bin/asv", "publish"])
     assert not asv_environment.lock_a_plain_asv_run(["/x/.venv/bin/pytest", "run"])
     assert taken == [["asv", "run", "v0.32.4^!", "--quick"], ["asv", "--verbose", "continuous", "a", "b"]]
+
+
+HOLD_WITH_CHILD = """
+import sys
+from mlxbench.history import lock
+with lock.measuring(["holder", "--with-child"]):
+    print("held", flush=True)
+    lock.call([sys.executable, "-c", "import time; time.sleep(float(__import__('sys').argv[1]))", sys.argv[1]])
+"""
+
+
+def test_a_killed_holders_asv_run_keeps_the_lock_until_it_ends(lock_file):
+    """kill -9 of mlxbench leaves its asv run measuring: the next run must wait for it, not take over beside it."""
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_WITH_CHILD, "3"], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+    time.sleep(0.5)  # the child has started
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    with (
+        pytest.raises(UsageError, match=rf"pid {holder.pid} \(holder --with-child\)"),
+        lock.measuring(["next"], wait=False),
+    ):
+        pytest.fail("ran beside the killed holder's child")
+    said: list[str] = []
+    started = time.monotonic()
+    with lock.measuring(["next"], log=said.append):
+        assert time.monotonic() - started > 1.0  # until the orphaned child ended
+    assert said[0].endswith(", whose asv run is still measuring")
+    assert said[-1].startswith(f"took over the lock left by pid {holder.pid}") or "free after" in said[-1]

@@ -185,7 +185,10 @@ def test_another_hosts_name_is_refused_in_every_preset(tmp_path, monkeypatch):
     assert asv_run.machine_for(tiny, None)["machine"] != legacy["machine"]  # this host's own name: fine
 
 
-@pytest.mark.parametrize("name", ["..", ".", "a/b", "../x", "a\\b", "tab\there", " padded", ""])
+@pytest.mark.parametrize(
+    "name",
+    ["..", ".", "a/b", "../x", "a\\b", "tab\there", " padded", "", "benchmarks.json", "x.json", "~", "$HOME", ".x"],
+)
 def test_a_machine_name_that_is_a_path_is_refused_before_anything_is_written(name, tmp_path, monkeypatch, capsys):
     from mlxbench.cli import main
 

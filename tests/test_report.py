@@ -425,6 +425,9 @@ def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, t
     table = Report(loaded).history(MACHINE, "mlx_cpu")
     assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
     assert "1 result(s) of this series stayed busy" in render.markdown(table)
+    average = render.markdown(Report(loaded).average(MACHINE, "v0.32.4"))
+    note = "1 result(s) sampled while other processes used the machine, after every re-measurement (load.jsonl)"
+    assert f"{note}: ReLU {first} on mlx_cpu." in average
     relu = next(r for r in json.loads(render.render([table], "json"))["tables"][0]["rows"] if r[0] == "ReLU")
     assert pytest.approx(30.0) in relu  # the number is kept, only the verdict is withheld
 

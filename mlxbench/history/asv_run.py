@@ -29,7 +29,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, layout, machine, quiet, releases, timeline
+from mlxbench.history import asv_environment, layout, lock, machine, quiet, releases, timeline
 
 if TYPE_CHECKING:
     from mlxbench.report.results import ResultSet
@@ -205,7 +205,7 @@ def run(
         file=sys.stderr,
     )
     code = quiet.run(
-        p.command, subprocess.call, p.results_dir / p.machine["machine"], p.config.parent, p.env, p.commit, p.series[0]
+        p.command, lock.call, p.results_dir / p.machine["machine"], p.config.parent, p.env, p.commit, p.series[0]
     )
     if summary:
         print(_summary(p, ops, preset))

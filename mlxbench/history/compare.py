@@ -33,7 +33,6 @@ import json
 import math
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,7 +48,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, asv_run, layout, machine, quiet, releases, timeline
+from mlxbench.history import asv_environment, asv_run, layout, lock, machine, quiet, releases, timeline
 from mlxbench.report import noise as report_noise  # the report's rules: compare and the history table judge alike
 
 DEFAULT_ROUNDS = 2
@@ -321,7 +320,7 @@ def run(
     machine_name: str | None = None,
     quick: bool = False,
     config: Path | None = None,
-    call: Callable[..., int] = subprocess.call,
+    call: Callable[..., int] = lock.call,
     wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
 ) -> int:
     """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed).

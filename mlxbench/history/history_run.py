@@ -33,7 +33,6 @@ import os
 import platform
 import re
 import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -47,7 +46,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_run, commits, layout, machine, quiet, timeline
+from mlxbench.history import asv_run, commits, layout, lock, machine, quiet, timeline
 from mlxbench.history.releases import Release
 
 
@@ -321,7 +320,7 @@ def _log(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = subprocess.call) -> int:
+def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = lock.call) -> int:
     """Verify, run ASV over a :func:`plan` (refused before anything was written), summarize; ASV's exit status.
 
     ``dry_run`` prints the plan (:func:`describe`) and stops there.

@@ -8,11 +8,13 @@ writing one results file leave it invalid. A second run waits, saying which
 run holds the machine (pid, command, since), or refuses with ``--no-wait``.
 
 The lock is an ``flock`` on a file in the machine's temporary directory (all
-clones and users of the machine share it): the kernel releases it when its
-holder dies, so a killed run never blocks the next one; the holder's line left
-in the file tells the next run whose lock it took over. The processes a holder
-starts (``asv run`` and its benchmarks) inherit :data:`HELD_ENV` and do not
-take it again.
+clones and users of the machine share it): the kernel releases it when the
+last process holding it ends, so a killed run never blocks the next one for
+longer than it still measures; the holder's line left in the file tells the
+next run whose lock it took over. The processes a holder starts through
+:func:`call` (``asv run``) inherit the lock itself, so a ``kill -9`` of the
+holder leaves it held until its ``asv run`` has ended too, and they inherit
+:data:`HELD_ENV`, so they do not take it again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import fcntl
 import json
 import os
 import shlex
+import subprocess
 import sys
 import tempfile
 import time
@@ -51,6 +54,17 @@ def _holder(fd: int) -> dict[str, Any] | None:
     except ValueError:
         return None
     return doc if isinstance(doc, dict) else None
+
+
+def _alive(pid: Any) -> bool:
+    """Whether a process with this pid exists (a killed holder's children may hold its lock on)."""
+    try:
+        os.kill(int(pid), 0)
+    except (ProcessLookupError, ValueError, TypeError):
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def describe(holder: dict[str, Any] | None) -> str:
@@ -89,7 +103,10 @@ def measuring(
                     f"another measurement is running on this machine: {describe(holder)}; "
                     "run again without --no-wait to wait for it"
                 ) from None
-            log(f"waiting for the measurement running on this machine to finish: {describe(holder)}")
+            log(
+                f"waiting for the measurement running on this machine to finish: {describe(holder)}"
+                + ("" if holder is None or _alive(holder.get("pid")) else ", whose asv run is still measuring")
+            )
             started = time.monotonic()
             fcntl.flock(fd, fcntl.LOCK_EX)
             log(f"the machine is free after {time.monotonic() - started:.0f} s; starting")
@@ -100,9 +117,11 @@ def measuring(
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(line).encode() + b"\n", 0)
         os.environ[HELD_ENV] = str(os.getpid())
+        _held_fds.append(fd)
         try:
             yield
         finally:
+            _held_fds.remove(fd)
             os.environ.pop(HELD_ENV, None)
             os.ftruncate(fd, 0)  # released cleanly: nothing for the next run to call stale
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -111,6 +130,12 @@ def measuring(
 
 
 _held: list[contextlib.ExitStack] = []
+_held_fds: list[int] = []
+
+
+def call(command: Sequence[str], **kwargs: Any) -> int:
+    """``subprocess.call`` that hands this process's lock to the child: held until the child has ended too."""
+    return subprocess.call(list(command), pass_fds=tuple(_held_fds), **kwargs)
 
 
 def hold_for_process(command: Sequence[str]) -> None:

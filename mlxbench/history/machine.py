@@ -229,6 +229,10 @@ def check_name(name: str) -> str:
         problems.append("it holds a control character")
     if name != name.strip():
         problems.append("it starts or ends with a space")
+    if name.strip().endswith(".json"):
+        problems.append("it ends in .json, like the files ASV keeps beside the machine folders (benchmarks.json)")
+    if name.strip()[:1] in (".", "~") or "$" in name:
+        problems.append("it starts with '.' or '~' or holds '$' (a hidden folder, or a shell path not expanded)")
     if problems:
         raise UsageError(f"{name!r} cannot be a machine name: {'; '.join(problems)}")
     return name

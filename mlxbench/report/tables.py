@@ -697,6 +697,14 @@ class Report:
                 f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
                 "(too noisy to trust; `--table detailed` shows each spread)."
             )
+        busy = sorted(
+            f"{k.op} {k.variant} on {k.backend}" for k in self._busy if (k.series, k.release) == (series, release)
+        )
+        if busy:
+            notes.append(
+                f"{len(busy)} result(s) sampled while other processes used the machine, after every re-measurement "
+                f"(load.jsonl): {', '.join(busy[:5])}{' ...' if len(busy) > 5 else ''}."
+            )
         return notes
 
     def _table(self, kind: str, series: str, release: str, per_variant: bool) -> Table:
