@@ -25,7 +25,10 @@ def test_others_are_the_machines_busy_time_less_this_process_and_a_quarter_core_
     assert load_.others == pytest.approx(0.25) and load_.busy
     assert not load.between(counters(10.0, 5.0, 100.0), counters(11.05, 6.0, 101.0)).busy  # 0.05 cores: idle
     # a short window: 2 ticks of others in 50 ms read 0.4 cores, but below what the 10 ms ticks can tell
-    assert not load.between(counters(0.0, 0.0, 0.0), counters(0.07, 0.05, 0.05)).busy
+    assert load.between(counters(0.0, 0.0, 0.0), counters(0.07, 0.05, 0.05)).judged  # a whole core would show
+    short = load.between(counters(0.0, 0.0, 0.0), counters(0.04, 0.02, 0.02))  # 1 core for 20 ms: 2 ticks
+    assert not short.busy and not short.judged  # recorded as such: too short to tell, not quiet
+    assert load_.judged
     assert load.between(counters(0.0, 0.0, 0.0), counters(0.0, 0.0, 1.0)).others == 0.0
 
 
@@ -115,6 +118,7 @@ def test_a_busy_benchmark_is_measured_again_once_quiet_and_marked_when_it_never_
         ("ops.Sum.time_mlx_cpu", "a"),
     }
     assert stored[("ops.ReLU.time_mlx_cpu", "a")]["busy"] is (not clears)
+    assert all(d["judged"] for d in stored.values())
     assert stored[("ops.Sum.time_mlx_cpu", "a")]["rounds"] == 2 and not stored[("ops.Sum.time_mlx_cpu", "a")]["busy"]
     err = capsys.readouterr().err
     assert "1 benchmark(s) at 1 commit(s) sampled while other processes used the machine" in err

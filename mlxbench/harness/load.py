@@ -91,6 +91,11 @@ class Load:
     seconds: float
 
     @property
+    def judged(self) -> bool:
+        """Whether the window is long enough to tell: a neighbour on a whole core for all of it would read busy."""
+        return self.seconds > MIN_BUSY_SECONDS
+
+    @property
     def busy(self) -> bool:
         """Whether others' CPU plus steal exceeded :data:`BUSY_CORES` (and the counters' resolution)."""
         taken = (self.others + self.steal) * self.seconds
@@ -116,10 +121,12 @@ class Record:
     steal: float
     seconds: float
     busy: bool
+    judged: bool = True
+    """False for a window shorter than the counters can judge: ``busy`` is then False whatever ``others`` reads."""
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Record:
-        return cls(**{k: doc[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
 
 
 class SamplingLoad:
@@ -162,6 +169,7 @@ class SamplingLoad:
                 steal=round(load.steal, 4),
                 seconds=round(load.seconds, 4),
                 busy=load.busy,
+                judged=load.judged,
             )
             tmp = self.path.with_suffix(".tmp")
             tmp.write_text(json.dumps(asdict(record)))

@@ -52,6 +52,8 @@ class Reading:
     seconds: float
     rounds: int
     busy: bool
+    judged: bool = True
+    """Whether every round's window was long enough to judge (else ``busy`` is False for want of evidence)."""
 
 
 def _log(line: str) -> None:
@@ -73,6 +75,7 @@ def readings(
             seconds=round(sum(r.seconds for r in rs), 4),
             rounds=len(rs),
             busy=any(r.busy for r in rs),
+            judged=all(r.judged for r in rs),
         )
         for key, rs in grouped.items()
     }
@@ -190,6 +193,7 @@ def remeasure(
         _log(
             f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
             + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
+            + ("" if quiet else ": measuring anyway; what reads busy again is kept and marked")
         )
         for n, (at, benchmarks) in enumerate(sorted(busy.items())):
             directory = Path(work) / f"{attempt}-{n}"
@@ -231,6 +235,7 @@ def store(machine_dir: Path, found: Mapping[Key, Reading]) -> None:
             "seconds": r.seconds,
             "rounds": r.rounds,
             "busy": r.busy,
+            "judged": r.judged,
         }
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
