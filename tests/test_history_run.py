@@ -181,8 +181,22 @@ def test_a_dry_run_prints_the_commits_and_the_command_and_runs_nothing(project, 
     assert run(project, fake, dry_run=True) == 0
     out = capsys.readouterr().out
     assert fake.calls == [] and not (project.parent / "results").exists()
-    assert "would measure 3 mlx commit(s)" in out and "  v0.2.0, v0.31.1, v0.32.4\n" in out
+    assert "would run 3 mlx commit(s)" in out and "  v0.2.0, v0.31.1, v0.32.4\n" in out
     assert "left out, release has no wheel here: v0.0.2" in out and "HASHFILE:<file of their hashes>" in out
+    assert "already measured" not in out
+
+
+def test_a_dry_run_names_the_commits_already_measured_here(project, capsys):
+    tags = timeline.tags(project.parent / "timeline.git")
+    (env_name,) = history_run.series_names(layout.load_conf(project))
+    folder = project.parent / "results" / machine.describe()["machine"]
+    write_result(folder, tags["v0.31.1"], env_name)
+    write_result(folder, tags["v0.2.0"], env_name, measured=False)  # a failed install: nothing kept there
+    assert run(project, FakeAsv(), dry_run=True) == 0
+    out = capsys.readouterr().out
+    assert "  already measured here, kept benchmark by benchmark (--rerun measures again): v0.31.1\n" in out
+    assert run(project, FakeAsv(), dry_run=True, rerun=True) == 0
+    assert "already measured" not in capsys.readouterr().out
 
 
 def test_left_out_commits_are_grouped_by_reason():

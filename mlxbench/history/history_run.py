@@ -262,13 +262,30 @@ def _whose(framework: str) -> str:
     return "commit(s) of either framework" if framework == "all" else f"{framework} commit(s)"
 
 
+def _already_measured(p: Plan) -> list[str]:
+    """The selected commits this machine already has a measurement for in every series of the run."""
+    return [
+        s.tag
+        for s in p.selection.commits
+        if all(_has_measurement(p.machine_dir / f"{s.hash[:8]}-{env}.json") for env in p.series)
+    ]
+
+
 def describe(p: Plan) -> str:
-    """What a run would do, for ``--dry-run``: the commits, those left out and why, and ASV's command."""
+    """What a run would do, for ``--dry-run``: the commits (those it would keep, too), those left out and why, and
+    ASV's command; it writes nothing."""
+    kept = [] if p.rerun else _already_measured(p)
     lines = [
-        f"would measure {len(p.selection.commits)} {_whose(p.framework)} on {p.machine['machine']!r}, "
+        f"would run {len(p.selection.commits)} {_whose(p.framework)} on {p.machine['machine']!r}, "
         f"preset {p.preset!r}, {p.mode} mode, series {', '.join(p.series)}, results in {p.results_dir}:",
         "  " + ", ".join(s.tag for s in p.selection.commits),
+        *(
+            [f"  already measured here, kept benchmark by benchmark (--rerun measures again): {', '.join(kept)}"]
+            if kept
+            else []
+        ),
         *(f"  left out, {line}" for line in skip_lines(p.selection.skipped)),
+        *([note] if (note := _download_note(p.mode, os.environ)) else []),
         "after verifying each backend, with: "
         + " ".join(shlex.quote(a) for a in asv_command(p, Path("<file of their hashes>"))),
     ]
