@@ -107,7 +107,7 @@ def test_a_busy_benchmark_is_measured_again_once_quiet_and_marked_when_it_never_
         return clears, seconds if not clears else 3.0, load.Load(0.0 if clears else 1.0, 0.0, 0.5)
 
     machine_dir = tmp_path / "machine"
-    assert quiet.run(COMMAND, call, machine_dir, tmp_path, {}, wait=wait) == 0
+    assert quiet.run(quiet.AsvRun(COMMAND, call, tmp_path, {}), machine_dir, wait=wait) == 0
     again = quiet.narrowed(COMMAND, COMMIT, ["ops.ReLU.time_mlx_cpu"])
     assert calls == [COMMAND] + [again] * (1 if clears else quiet.RETRIES)
     assert waits == [5.0] * len(calls[1:])  # conftest: MLXBENCH_QUIET_WAIT=5

@@ -177,6 +177,21 @@ class SamplingLoad:
         return load
 
 
+def stored(machine_dir: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
+    """The machine folder's :data:`LOAD_FILE`: (commit, env, benchmark, variant) -> its line (bad lines skipped)."""
+    path = Path(machine_dir) / LOAD_FILE
+    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    if not path.is_file():
+        return out
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            doc = json.loads(line)
+            out[(str(doc["commit"]), str(doc["env"]), str(doc["benchmark"]), str(doc["variant"]))] = doc
+        except (ValueError, KeyError, TypeError):
+            continue
+    return out
+
+
 def collect(directory: Path) -> list[Record]:
     """Every record the benchmark processes wrote into ``directory`` (unreadable files are skipped)."""
     out = []

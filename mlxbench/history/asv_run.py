@@ -204,9 +204,8 @@ def run(
         f"results in {p.results_dir}" + ("" if rerun else " (benchmarks already measured there are kept: --rerun)"),
         file=sys.stderr,
     )
-    code = quiet.run(
-        p.command, lock.call, p.results_dir / p.machine["machine"], p.config.parent, p.env, p.commit, p.series[0]
-    )
+    asv = quiet.AsvRun(p.command, lock.call, p.config.parent, p.env, p.commit, p.series[0])
+    code = quiet.run(asv, p.results_dir / p.machine["machine"])
     if summary:
         print(_summary(p, ops, preset))
     return code

@@ -325,7 +325,7 @@ def run(
 ) -> int:
     """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed).
 
-    Each side's round starts once the machine reads quiet (at most :data:`~.quiet.WAIT_SECONDS` of waiting);
+    Each side's round starts once the machine reads quiet (waiting at most :func:`~.quiet.wait_limit`);
     a variant sampled on a busy machine in any round gets no verdict.
     """
     if rounds < 2 and not quick:

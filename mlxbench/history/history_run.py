@@ -366,7 +366,7 @@ def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = lock.call) ->
         hashfile = Path(tmp) / "commits.txt"
         hashfile.write_text("".join(h + "\n" for h in p.selection.hashes))
         asv_started = time.monotonic()
-        code = quiet.run(asv_command(p, hashfile), call, p.machine_dir, cwd=p.config.parent, env=env)
+        code = quiet.run(quiet.AsvRun(asv_command(p, hashfile), call, p.config.parent, env), p.machine_dir)
         asv_seconds = time.monotonic() - asv_started
     print(summary(p, before, asv_seconds, time.monotonic() - started))
     return code

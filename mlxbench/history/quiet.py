@@ -90,14 +90,20 @@ def busy_benchmarks(found: Mapping[Key, Reading]) -> dict[str, set[str]]:
     return out
 
 
+def _said(quiet: bool, waited: float, last: load.Load | None, after: str) -> str:
+    """One line on a wait for a quiet machine: how it ended, the last window's load, and ``after`` if still busy."""
+    return (
+        f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
+        + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
+        + ("" if quiet else f": {after}")
+    )
+
+
 def before_round(wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet) -> None:
     """Wait (at most :func:`wait_limit`) until the machine reads quiet, saying so when it had to wait."""
     quiet, waited, last = wait(wait_limit())
     if waited > 1.0 or not quiet:
-        _log(
-            f"mlxbench: {'quiet' if quiet else 'still busy, measuring anyway'} after waiting {waited:.0f} s"
-            + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
-        )
+        _log(_said(quiet, waited, last, "measuring anyway"))
 
 
 def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> list[str]:
@@ -118,66 +124,63 @@ def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> 
     return out
 
 
-def run(
-    command: Sequence[str],
-    call: Callable[..., int],
-    machine_dir: Path,
-    cwd: Path,
-    env: Mapping[str, str],
-    commit: str | None = None,
-    series: str | None = None,
-    retries: int = RETRIES,
-    wait_seconds: float | None = None,
-    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
-) -> int:
-    """Run ``command`` (an ``asv run``) with load recording, re-measure what sampled busy, store every reading.
+@dataclass(frozen=True)
+class AsvRun:
+    """An ``asv run`` and how to start it: the command, the caller, its directory and environment.
 
     ``commit`` and ``series`` name the results where ASV does not tell the
-    benchmark processes (the main job's installed environment). Returns the
-    first run's exit status, or a re-measurement's where that one failed.
-    ``wait_seconds`` defaults to :func:`wait_limit`.
+    benchmark processes (the main job's installed environment).
+    """
+
+    command: Sequence[str]
+    call: Callable[..., int]
+    cwd: Path
+    env: Mapping[str, str]
+    commit: str | None = None
+    series: str | None = None
+
+    def measured(self, directory: Path, command: Sequence[str] | None = None) -> tuple[int, dict[Key, Reading]]:
+        """Run ``command`` (default: this run's) with its benchmarks' load written into ``directory``:
+        (exit status, readings)."""
+        directory.mkdir(parents=True)
+        code = self.call(
+            list(self.command if command is None else command),
+            cwd=self.cwd,
+            env={**self.env, load.LOAD_DIR_ENV: str(directory)},
+        )
+        return code, readings(load.collect(directory), self.commit, self.series)
+
+
+def run(
+    asv: AsvRun,
+    machine_dir: Path,
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
+) -> int:
+    """Run ``asv`` with load recording, re-measure what sampled busy, store every reading in ``machine_dir``.
+
+    Returns the first run's exit status, or a re-measurement's where that one failed.
     """
     with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
-        code, found = _measured(command, call, cwd, env, Path(tmp) / "0", commit, series)
-        again = remeasure(found, command, call, cwd, env, Path(tmp), commit, series, retries, wait_seconds, wait)
+        code, found = asv.measured(Path(tmp) / "0")
+        again = remeasure(found, asv, Path(tmp), wait=wait)
     store(machine_dir, found)
     return code or again
 
 
-def _measured(
-    command: Sequence[str],
-    call: Callable[..., int],
-    cwd: Path,
-    env: Mapping[str, str],
-    directory: Path,
-    commit: str | None,
-    series: str | None,
-) -> tuple[int, dict[Key, Reading]]:
-    """One ``asv run`` whose benchmark processes write their load into ``directory``: (exit status, readings)."""
-    directory.mkdir(parents=True)
-    code = call(list(command), cwd=cwd, env={**env, load.LOAD_DIR_ENV: str(directory)})
-    return code, readings(load.collect(directory), commit, series)
-
-
 def remeasure(
     found: dict[Key, Reading],
-    command: Sequence[str],
-    call: Callable[..., int],
-    cwd: Path,
-    env: Mapping[str, str],
+    asv: AsvRun,
     work: Path,
-    commit: str | None = None,
-    series: str | None = None,
     retries: int = RETRIES,
-    wait_seconds: float | None = None,
     wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
 ) -> int:
     """Measure what ``found`` says sampled busy again, commit by commit, once quiet; update ``found`` in place.
 
-    At most ``retries`` passes, each after waiting for a quiet machine; what is
-    still busy then stays marked. Returns 0, or the first failing pass's status.
+    At most ``retries`` passes, each after waiting (at most :func:`wait_limit`)
+    for a quiet machine; what is still busy then stays marked. ``work`` holds
+    the passes' load directories. Returns 0, or the first failing pass's status.
     """
-    wait_seconds = wait_limit() if wait_seconds is None else wait_seconds
+    wait_seconds = wait_limit()
     code = 0
     for attempt in range(1, retries + 1):
         busy = busy_benchmarks(found)
@@ -189,15 +192,9 @@ def remeasure(
             f"machine (more than {load.BUSY_CORES:g} cores): waiting for it to be quiet (at most "
             f"{wait_seconds:.0f} s), then measuring them again (try {attempt} of {retries})"
         )
-        quiet, waited, last = wait(wait_seconds)
-        _log(
-            f"mlxbench: {'quiet' if quiet else 'still busy'} after {waited:.0f} s"
-            + (f" (others {last.others:.2f} cores, steal {last.steal:.2f})" if last else "")
-            + ("" if quiet else ": measuring anyway; what reads busy again is kept and marked")
-        )
+        _log(_said(*wait(wait_seconds), "measuring anyway; what reads busy again is kept and marked"))
         for n, (at, benchmarks) in enumerate(sorted(busy.items())):
-            directory = Path(work) / f"{attempt}-{n}"
-            again_code, again = _measured(narrowed(command, at, benchmarks), call, cwd, env, directory, commit, series)
+            again_code, again = asv.measured(Path(work) / f"{attempt}-{n}", narrowed(asv.command, at, benchmarks))
             code = code or again_code
             for key in [k for k in found if k[0] == at and k[2] in benchmarks]:
                 del found[key]  # every variant of a benchmark run again is replaced, busy or not
@@ -216,14 +213,7 @@ def store(machine_dir: Path, found: Mapping[Key, Reading]) -> None:
     if not found:
         return
     path = Path(machine_dir) / load.LOAD_FILE
-    kept: dict[Key, dict] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                doc = json.loads(line)
-                kept[(doc["commit"], doc["env"], doc["benchmark"], doc["variant"])] = doc
-            except (ValueError, KeyError, TypeError):
-                continue  # an unreadable line is dropped, not fatal
+    kept = load.stored(machine_dir)  # an unreadable line is dropped, not fatal
     for (commit, series, benchmark, variant), r in found.items():
         kept[(commit, series, benchmark, variant)] = {
             "commit": commit,

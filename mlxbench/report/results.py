@@ -38,7 +38,7 @@ from typing import Any
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
-from mlxbench.harness.load import LOAD_FILE
+from mlxbench.harness.load import stored as stored_loads
 from mlxbench.report import noise
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
@@ -161,22 +161,8 @@ def _untrusted(median: Any) -> str | None:
 
 
 def read_busy(machine_dir: Path) -> set[tuple[str, str, str, str]]:
-    """(commit, env, benchmark, variant) of every result the machine folder's load file marks busy.
-
-    A line that cannot be read is skipped: it marks nothing.
-    """
-    path = Path(machine_dir) / LOAD_FILE
-    busy: set[tuple[str, str, str, str]] = set()
-    if not path.is_file():
-        return busy
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            doc = json.loads(line)
-            if doc.get("busy") is True:
-                busy.add((str(doc["commit"]), str(doc["env"]), str(doc["benchmark"]), str(doc["variant"])))
-        except (ValueError, KeyError, TypeError, AttributeError):
-            continue
-    return busy
+    """(commit, env, benchmark, variant) of every result the machine folder's load file marks busy."""
+    return {key for key, doc in stored_loads(machine_dir).items() if doc.get("busy") is True}
 
 
 def _read_file(
