@@ -51,7 +51,8 @@ from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, asv_run, layout, lock, machine, quiet, releases, timeline
 from mlxbench.report import noise as report_noise  # the report's rules: compare and the history table judge alike
 
-DEFAULT_ROUNDS = 2
+DEFAULT_ROUNDS = 3
+"""Odd, as a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): one slow round cannot move the median."""
 DEFAULT_FLOOR = 0.10
 """The floor where there are no controls and no measured repeatability (the report's default too)."""
 WITHIN = 0.10

@@ -168,8 +168,9 @@ def plan(
     )
 
 
-ROUNDS = 2
-"""Rounds per commit, interleaved across commits (ASV runs the second round's commits in reverse order)."""
+ROUNDS = 3
+"""Rounds per commit, interleaved across commits (ASV reverses the order each round); odd, so the pooled median
+sits in the majority of rounds and one slow round cannot move it (with two, a slow round decides half the time)."""
 
 
 def asv_command(p: Plan, hashfile: Path) -> list[str]:
