@@ -128,6 +128,9 @@ class Backend:
         return None
 
     def _check(self, op: Op) -> None:
+        """Raise :class:`Unavailable` (n/a) where the backend or the op is missing; a broken install is a failure."""
+        if broken := versions.broken_import(self.framework):
+            raise ImportError(broken)
         reason = self.unavailable() or self.unsupported(op)
         if reason:
             raise Unavailable(reason)

@@ -85,12 +85,31 @@ def missing_by_install(framework: str) -> str | None:
     return str(reason) if reason else None
 
 
+_broken: dict[str, str] = {}
+"""Top-level package -> why it is installed but fails to import (first line of the error)."""
+
+
 @functools.cache
 def _import(name: str) -> ModuleType | str:
+    """The module, or why it cannot be imported: not installed, or installed and failing (kept in :data:`_broken`)."""
+    top = name.split(".")[0]
     try:
         return importlib.import_module(name)
-    except Exception as exc:  # a broken install is "absent" too, with its reason
-        return f"{name.split('.')[0]} cannot be imported: {exc}"
+    except ModuleNotFoundError as exc:
+        if exc.name in (top, name):
+            return f"{top} cannot be imported: {exc}"
+        failure: Exception = exc  # a dependency of the package is missing: the install is broken
+    except Exception as exc:
+        failure = exc
+    first = (str(failure).strip().splitlines() or [""])[0]
+    _broken[top] = f"{top} is installed but fails to import: {type(failure).__name__}: {first}".rstrip(": ")
+    return _broken[top]
+
+
+def broken_import(framework: str) -> str | None:
+    """Why ``framework``'s installed package fails to import (a failure to report), or None (fine or absent)."""
+    _import("mlx.core" if framework == "mlx" else framework)
+    return _broken.get(framework)
 
 
 def import_mlx() -> ModuleType | str:
