@@ -14,6 +14,7 @@ headless (Agg).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 import textwrap
@@ -38,8 +39,13 @@ def _plain(value: float, _pos: int) -> str:
 
 
 def slug(text: str) -> str:
-    """A file-name-safe form of a series name: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb``."""
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A file-name-safe form of a name, unique to it: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb-<6 hex>``.
+
+    The readable part alone would give names that differ only in case or
+    punctuation one page; the hash of the exact name keeps them apart.
+    """
+    readable = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+    return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:6]}".lstrip("-")
 
 
 def history_path(directory: Path, series: str, backend: str) -> Path:

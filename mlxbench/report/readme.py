@@ -64,8 +64,8 @@ def section(report: Report, readme: Path, plot_dir: Path) -> str:
 
 
 def _image(text: str, figure: Path, readme: Path) -> str:
-    """A markdown image of ``figure``, linked relative to the README."""
-    return f"![{text}]({Path(os.path.relpath(figure, readme.parent)).as_posix()})\n"
+    """A markdown image of ``figure``, linked relative to the README (``text`` escaped: it names a machine)."""
+    return f"![{render.md_text(text)}]({Path(os.path.relpath(figure, readme.parent)).as_posix()})\n"
 
 
 def update(readme: Path, report: Report, plot_dir: Path) -> None:

@@ -24,12 +24,22 @@ UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ra
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 
+MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\[]|<>!#"})
+"""Characters a contributed string (a machine name, a field) could use to make markdown links, HTML or tables."""
+
+
+def md_text(text: str) -> str:
+    """Plain text for markdown: links, HTML, table pipes, headings and line breaks escaped; `code` spans kept."""
+    return " ".join(str(text).split()).translate(MARKDOWN_SPECIAL)
+
+
 def markdown(table: Table) -> str:
-    header = [c.name for c in table.columns if not c.inline]
+    """A table as markdown: its title, notes and rows, every string escaped (:func:`md_text`)."""
+    header = [md_text(c.name) for c in table.columns if not c.inline]
     lines = [
-        f"### {table.title}",
+        f"### {md_text(table.title)}",
         "",
-        *table.notes,
+        *(md_text(note) for note in table.notes),
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -37,7 +47,7 @@ def markdown(table: Table) -> str:
     for row in table.rows:
         cells: list[str] = []
         for col, value in zip(table.columns, row):
-            text = col.format(value)
+            text = md_text(col.format(value))
             if col.inline:
                 if text != "n/a":
                     cells[-1] += f" ({text})"
