@@ -12,18 +12,25 @@ clones and users of the machine share it): the kernel releases it when the
 last process holding it ends, so a killed run never blocks the next one for
 longer than it still measures; the holder's line left in the file tells the
 next run whose lock it took over. The processes a holder starts through
-:func:`call` (``asv run``) inherit the lock itself, so a ``kill -9`` of the
-holder leaves it held until its ``asv run`` has ended too, and they inherit
-:data:`HELD_ENV`, so they do not take it again.
+:func:`call` (``asv run``) inherit the lock itself, so it stays held until
+they have ended too, and they inherit :data:`HELD_ENV`, so they do not take it
+again. Such a child ends with its holder: an exception in the holder (Ctrl-C,
+SIGTERM) kills it, and on Linux so does the holder's ``kill -9`` (the
+kernel's parent-death signal); on macOS a killed holder's ``asv run`` finishes
+its benchmark, under the lock.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import fcntl
 import json
 import os
+import platform
 import shlex
+import signal
 import subprocess
 import sys
 import tempfile
@@ -133,9 +140,24 @@ _held: list[contextlib.ExitStack] = []
 _held_fds: list[int] = []
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child, before exec: ask Linux to send SIGTERM when the parent dies (even by ``kill -9``)."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def call(command: Sequence[str], **kwargs: Any) -> int:
-    """``subprocess.call`` that hands this process's lock to the child: held until the child has ended too."""
-    return subprocess.call(list(command), pass_fds=tuple(_held_fds), **kwargs)
+    """``subprocess.call`` that hands this process's lock to the child, which ends with this process.
+
+    ``subprocess.call`` kills the child when waiting raises (Ctrl-C, or SIGTERM
+    turned into an exception by the command line); on Linux the child also gets
+    SIGTERM when this process is killed outright.
+    """
+    ends_with_parent = _end_with_parent if platform.system() == "Linux" else None
+    return subprocess.call(list(command), pass_fds=tuple(_held_fds), preexec_fn=ends_with_parent, **kwargs)
 
 
 def hold_for_process(command: Sequence[str]) -> None:
