@@ -211,7 +211,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_releases(args: argparse.Namespace) -> int:
-    from mlxbench.history import asv_run, releases, timeline
+    from mlxbench.history import asv_run
+    from mlxbench.stack import releases, timeline
 
     if args.action == "refresh":
         for framework, added in releases.refresh().items():
@@ -321,8 +322,9 @@ REPORT_TABLES = ("average", "detailed", "history", "race")
 def cmd_report(args: argparse.Namespace) -> int:
     from mlxbench.harness import ceilings
     from mlxbench.history import asv_run, layout
-    from mlxbench.report import plots, readme, render, results
+    from mlxbench.report import plots, readme, render
     from mlxbench.report.tables import Report
+    from mlxbench.store import results
 
     fmt = args.format
     if fmt not in render.FORMATS:

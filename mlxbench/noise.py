@@ -18,26 +18,14 @@ A difference is a change only when it beats two kinds of evidence:
 Within-run comparisons (two backends of one run: the speedup columns) have no
 between-run drift and use a floor of 0.
 
-``repeatability.jsonl`` (``mlxbench compare vA vA`` appends one line per measurement; the newest counts)::
-
-    {"within_10pct": 0.79, "p90_abs_change": 0.14, "runs": [...]}
-
-``within_10pct`` is the share of medians that agreed within +-10% between the
-two runs, ``p90_abs_change`` the 90th percentile of ``|ratio - 1|`` (both
-fractions, not percentages); ``runs`` describes the runs and is not read here.
-It is JSON Lines, not ``.json``: ASV takes every ``*.json`` in a machine's
-folder for a result file (``asv publish`` warns about it). A
-``repeatability.json`` written before (one JSON document) is still read where
-no ``.jsonl`` exists.
+The repeatability file is the store's (:mod:`mlxbench.store.repeatability`).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from statistics import geometric_mean
 
 import numpy as np
@@ -50,9 +38,6 @@ FLOOR_QUANTILE = 0.9
 MIN_CONTROLS = 3
 """Fewer control points than this say nothing about a quantile: the repeatability or the default is used instead.
 With few points the interpolated quantile sits near the largest drift, which errs towards ``~``."""
-REPEATABILITY_FILE = "repeatability.jsonl"
-LEGACY_REPEATABILITY_FILE = "repeatability.json"
-"""Its name before it became JSON Lines: one JSON document, still read (never written)."""
 _EXACT_LIMIT = 20
 """asv's Mann-Whitney is exact up to this sample size and cheap there; larger ones use its normal approximation."""
 
@@ -192,35 +177,6 @@ def floor_from_controls(ratios: Sequence[float], what: str, fallback: Floor) -> 
     high = min(low + 1, len(drift) - 1)
     value = drift[low] + (drift[high] - drift[low]) * (position - low)
     return Floor(value, f"{FLOOR_QUANTILE * 100:.0f}th percentile of |ratio - 1| over {what}")
-
-
-def read_repeatability(machine_dir: Path) -> Floor | None:
-    """The machine's newest measured repeatability, or None where it was never measured.
-
-    Raises ValueError (naming the file) when the file exists but is not the
-    agreed schema, so the caller can warn instead of trusting a bad number.
-    """
-    found = [Path(machine_dir) / name for name in (REPEATABILITY_FILE, LEGACY_REPEATABILITY_FILE)]
-    path = next((p for p in found if p.exists()), None)
-    if path is None:
-        return None
-    try:
-        text = path.read_text()
-        lines = [line for line in text.splitlines() if line.strip()]
-        doc = json.loads(lines[-1] if path.name == REPEATABILITY_FILE and lines else text)
-        value = float(doc["p90_abs_change"])
-        within = float(doc["within_10pct"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{path}: not a repeatability file ({type(exc).__name__}: {exc})") from exc
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"{path}: p90_abs_change must be a fraction >= 0, got {value}")
-    runs = doc.get("runs")
-    count = f" of {len(runs)} runs" if isinstance(runs, list) else ""
-    return Floor(
-        value,
-        f"measured repeatability{count} of one release ({path.name}: "
-        f"90th percentile of |ratio - 1|; {within * 100:.0f}% of medians within 10%)",
-    )
 
 
 def changed_frameworks(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> set[str]:

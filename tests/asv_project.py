@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlxbench.history import releases, timeline
+from mlxbench.stack import releases, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 ASV = str(Path(sys.executable).with_name("asv"))

@@ -18,8 +18,9 @@ from packaging import tags as ptags
 from mlxbench.catalog import CATALOG
 from mlxbench.harness import asv_suite, versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_install, commits, releases
-from mlxbench.history.releases import Release
+from mlxbench.history import asv_install, commits
+from mlxbench.stack import releases
+from mlxbench.stack.releases import Release
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = str(next(iter(ptags.sys_tags())))  # a wheel tag this interpreter installs

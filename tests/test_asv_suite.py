@@ -13,7 +13,7 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import releases, timeline
+from mlxbench.stack import releases, timeline
 
 ROOT = asv_project.ROOT
 ASV = asv_project.ASV

@@ -10,9 +10,9 @@ import pytest
 from mlxbench.errors import UsageError
 from mlxbench.harness import ceilings
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import releases, timeline
-from mlxbench.report import results
 from mlxbench.report.tables import Report
+from mlxbench.stack import releases, timeline
+from mlxbench.store import results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 

@@ -8,8 +8,9 @@ import random
 import pytest
 
 from mlxbench.errors import UsageError
-from mlxbench.history import compare, releases
+from mlxbench.history import compare
 from mlxbench.history.compare import Floor, Point
+from mlxbench.stack import releases
 
 
 def _point(median: float, spread: float = 0.01, n: int = 40, seed: int = 0) -> Point:
@@ -66,7 +67,7 @@ def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
     }
     before, after = _pair(ratios)
     rows = compare.compare_points(before, after, Floor(0.1, "test"))
-    doc = compare.repeatability(rows)
+    doc = compare.summarize_repeatability(rows)
     assert doc["within_10pct"] == pytest.approx(0.7)  # 1.12, 0.85 and 1.3 are outside +-10%
     assert doc["p90_abs_change"] == pytest.approx(compare.quantile([abs(r - 1) for r in ratios.values()], 0.9))
     assert doc["max_abs_change"] == pytest.approx(0.3) and doc["variants"] == 10

@@ -27,9 +27,10 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
-from mlxbench.harness import load, versions
+from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_environment, asv_run, compare, history_run, layout, machine
+from mlxbench.store import loads, repeatability
 
 pytestmark = pytest.mark.e2e
 
@@ -104,9 +105,9 @@ def test_the_main_job_and_asv_run_fill_one_series(project):
     series = {f.name.split("-", 1)[1] for f in files}
     py = f"{sys.version_info[0]}.{sys.version_info[1]}"
     assert len(files) == 2 and series == {f"{asv_environment.SERIES_TOOL}-py{py}-numpy-packaging.json"}, files
-    loads = [json.loads(line) for line in (work / "results" / name / load.LOAD_FILE).read_text().splitlines()]
+    readings = [json.loads(line) for line in (work / "results" / name / loads.LOAD_FILE).read_text().splitlines()]
     tags = {f.name.split("-", 1)[0] for f in files}
-    assert {d["commit"][:8] for d in loads} <= tags and {d["env"] for d in loads} == {s[:-5] for s in series}
+    assert {d["commit"][:8] for d in readings} <= tags and {d["env"] for d in readings} == {s[:-5] for s in series}
     assert {d["benchmark"] for d in loads} == {"ops.ReLU.time_mlx_cpu"}  # the main job's results record their load
     for f in files:
         doc = json.loads(f.read_text())
@@ -226,7 +227,7 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
 
     assert compare.run(TAG, TAG, "tiny", OPS, BACKEND, rounds=2, config=work / "asv.conf.json") == 0
     out = capsys.readouterr().out
-    doc = json.loads((history / compare.REPEATABILITY_FILE).read_text())
+    doc = json.loads((history / repeatability.REPEATABILITY_FILE).read_text())
     assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
     assert f"repeatability of {TAG} on {name}" in out
 
@@ -278,7 +279,7 @@ def test_a_history_interleaves_its_rounds_across_commits_and_records_each_result
     rounds = [[tag for tag, r in visits if r == n] for n in "12"]
     assert [tag for tag, _ in visits] == rounds[0] + rounds[1]  # every commit of round 1 before any of round 2
     assert sorted(rounds[0]) == sorted([OLDER_TAG, TAG]) and rounds[1] == rounds[0][::-1]
-    stored = [json.loads(line) for line in (p.machine_dir / load.LOAD_FILE).read_text().splitlines()]
+    stored = [json.loads(line) for line in (p.machine_dir / loads.LOAD_FILE).read_text().splitlines()]
     mine = [d for d in stored if d["benchmark"] == "ops.ReLU.time_mlx_cpu"]
     variants = {v.id for v in CATALOG["ReLU"].variants("tiny")}
     assert {(d["commit"], d["variant"]) for d in mine} == {(p.tags[t], v) for t in (OLDER_TAG, TAG) for v in variants}

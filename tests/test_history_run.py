@@ -22,8 +22,9 @@ from mlxbench.cli import main
 from mlxbench.errors import UsageError
 from mlxbench.harness import asv_suite
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_run, commits, history_run, layout, machine, timeline
-from mlxbench.history.releases import Release
+from mlxbench.history import asv_run, commits, history_run, layout, machine
+from mlxbench.stack import timeline
+from mlxbench.stack.releases import Release
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "fixture-cpu"
 PINNED = {"torch": ["2.13.0"], "numpy": [""], "packaging": [""]}

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from mlxbench.cli import main
-from mlxbench.history import migrate, releases, timeline
-from mlxbench.report import noise, results
+from mlxbench.history import migrate
+from mlxbench.stack import releases, timeline
+from mlxbench.store import repeatability, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 ENV = "virtualenv-py3.11-numpy-packaging-torch2.13.0"
@@ -112,7 +113,7 @@ def test_a_migration_never_overwrites(stack, tmp_path):
 def test_a_repeatability_document_becomes_the_oldest_line_of_the_json_lines_file(stack, tmp_path):
     machine = tmp_path / "m"
     machine.mkdir()
-    old, new = machine / noise.LEGACY_REPEATABILITY_FILE, machine / noise.REPEATABILITY_FILE
+    old, new = machine / repeatability.LEGACY_REPEATABILITY_FILE, machine / repeatability.REPEATABILITY_FILE
     old.write_text(json.dumps({"within_10pct": 0.8, "p90_abs_change": 0.12}, indent=1))  # as compare wrote it
     newer = json.dumps({"within_10pct": 0.9, "p90_abs_change": 0.05}) + "\n"
     new.write_text(newer)
@@ -123,7 +124,7 @@ def test_a_repeatability_document_becomes_the_oldest_line_of_the_json_lines_file
     assert done.left == [] and not old.exists()
     first, second = new.read_text().splitlines()
     assert json.loads(first)["p90_abs_change"] == 0.12 and second + "\n" == newer
-    assert noise.read_repeatability(machine).fraction == 0.05  # the newest still counts
+    assert repeatability.read(machine).fraction == 0.05  # the newest still counts
 
 
 def test_mlxbench_migrate_is_a_dry_run_unless_told_to_apply(tmp_path, capsys):

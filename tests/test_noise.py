@@ -1,4 +1,4 @@
-"""The noise rules (mlxbench.report.noise) against asv's own statistics.
+"""The noise rules (mlxbench.noise) against asv's own statistics.
 
 The report tests (test_report.py) plant changes in a recorded run; these pin
 the rules themselves: the same test `asv compare` applies, the direction
@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from asv import _stats
 
-from mlxbench.report import noise
-from mlxbench.report.noise import Floor, Stats
+from mlxbench import noise
+from mlxbench.noise import Floor, Stats
+from mlxbench.store import repeatability
 
 
 def test_the_fast_mann_whitney_is_asvs_to_the_last_digit():
@@ -82,27 +83,27 @@ def test_the_floor_is_the_90th_percentile_of_the_controls_drift():
 
 
 def test_repeatability_file(tmp_path):
-    assert noise.read_repeatability(tmp_path) is None
-    (tmp_path / noise.REPEATABILITY_FILE).write_text(
+    assert repeatability.read(tmp_path) is None
+    (tmp_path / repeatability.REPEATABILITY_FILE).write_text(
         json.dumps({"within_10pct": 0.79, "p90_abs_change": 0.14, "runs": [{}, {}]})
     )
-    floor = noise.read_repeatability(tmp_path)
+    floor = repeatability.read(tmp_path)
     assert floor is not None and floor.fraction == 0.14 and "2 runs" in floor.source and "79%" in floor.source
-    (tmp_path / noise.REPEATABILITY_FILE).write_text(json.dumps({"p90_abs_change": "lots"}))
+    (tmp_path / repeatability.REPEATABILITY_FILE).write_text(json.dumps({"p90_abs_change": "lots"}))
     with pytest.raises(ValueError, match="not a repeatability file"):
-        noise.read_repeatability(tmp_path)
+        repeatability.read(tmp_path)
 
 
 def test_repeatability_is_json_lines_the_newest_counts_and_the_old_name_is_still_read(tmp_path):
-    assert not noise.REPEATABILITY_FILE.endswith(".json")  # ASV reads every *.json in a machine folder as results
-    (tmp_path / noise.LEGACY_REPEATABILITY_FILE).write_text(
+    assert not repeatability.REPEATABILITY_FILE.endswith(".json")  # ASV reads every *.json in a folder as results
+    (tmp_path / repeatability.LEGACY_REPEATABILITY_FILE).write_text(
         json.dumps({"within_10pct": 0.5, "p90_abs_change": 0.2}, indent=1)  # as written before: one document
     )
-    assert noise.read_repeatability(tmp_path).fraction == 0.2
+    assert repeatability.read(tmp_path).fraction == 0.2
     lines = [{"within_10pct": 0.79, "p90_abs_change": f} for f in (0.14, 0.08)]
-    (tmp_path / noise.REPEATABILITY_FILE).write_text("".join(json.dumps(d) + "\n" for d in lines))
-    floor = noise.read_repeatability(tmp_path)
-    assert floor.fraction == 0.08 and noise.REPEATABILITY_FILE in floor.source
+    (tmp_path / repeatability.REPEATABILITY_FILE).write_text("".join(json.dumps(d) + "\n" for d in lines))
+    floor = repeatability.read(tmp_path)
+    assert floor.fraction == 0.08 and repeatability.REPEATABILITY_FILE in floor.source
 
 
 def test_which_frameworks_changed():

@@ -16,9 +16,10 @@ from pathlib import Path
 import asv
 import pytest
 
-from mlxbench.history import releases, timeline
-from mlxbench.report import pages, render, results, site
+from mlxbench.report import pages, render, site
 from mlxbench.report.tables import Change, Column, Report, Table
+from mlxbench.stack import releases, timeline
+from mlxbench.store import results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 ASV_WWW = Path(asv.__file__).parent / "www"

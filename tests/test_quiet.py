@@ -9,6 +9,7 @@ import pytest
 
 from mlxbench.harness import asv_suite, load
 from mlxbench.history import quiet
+from mlxbench.store import loads
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMIT = "a" * 40
@@ -111,7 +112,7 @@ def test_a_busy_benchmark_is_measured_again_once_quiet_and_marked_when_it_never_
     again = quiet.narrowed(COMMAND, COMMIT, ["ops.ReLU.time_mlx_cpu"])
     assert calls == [COMMAND] + [again] * (1 if clears else quiet.RETRIES)
     assert waits == [5.0] * len(calls[1:])  # conftest: MLXBENCH_QUIET_WAIT=5
-    stored = {(d["benchmark"], d["variant"]): d for d in map(json.loads, (machine_dir / load.LOAD_FILE).open())}
+    stored = {(d["benchmark"], d["variant"]): d for d in map(json.loads, (machine_dir / loads.LOAD_FILE).open())}
     assert set(stored) == {
         ("ops.ReLU.time_mlx_cpu", "a"),
         ("ops.ReLU.time_mlx_cpu", "b"),
@@ -126,7 +127,7 @@ def test_a_busy_benchmark_is_measured_again_once_quiet_and_marked_when_it_never_
 
 
 def test_the_load_file_keeps_earlier_results_and_survives_a_bad_line(tmp_path):
-    path = tmp_path / load.LOAD_FILE
+    path = tmp_path / loads.LOAD_FILE
     path.write_text('{"commit": "c", "env": "e", "benchmark": "ops.Sum.time_mlx_cpu", "variant": "v", "busy": true}\n{')
     quiet.store(tmp_path, {("c2", "e", "ops.Sum.time_mlx_cpu", "v"): quiet.Reading(0.0, 0.0, 0.2, 2, False)})
     lines = [json.loads(line) for line in path.read_text().splitlines()]

@@ -25,9 +25,10 @@ from pathlib import Path
 import pytest
 
 from mlxbench.cli import main
-from mlxbench.history import releases, timeline
-from mlxbench.report import plots, readme, render, results
+from mlxbench.report import plots, readme, render
 from mlxbench.report.tables import RACES, Report, format_pct, format_ratio
+from mlxbench.stack import releases, timeline
+from mlxbench.store import results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 MACHINE = "fixture-cpu"

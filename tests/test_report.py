@@ -20,10 +20,11 @@ import pytest
 
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
-from mlxbench.harness import load
-from mlxbench.history import layout, releases, timeline
-from mlxbench.report import plots, readme, render, results, tables
+from mlxbench.history import layout
+from mlxbench.report import plots, readme, render, tables
 from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
+from mlxbench.stack import releases, timeline
+from mlxbench.store import loads, results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 MACHINE = "fixture-cpu"
@@ -419,7 +420,7 @@ def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, t
         for backend in ("mlx_cpu", "mlx_cpu_compile")
         for v in variant
     ]
-    (results_copy / MACHINE / load.LOAD_FILE).write_text("".join(json.dumps(m) + "\n" for m in marks) + "not json\n")
+    (results_copy / MACHINE / loads.LOAD_FILE).write_text("".join(json.dumps(m) + "\n" for m in marks) + "not json\n")
     loaded = results.load(results_copy, tags)
     assert {(m.variant, m.backend) for m in loaded.measurements if m.busy} == {(first, "mlx_cpu")}
     table = Report(loaded).history(MACHINE, "mlx_cpu")

@@ -27,8 +27,8 @@ from pathlib import Path
 import pytest
 from asv_project import ASV
 
-from mlxbench.history import releases, timeline
 from mlxbench.report import pages, site
+from mlxbench.stack import releases, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "results"

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from asv.results import Results
 
+from mlxbench import noise
 from mlxbench.errors import UsageError
 from mlxbench.history import submit
-from mlxbench.report import noise
+from mlxbench.store import repeatability
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results" / "fixture-cpu"
 
@@ -91,7 +92,7 @@ def test_submit_keeps_what_is_not_an_asv_result_file_and_refuses_to_keep_too_few
     """A legacy repeatability.json (a JSON file with no measurement) is the machine's data, not an empty result."""
     folder = tmp_path / "results" / "m"
     shutil.copytree(FIXTURE, folder)
-    legacy = folder / noise.LEGACY_REPEATABILITY_FILE
+    legacy = folder / repeatability.LEGACY_REPEATABILITY_FILE
     legacy.write_text(json.dumps({"within_10pct": 0.8, "p90_abs_change": 0.2}))
     load_file = folder / "load.jsonl"
     load_file.write_text('{"busy": false}\n')

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from packaging.version import Version
 
-from mlxbench.history import commits, releases, timeline
-from mlxbench.history.releases import Release
+from mlxbench.history import commits
+from mlxbench.stack import releases, timeline
+from mlxbench.stack.releases import Release
 
 # The stack timeline's hashes are the keys of every stored result: they may never change by accident.
 GOLDEN = {

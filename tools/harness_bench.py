@@ -38,7 +38,8 @@ from mlxbench.catalog import CATALOG  # noqa: E402
 from mlxbench.harness import versions  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV  # noqa: E402
 from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
-from mlxbench.history import asv_run, lock, releases, timeline  # noqa: E402
+from mlxbench.history import asv_run, lock  # noqa: E402
+from mlxbench.stack import releases, timeline  # noqa: E402
 
 AGREEMENT_CASES = [
     ("Softmax", "mlx_cpu"),

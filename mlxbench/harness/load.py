@@ -6,7 +6,7 @@ machine's busy CPU time minus this process's own is what other processes took,
 and steal is what the hypervisor gave to other guests. Where the driver asks
 for it (:data:`LOAD_DIR_ENV`), each benchmark process writes its reading as a
 :class:`Record`, which the driver keeps beside the results
-(:data:`LOAD_FILE`) and uses to measure a busy benchmark again.
+(:mod:`mlxbench.store.loads`) and uses to measure a busy benchmark again.
 
 The threshold, :data:`BUSY_CORES`: on this project's idle 2-core virtual
 machine, others' CPU read 0.00-0.02 cores in 1 s windows of an idle process,
@@ -29,8 +29,6 @@ from typing import Any
 
 LOAD_DIR_ENV = "MLXBENCH_LOAD_DIR"
 """Where benchmark processes write their :class:`Record` files (unset: nothing is written)."""
-LOAD_FILE = "load.jsonl"
-"""The machine folder's record of each stored result's load (one JSON object per line)."""
 WRITE_SECONDS = 0.02
 """How often, at most, a sampling benchmark reads the counters and rewrites its record (about 50 us each)."""
 BUSY_CORES = 0.15
@@ -175,21 +173,6 @@ class SamplingLoad:
             tmp.write_text(json.dumps(asdict(record)))
             os.replace(tmp, self.path)
         return load
-
-
-def stored(machine_dir: Path) -> dict[tuple[str, str, str, str], dict[str, Any]]:
-    """The machine folder's :data:`LOAD_FILE`: (commit, env, benchmark, variant) -> its line (bad lines skipped)."""
-    path = Path(machine_dir) / LOAD_FILE
-    out: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    if not path.is_file():
-        return out
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            doc = json.loads(line)
-            out[(str(doc["commit"]), str(doc["env"]), str(doc["benchmark"]), str(doc["variant"]))] = doc
-        except (ValueError, KeyError, TypeError):
-            continue
-    return out
 
 
 def collect(directory: Path) -> list[Record]:

@@ -42,7 +42,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mlxbench.history import lock
-from mlxbench.history.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
+from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
 TOOL_NAME = "installed"
 SERIES_TOOL = "virtualenv"

@@ -50,9 +50,9 @@ from packaging.version import InvalidVersion, Version  # noqa: E402
 
 from mlxbench.harness import load  # noqa: E402
 from mlxbench.harness.versions import INSTALL_MARKER  # noqa: E402
-from mlxbench.history import releases  # noqa: E402
-from mlxbench.history.releases import Release  # noqa: E402
-from mlxbench.history.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE  # noqa: E402
+from mlxbench.stack import releases  # noqa: E402
+from mlxbench.stack.releases import Release  # noqa: E402
+from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE  # noqa: E402
 
 _TORCH_TOKEN = re.compile(r"^torch(?:==?)?(?P<version>\d[^-]*)?$")
 

@@ -29,10 +29,11 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, layout, lock, machine, quiet, releases, timeline
+from mlxbench.history import asv_environment, layout, lock, machine, quiet
+from mlxbench.stack import releases, timeline
 
 if TYPE_CHECKING:
-    from mlxbench.report.results import ResultSet
+    from mlxbench.store.results import ResultSet
 
 ROOT = layout.ROOT
 ASV = str(Path(sys.executable).with_name("asv"))
@@ -135,17 +136,22 @@ def plan(
     ``config`` names another project's ASV configuration (the tests' throwaway
     ones); its timeline is used as it is. By default the preset's own
     configuration (:func:`mlxbench.history.layout.asv_config`) and the
-    repository's timeline, synced first.
+    repository's timeline, synced first. A ``quick`` run writes under the
+    trial configuration (:func:`mlxbench.history.layout.trial_config`), never
+    into a history.
     """
     chosen = runnable(backends)
     if config is None:
         tags = sync_timeline(asv_conf())
         config = layout.asv_config(preset)
-        conf = layout.load_conf(config)
+        root = layout.ROOT
     else:
         config = Path(config).resolve()
-        conf = layout.load_conf(config)
-        tags = timeline.tags(conf_path(conf, config.parent, "repo"))
+        root = config.parent
+        tags = timeline.tags(conf_path(layout.load_conf(config), config.parent, "repo"))
+    if quick:
+        config = layout.trial_config(config, preset, root)
+    conf = layout.load_conf(config)
     tag, commit = commit_for_installed_mlx(tags)
     found = asv_environment.commit_pins(str(conf_path(conf, config.parent, "repo")), commit)
     pins = found[1] if found else {}
@@ -223,8 +229,9 @@ def only_series(loaded: ResultSet, series: Sequence[str]) -> ResultSet:
 
 def _summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
     """The average and detailed tables of what this run selected, at this release, in its own series."""
-    from mlxbench.report import render, results
+    from mlxbench.report import render
     from mlxbench.report.tables import Report
+    from mlxbench.store import results
 
     name = p.machine["machine"]
     try:

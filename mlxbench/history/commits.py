@@ -15,8 +15,8 @@ import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from mlxbench.history.releases import Release
-from mlxbench.history.timeline import Commit
+from mlxbench.stack.releases import Release
+from mlxbench.stack.timeline import Commit
 
 FRAMEWORK_CHOICES = ("mlx", "torch", "all")
 
@@ -112,8 +112,8 @@ def select(
 ) -> Selection:
     """The commits in ``spec`` where ``framework`` changed and whose release of it installs here.
 
-    ``commits`` is :func:`mlxbench.history.timeline.plan`, ``tags`` what
-    :func:`~mlxbench.history.timeline.sync` returned. ``framework`` defaults to
+    ``commits`` is :func:`mlxbench.stack.timeline.plan`, ``tags`` what
+    :func:`~mlxbench.stack.timeline.sync` returned. ``framework`` defaults to
     ``mlx`` where torch is pinned and ``all`` otherwise; asking for ``torch``
     on a pinned environment is an error, since every torch commit would measure
     the same torch.

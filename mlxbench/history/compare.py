@@ -17,7 +17,7 @@ well as by any real change. This command therefore:
   (Mann-Whitney U on the samples) and a between-run floor, from control
   benchmarks whose framework did not change (torch's when only MLX changed),
   else the machine's measured repeatability, else 10% (the rules of
-  :mod:`mlxbench.report.noise`, shared with the history table);
+  :mod:`mlxbench.noise`, shared with the history table);
 - with ``--fail-above FACTOR``, exits 1 when a change beyond the noise is a
   slowdown by more than FACTOR (a CI gate);
 - for ``vA vA``, records the machine's repeatability (share of medians within
@@ -27,9 +27,6 @@ well as by any real change. This command therefore:
 
 from __future__ import annotations
 
-import ast
-import itertools
-import json
 import math
 import os
 import shutil
@@ -43,13 +40,15 @@ from typing import Any
 
 import numpy as np
 
+from mlxbench import noise as report_noise  # the report's rules: compare and the history table judge alike
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, asv_run, layout, lock, machine, quiet, releases, timeline
-from mlxbench.report import noise as report_noise  # the report's rules: compare and the history table judge alike
+from mlxbench.history import asv_environment, asv_run, layout, lock, machine, quiet
+from mlxbench.stack import releases, timeline
+from mlxbench.store import files, repeatability, results
 
 DEFAULT_ROUNDS = 3
 """Odd, as a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): one slow round cannot move the median."""
@@ -58,7 +57,6 @@ DEFAULT_FLOOR = 0.10
 WITHIN = 0.10
 """Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
 QUANTILE = 0.9
-REPEATABILITY_FILE = report_noise.REPEATABILITY_FILE
 
 
 Point = report_noise.Stats
@@ -87,37 +85,13 @@ class Row:
 # ---------------------------------------------------------------- reading results
 
 
-def _variant(param: str) -> str:
-    try:
-        return str(ast.literal_eval(param))
-    except (ValueError, SyntaxError):
-        return param
-
-
 def read_points(results_dir: Path, machine: str, commit: str) -> dict[Key, Point]:
-    """Every successful timing variant of ``commit`` on ``machine`` under ``results_dir`` (ASV's own reader)."""
-    from asv.results import Results
-
-    points: dict[Key, Point] = {}
-    for path in sorted((Path(results_dir) / machine).glob(f"{commit[:8]}-*.json")):
-        result = Results.load(str(path), machine_name=machine)
-        for name in result.get_all_result_keys():
-            if ".time_" not in name:
-                continue
-            params = result.get_result_params(name)
-            values = result.get_result_value(name, params)
-            stats = result.get_result_stats(name, params)
-            samples = result.get_result_samples(name, params)
-            combos = list(itertools.product(*params)) if params else [()]
-            for i, combo in enumerate(combos):
-                value = values[i] if i < len(values) else None
-                if value is None or not isinstance(value, float) or math.isnan(value) or value <= 0:
-                    continue  # failed, or n/a: nothing to compare
-                s = stats[i] if i < len(stats) and stats[i] else {}
-                ci = (s["ci_99_a"], s["ci_99_b"]) if "ci_99_a" in s and "ci_99_b" in s else None
-                variant = ", ".join(_variant(p) for p in combo)
-                points[(name, variant)] = Point(value, ci, samples[i] if i < len(samples) else None, s.get("repeat"))
-    return points
+    """Every successful timing variant of ``commit`` on ``machine`` under ``results_dir`` (the store's reader)."""
+    return {
+        (f"ops.{m.op}.time_{m.backend}", ", ".join((m.variant, *m.axes))): m.stats()
+        for m in results.read_commit(Path(results_dir) / machine, commit)
+        if m.kind == "time" and m.ok
+    }
 
 
 # ---------------------------------------------------------------- noise
@@ -129,7 +103,7 @@ def quantile(values: Iterable[float], q: float) -> float:
 
 
 def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
-    """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.report.noise.judge`."""
+    """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.noise.judge`."""
     verdict = report_noise.judge({"v": before}, {"v": after}, floor)
     return verdict.changed, verdict.why
 
@@ -169,9 +143,9 @@ def noise_floor(
 
 
 def read_repeatability(machine_dir: Path) -> Floor | None:
-    """The machine's measured repeatability as a floor (the report's reader); None, with a warning, if unreadable."""
+    """The machine's measured repeatability as a floor; None, with a warning, if unreadable."""
     try:
-        return report_noise.read_repeatability(machine_dir)
+        return repeatability.read(machine_dir)
     except ValueError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         return None
@@ -199,7 +173,7 @@ def gate(rows: Sequence[Row], fail_above: float | None) -> list[Row]:
     return [r for r in rows if r.changed and r.ratio > fail_above]
 
 
-def repeatability(rows: Sequence[Row]) -> dict[str, Any]:
+def summarize_repeatability(rows: Sequence[Row]) -> dict[str, Any]:
     """How two runs of one release agreed: the numbers the noise rules read, and a few more for people."""
     if not rows:
         raise UsageError("no variant was measured in both runs: nothing to say about repeatability")
@@ -307,7 +281,11 @@ def _run_round(
         *asv_run.LAUNCH,
     ]
     env = {**os.environ, PRESET_ENV: preset, load.LOAD_DIR_ENV: str(loads)}
-    return call(command, cwd=side.config.parent, env=env)
+    files.set_aside_unreadable(side.results_dir / name)
+    try:
+        return call(command, cwd=side.config.parent, env=env)
+    finally:
+        files.set_aside_unreadable(side.results_dir / name)
 
 
 def run(
@@ -373,10 +351,12 @@ def run(
             file=sys.stderr,
         )
     print(render(base, head, name, preset, total, floor, rows, len(before), len(after)))
-    if same:
+    if same and quick:
+        print("--quick: one sample per side says nothing about the machine's repeatability; not recorded")
+    elif same:
         path = save_repeatability(history / name, rows, base, preset, total, both, info)
-        newest = json.loads(path.read_text().splitlines()[-1])
-        print(f"repeatability of {base} on {name}: {describe_repeatability(newest)} -> {path}")
+        said = describe_repeatability(repeatability.newest(path.parent))
+        print(f"repeatability of {base} on {name}: {said} -> {path}")
     slow = gate(rows, fail_above)
     if slow:
         print(f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{fail_above:g}", file=sys.stderr)
@@ -402,26 +382,18 @@ def save_repeatability(
     both: Sequence[Side],
     info: Mapping[str, Any] | None = None,
 ) -> Path:
-    """Append the machine's repeatability as one line (the schema :mod:`mlxbench.report.noise` reads; newest counts).
+    """Append the machine's repeatability as one line (the schema :mod:`mlxbench.noise` reads; newest counts).
 
     Earlier measurements stay, as calibrations do. A machine folder that
     does not exist yet also gets ``machine.json`` from ``info``, so that ASV
     and the reports can read the folder.
     """
-    doc = repeatability(rows)
+    doc = summarize_repeatability(rows)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc["runs"] = [
         {"release": release, "side": s.label, "preset": preset, "rounds": rounds, "measured": now} for s in both
     ]
-    path = Path(machine_dir) / REPEATABILITY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if info is not None and not (path.parent / "machine.json").exists():
-        from asv.util import write_json
-
-        write_json(str(path.parent / "machine.json"), dict(info), api_version=1)  # as ASV's own runs write it
-    with path.open("a") as out:
-        out.write(json.dumps(doc, sort_keys=True) + "\n")
-    return path
+    return repeatability.append(machine_dir, doc, info)
 
 
 def render(

@@ -27,8 +27,6 @@ left out and why, the wall time, and this machine's history table.
 
 from __future__ import annotations
 
-import json
-import math
 import os
 import platform
 import re
@@ -46,8 +44,10 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_run, commits, layout, lock, machine, quiet, timeline
-from mlxbench.history.releases import Release
+from mlxbench.history import asv_run, commits, layout, lock, machine, quiet
+from mlxbench.stack import timeline
+from mlxbench.stack.releases import Release
+from mlxbench.store import files
 
 
 @dataclass
@@ -132,7 +132,10 @@ def plan(
     ``installs`` says whether a release has a wheel here (the tests fake it).
     """
     chosen = asv_run.runnable(backends)
+    root = layout.ROOT if config is None else Path(config).resolve().parent
     config, tags = _configuration(preset, timeline_mode, config)
+    if quick:
+        config = layout.trial_config(config, preset, root)  # one sample: a check of the set-up, never history
     conf = layout.load_conf(config)
     pinned = bool(commits.pinned_torch(conf))
     framework = framework or ("mlx" if pinned else "all")
@@ -212,23 +215,16 @@ def _download_note(mode: str, environ: Mapping[str, str]) -> str | None:
 
 
 def _result_files(machine_dir: Path) -> dict[str, int]:
-    """File name -> modification time of each ``*.json`` in a machine's folder (to tell new results from kept)."""
-    return {p.name: p.stat().st_mtime_ns for p in machine_dir.glob("*.json")} if machine_dir.is_dir() else {}
+    """File name -> modification time of each result file in a machine's folder (to tell new results from kept)."""
+    return {p.name: p.stat().st_mtime_ns for p in files.result_files(machine_dir)}
 
 
 def _has_measurement(path: Path) -> bool:
     """Whether an ASV result file holds at least one number (a release that did not install leaves none)."""
     try:
-        doc = json.loads(path.read_text())
-        columns = doc["result_columns"]
-        for entry in doc["results"].values():
-            value = dict(zip(columns, entry)).get("result")
-            for v in value if isinstance(value, list) else [value]:
-                if isinstance(v, (int, float)) and math.isfinite(v):
-                    return True
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return files.holds_measurement(files.read_result(path))
+    except ValueError:
         return False
-    return False
 
 
 def outcomes(p: Plan, before: Mapping[str, int]) -> list[tuple[str, str]]:
@@ -321,8 +317,9 @@ def summary(p: Plan, before: Mapping[str, int], asv_seconds: float, total_second
 
 def history_tables(p: Plan) -> str:
     """This machine's history tables (this run's series, the selected ops and backends), or why there are none."""
-    from mlxbench.report import render, results
+    from mlxbench.report import render
     from mlxbench.report.tables import Report
+    from mlxbench.store import results
 
     try:
         loaded = asv_run.only_series(results.load(p.results_dir, p.tags), p.series)

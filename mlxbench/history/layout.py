@@ -15,7 +15,8 @@ Every configuration names its preset (``"mlxbench_preset"``), and the suite
 refuses to run another one under it (:func:`check_preset`), so
 ``MLXBENCH_PRESET=tiny asv run`` in the repository cannot overwrite the
 default results. ``mlxbench compare`` measures into configurations of its own
-under ``.asv/compare/`` and never touches a history.
+under ``.asv/compare/`` and never touches a history, and a trial run
+(``--quick``) writes under ``.asv/trial/`` (:func:`trial_config`).
 
 A preset's history in timeline mode (each commit's own torch) runs under a
 third kind of configuration, ``.asv/timeline-mode/<preset>/asv.conf.json``
@@ -109,6 +110,17 @@ def write_timeline_config(base_path: Path, directory: Path, preset: str) -> Path
     for key in ("results_dir", "html_dir"):
         conf[key] = _absolute(base[key], base_path.parent)
     return _write(conf, base_path, directory)
+
+
+def trial_config(config: Path, preset: str, root: Path = ROOT) -> Path:
+    """``config`` for a trial run (``--quick``), written now: the same timeline and environments, its own results.
+
+    One sample per benchmark checks a set-up and measures nothing, so it never
+    lands where a history is kept: its results and site live under
+    ``.asv/trial/<preset>/<pinned|timeline-mode>/`` and a later run never sees them.
+    """
+    mode = "timeline-mode" if "timeline-mode" in Path(config).parts else "pinned"
+    return write_derived_config(Path(config), _state_dir(root) / "trial" / preset / mode, preset)
 
 
 def compare_dir(preset: str, base: str, head: str, root: Path = ROOT) -> Path:

@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlxbench.errors import UsageError
-from mlxbench.history import timeline
-from mlxbench.history.releases import DATA_DIR
-from mlxbench.report.noise import LEGACY_REPEATABILITY_FILE, REPEATABILITY_FILE
+from mlxbench.stack import timeline
+from mlxbench.stack.releases import DATA_DIR
+from mlxbench.store import files
+from mlxbench.store.repeatability import LEGACY_REPEATABILITY_FILE, REPEATABILITY_FILE
 
 LEGACY_PATH = DATA_DIR / "mlx_timeline_v1.json"
 
@@ -61,18 +62,9 @@ class Migration:
         return out
 
 
-def _machine_dirs(results_dir: Path) -> list[Path]:
-    return sorted(p for p in results_dir.iterdir() if p.is_dir())
-
-
 def _result_files(results_dir: Path) -> list[Path]:
-    """ASV result files: ``<machine>/<hash8>-<env>.json`` (machine.json and benchmarks.json are not results)."""
-    return sorted(
-        path
-        for machine in _machine_dirs(results_dir)
-        for path in machine.glob("*.json")
-        if path.name not in ("machine.json", LEGACY_REPEATABILITY_FILE)
-    )
+    """Every machine's ASV result files (the store's rule: never machine.json or mlxbench's own files)."""
+    return [path for machine in files.machine_dirs(results_dir) for path in files.result_files(machine)]
 
 
 def _repeatability(machine_dir: Path, dry_run: bool, done: Migration) -> None:
@@ -86,7 +78,7 @@ def _repeatability(machine_dir: Path, dry_run: bool, done: Migration) -> None:
         done.left.append((old, f"not readable JSON ({exc})"))
         return
     if not dry_run:
-        new.write_text(line + (new.read_text() if new.exists() else ""))
+        files.write_atomic(new, line + (new.read_text() if new.exists() else ""))
         old.unlink()
     done.moved.append((old, new))
 
@@ -100,8 +92,8 @@ def migrate(
 ) -> Migration:
     """Rewrite every result under ``results_dir`` keyed by an old MLX-only hash to the new MLX commit.
 
-    ``tags`` is the stack timeline (:func:`mlxbench.history.timeline.sync`);
-    ``commits`` its :func:`~mlxbench.history.timeline.plan` (for the dates).
+    ``tags`` is the stack timeline (:func:`mlxbench.stack.timeline.sync`);
+    ``commits`` its :func:`~mlxbench.stack.timeline.plan` (for the dates).
     """
     old_tag = {h: t for t, h in (legacy_tags() if legacy is None else legacy).items()}
     new_hashes = set(tags.values())
@@ -109,7 +101,7 @@ def migrate(
     done = Migration()
     for path in _result_files(Path(results_dir)):
         try:
-            doc = json.loads(path.read_text())
+            doc = files.read_result(path)
             commit, env_name = doc["commit_hash"], doc["env_name"]
         except (OSError, ValueError, KeyError, TypeError) as exc:
             done.left.append((path, f"not a readable ASV result file ({exc})"))
@@ -139,10 +131,10 @@ def migrate(
             continue
         doc["commit_hash"], doc["date"] = new, stamp[tag]
         if not dry_run:
-            target.write_text(json.dumps(doc))  # ASV writes result files with json.dump's defaults
+            files.write_atomic(target, json.dumps(doc))  # ASV writes result files with json.dump's defaults
             path.unlink()
         done.moved.append((path, target))
-    for machine_dir in _machine_dirs(Path(results_dir)):
+    for machine_dir in files.machine_dirs(Path(results_dir)):
         _repeatability(machine_dir, dry_run, done)
     return done
 

@@ -7,12 +7,11 @@ quiet: at most :data:`RETRIES` times, each after waiting at most
 :data:`WAIT_SECONDS`, all said on screen. What is still busy after that is
 kept and *marked*: the reports never call a change from it. Each result's load
 (the latest measurement of every benchmark, commit, series and variant) is kept
-in the machine folder's :data:`~mlxbench.harness.load.LOAD_FILE`.
+in the machine folder's :data:`~mlxbench.store.loads.LOAD_FILE`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -22,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlxbench.harness import load
+from mlxbench.store import files, loads
+from mlxbench.store.loads import Key
 
 RETRIES = 2
 WAIT_SECONDS = 120.0
@@ -37,10 +38,6 @@ def wait_limit() -> float:
     except ValueError:
         return WAIT_SECONDS
     return value if value >= 0 else WAIT_SECONDS
-
-
-Key = tuple[str, str, str, str]
-"""(commit, series, benchmark, variant): one stored result."""
 
 
 @dataclass(frozen=True)
@@ -158,11 +155,16 @@ def run(
 ) -> int:
     """Run ``asv`` with load recording, re-measure what sampled busy, store every reading in ``machine_dir``.
 
-    Returns the first run's exit status, or a re-measurement's where that one failed.
+    Returns the first run's exit status, or a re-measurement's where that one failed. A result file left
+    truncated (by an earlier run killed mid-write, or this one) is set aside with a message before and after.
     """
-    with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
-        code, found = asv.measured(Path(tmp) / "0")
-        again = remeasure(found, asv, Path(tmp), wait=wait)
+    files.set_aside_unreadable(machine_dir)
+    try:
+        with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
+            code, found = asv.measured(Path(tmp) / "0")
+            again = remeasure(found, asv, Path(tmp), wait=wait)
+    finally:
+        files.set_aside_unreadable(machine_dir)
     store(machine_dir, found)
     return code or again
 
@@ -209,25 +211,18 @@ def remeasure(
 
 
 def store(machine_dir: Path, found: Mapping[Key, Reading]) -> None:
-    """Merge this run's readings into the machine folder's load file (atomically; the latest reading wins)."""
-    if not found:
-        return
-    path = Path(machine_dir) / load.LOAD_FILE
-    kept = load.stored(machine_dir)  # an unreadable line is dropped, not fatal
-    for (commit, series, benchmark, variant), r in found.items():
-        kept[(commit, series, benchmark, variant)] = {
-            "commit": commit,
-            "env": series,
-            "benchmark": benchmark,
-            "variant": variant,
-            "others": r.others,
-            "steal": r.steal,
-            "seconds": r.seconds,
-            "rounds": r.rounds,
-            "busy": r.busy,
-            "judged": r.judged,
-        }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("".join(json.dumps(doc, sort_keys=True) + "\n" for _, doc in sorted(kept.items())))
-    os.replace(tmp, path)
+    """Merge this run's readings into the machine folder's load file (the latest reading wins)."""
+    loads.merge(
+        machine_dir,
+        {
+            key: {
+                "others": r.others,
+                "steal": r.steal,
+                "seconds": r.seconds,
+                "rounds": r.rounds,
+                "busy": r.busy,
+                "judged": r.judged,
+            }
+            for key, r in found.items()
+        },
+    )

@@ -14,8 +14,6 @@ sample when the run ended, are left exactly as ASV wrote them.
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
 from pathlib import Path
 
@@ -23,25 +21,12 @@ import numpy as np
 
 from mlxbench.errors import UsageError
 from mlxbench.history import machine
+from mlxbench.store import files
 
 KEEP_SAMPLES = 200
 MIN_KEEP = 10
 """Fewer samples than ASV's own minimum per variant would leave the Mann-Whitney test nothing to work on."""
 DIGITS = 5
-RESULT_FILE = re.compile(r"^[0-9a-f]{8}-.+\.json$")
-"""ASV's result files (``<commit[:8]>-<environment>.json``); anything else in the folder is not submit's to touch."""
-
-
-def result_files(folder: Path) -> list[Path]:
-    """The ASV result files of a machine folder: never machine.json, a legacy repeatability.json or anything else."""
-    return sorted(p for p in Path(folder).glob("*.json") if RESULT_FILE.match(p.name))
-
-
-def _write(path: Path, text: str) -> None:
-    """Replace ``path`` through a temporary file and a rename: an interrupted write leaves the old file whole."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def thin(samples: list[float], keep: int = KEEP_SAMPLES) -> list[float]:
@@ -54,7 +39,7 @@ def thin(samples: list[float], keep: int = KEEP_SAMPLES) -> list[float]:
 
 def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
     """Thin the samples of one ASV results file in place; returns (samples before, after)."""
-    doc = json.loads(path.read_text())
+    doc = files.read_result(path)
     columns = doc.get("result_columns") or []
     if "samples" not in columns:
         return 0, 0
@@ -69,20 +54,8 @@ def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
             thinned.append(thin(samples, keep) if samples else samples)
             after += len(thinned[-1] or [])
         values[at] = thinned
-    _write(path, json.dumps(doc, separators=(",", ":")) + "\n")
+    files.write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n")
     return before, after
-
-
-def measured(path: Path) -> bool:
-    """Whether an ASV results file holds at least one successful measurement (a number, not n/a or failed)."""
-    doc = json.loads(path.read_text())
-    at = (doc.get("result_columns") or ["result"]).index("result")
-    return any(
-        isinstance(v, (int, float)) and v == v
-        for values in doc.get("results", {}).values()
-        if len(values) > at
-        for v in (values[at] if isinstance(values[at], list) else [values[at]])
-    )
 
 
 def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAMPLES) -> int:
@@ -95,8 +68,13 @@ def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAM
         raise UsageError(f"no results for {name!r} in {results_dir}: run `mlxbench bench` or `mlxbench history` first")
     size_before = sum(p.stat().st_size for p in folder.glob("*.json"))
     kept = total = 0
-    for path in result_files(folder):
-        if not measured(path):
+    for path in files.result_files(folder):
+        try:
+            doc = files.read_result(path)
+        except ValueError as exc:
+            print(f"left {path.name} as it is: {exc}", file=sys.stderr)
+            continue
+        if not files.holds_measurement(doc):
             path.unlink()  # e.g. a release whose install failed: nothing in it, nothing to submit
             print(f"removed {path.name}: no successful measurement in it", file=sys.stderr)
             continue

@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import quote
 
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.history import timeline
 from mlxbench.report import plots, render
-from mlxbench.report.results import ResultSet
 from mlxbench.report.tables import COLUMN_NAMES, Column, Report, Table, Value
+from mlxbench.stack import timeline
+from mlxbench.store.results import ResultSet
 
 ASSETS = Path(__file__).resolve().parent / "site_assets"
 CSS = "chips.css"

@@ -245,7 +245,8 @@ def chip_pages(html_dir: Path, results_dir: Path, tags: dict[str, str], preset: 
     """
     from mlxbench.errors import UsageError
     from mlxbench.harness import ceilings
-    from mlxbench.report import pages, results
+    from mlxbench.report import pages
+    from mlxbench.store import results
 
     try:
         loaded = results.load(results_dir, tags)

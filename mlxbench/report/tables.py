@@ -10,7 +10,7 @@ backends covered different variants prints ``n/a`` rather than a mean that
 would not compare with its neighbours.
 
 Every change (history) and speedup (average, detailed) is judged against the
-noise (:mod:`mlxbench.report.noise`): one that does not beat it prints ``~``,
+noise (:mod:`mlxbench.noise`): one that does not beat it prints ``~``,
 since two runs of the same code on the same machine differ by more than many
 of the changes the table would otherwise print.
 
@@ -34,16 +34,16 @@ from dataclasses import dataclass, field
 from statistics import fmean, geometric_mean
 from typing import Any, NamedTuple
 
-from mlxbench import selection
+from mlxbench import noise, selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
 from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.history import timeline
-from mlxbench.history.releases import TAG_PREFIX
-from mlxbench.report import metrics, noise
-from mlxbench.report.results import FAILED, Measurement, ResultSet
+from mlxbench.report import metrics
+from mlxbench.stack import timeline
+from mlxbench.stack.releases import TAG_PREFIX
+from mlxbench.store.results import FAILED, Measurement, ResultSet
 
 COLUMN_NAMES = {backend.name: backend.column for backend in report_order(list(BACKENDS.values()))}
 """Backend -> column heading, in report column order (both from :data:`BACKENDS`)."""

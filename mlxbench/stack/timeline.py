@@ -29,8 +29,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from mlxbench.history import releases as catalog
-from mlxbench.history.releases import Release
+from mlxbench.stack import releases as catalog
+from mlxbench.stack.releases import Release
 
 BRANCH = "main"
 IDENTITY = "mlxbench timeline <timeline@mlxbench.invalid>"

@@ -1,4 +1,4 @@
-"""Reads an ASV results directory into the measurements reports are made of.
+"""Reads an ASV results directory into measurements: the one reader of ASV's result files.
 
 ASV stores one JSON file per machine, commit and environment
 (``results/<machine>/<hash>-<env>.json``). For every ``ops.<Op>.time_<backend>``
@@ -6,7 +6,7 @@ benchmark it holds, per variant, the median (``result``: NaN when setup raised
 ``NotImplementedError``, i.e. n/a; ``null`` when the benchmark failed) and the
 quartiles, the 99% confidence interval and, when the run passed
 ``--record-samples``, every sample (the noise tests use them:
-:mod:`mlxbench.report.noise`). Results recorded under a benchmark ``version``
+:mod:`mlxbench.noise`). Results recorded under a benchmark ``version``
 other than the current suite's measure different work and are ignored, as ASV
 itself does.
 
@@ -21,25 +21,31 @@ Each measurement keeps its ASV environment's name: a pinned environment
 (``...-torch2.13.0``, the matrix pins torch) and a timeline one (no torch in
 the name: each commit's own torch) are two series of one machine, even at the
 same commit, so neither overwrites the other and reports never splice them.
+
+A benchmark with several ASV parameter axes stores one value per combination
+(their product, first axis slowest): the first axis is the variant and the
+others are kept in ``axes``, so no number lands on another combination.
 """
 
 from __future__ import annotations
 
 import ast
+import itertools
 import json
 import math
 import re
+import sys
 from array import array
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlxbench import noise
 from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
-from mlxbench.harness.load import stored as stored_loads
-from mlxbench.report import noise
+from mlxbench.store import files, loads, repeatability
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
 UNITS = {"time": "seconds", "peakmem": "bytes"}
@@ -79,6 +85,8 @@ class Measurement:
     busy: bool = False
     """Sampled while other processes used the machine, after every re-measurement (``load.jsonl``): never calls a
     change."""
+    axes: tuple[str, ...] = ()
+    """The values of the benchmark's further parameter axes (none: one axis, the variant)."""
 
     @property
     def ok(self) -> bool:
@@ -115,6 +123,15 @@ def _variant(param: str) -> str:
     except (ValueError, SyntaxError):
         return param
     return str(value)
+
+
+def _combinations(params: Any) -> list[tuple[str, ...]]:
+    """Every combination of a benchmark's parameter axes, in ASV's order (its results are their product)."""
+    if not params:
+        return [()]
+    if not isinstance(params, list) or not all(isinstance(axis, list) for axis in params):
+        raise TypeError(f"params is not a list of axes: {params!r}")
+    return [tuple(_variant(str(v)) for v in combo) for combo in itertools.product(*params)]
 
 
 def _column(entry: Mapping[str, Any], name: str, count: int) -> list[Any]:
@@ -160,11 +177,6 @@ def _untrusted(median: Any) -> str | None:
     return None
 
 
-def read_busy(machine_dir: Path) -> set[tuple[str, str, str, str]]:
-    """(commit, env, benchmark, variant) of every result the machine folder's load file marks busy."""
-    return {key for key, doc in stored_loads(machine_dir).items() if doc.get("busy") is True}
-
-
 def _read_file(
     path: Path,
     doc: Mapping[str, Any],
@@ -188,7 +200,8 @@ def _read_file(
         if entry.get("version") != benchmark_version(op):
             stale[name] = (str(entry.get("version")), benchmark_version(op))
             continue
-        variants = [_variant(p) for p in entry["params"][0]] if entry.get("params") else [""]
+        combos = _combinations(entry.get("params"))
+        variants = [combo[0] if combo else "" for combo in combos]
         medians = _column(entry, "result", len(variants))
         q25 = _column(entry, "stats_q_25", len(variants))
         q75 = _column(entry, "stats_q_75", len(variants))
@@ -198,13 +211,14 @@ def _read_file(
         samples = _column(entry, "samples", len(variants))
         started = _started_at(entry.get("started_at"), f"{name} in {path.name}", problems)
         for i, variant in enumerate(variants):
+            where = f"{name}({', '.join(combos[i]) or variant})"
             median = medians[i] if i < len(medians) else None
             if why := _untrusted(median):
-                problems.append(f"skipped {name}({variant}) in {path.name}: {why}")
+                problems.append(f"skipped {where} in {path.name}: {why}")
                 continue
             recorded = samples[i] if i < len(samples) and match["kind"] == "time" else None
             if recorded and not all(_number(x) and x > 0 for x in recorded):
-                problems.append(f"ignored the samples of {name}({variant}) in {path.name}: not all positive numbers")
+                problems.append(f"ignored the samples of {where} in {path.name}: not all positive numbers")
                 recorded = None
             out.append(
                 Measurement(
@@ -224,7 +238,8 @@ def _read_file(
                     samples=array("d", recorded) if recorded else None,
                     repeat=repeats[i] if i < len(repeats) and _number(repeats[i]) else None,
                     env=env,
-                    busy=(commit, env, name, variant) in busy,
+                    busy=(commit, env, name, ", ".join(combos[i]) or variant) in busy,
+                    axes=combos[i][1:],
                 )
             )
     for name, (old, new) in sorted(stale.items()):
@@ -253,6 +268,23 @@ def _check_benchmarks(results_dir: Path, problems: list[str]) -> None:
         problems.append(f"skipped {path}: unreadable ({exc}); the report does not need it, asv publish/compare do")
 
 
+def read_commit(machine_dir: Path, commit: str) -> list[Measurement]:
+    """Every measurement of one commit in one machine folder; what cannot be read is skipped with a warning."""
+    machine_dir = Path(machine_dir)
+    problems: list[str] = []
+    busy = loads.busy(machine_dir)
+    out: list[Measurement] = []
+    for path in files.result_files(machine_dir, commit):
+        try:
+            doc = files.read_result(path)
+            out += _read_file(path, doc, commit[:8], machine_dir.name, problems, busy)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
+    for line in problems:
+        print(f"warning: {line}", file=sys.stderr)
+    return out
+
+
 def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     """All measurements under ``results_dir``; ``tags`` maps release tag -> commit hash.
 
@@ -267,15 +299,10 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
     problems: list[str] = []
     _check_benchmarks(results_dir, problems)
     machines: dict[str, dict[str, Any]] = {}
-    repeatability: dict[str, noise.Floor] = {}
-    latest: dict[tuple[str, ...], Measurement] = {}
-    for machine_dir in sorted(p for p in results_dir.iterdir() if p.is_dir()):
-        machine_file = machine_dir / "machine.json"
-        results_files = sorted(
-            p for p in machine_dir.glob("*.json") if p.name not in ("machine.json", noise.LEGACY_REPEATABILITY_FILE)
-        )
-        if not machine_file.exists() and not results_files:
-            continue  # not an ASV machine directory
+    repeatability_of: dict[str, noise.Floor] = {}
+    latest: dict[tuple[Any, ...], Measurement] = {}
+    for machine_dir in files.machine_dirs(results_dir):
+        machine_file = machine_dir / files.MACHINE_FILE
         info: dict[str, Any] | None = None
         try:
             info = json.loads(machine_file.read_text())
@@ -284,18 +311,18 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
         except (OSError, ValueError) as exc:
             info = None
             problems.append(f"skipped {machine_file}: {exc}; machine details taken from its result files")
-        busy = read_busy(machine_dir)
+        busy = loads.busy(machine_dir)
         try:
-            floor = noise.read_repeatability(machine_dir)
+            floor = repeatability.read(machine_dir)
         except ValueError as exc:
             problems.append(f"skipped {exc}")
         else:
             if floor is not None:
-                repeatability[machine_dir.name] = floor
-        for path in results_files:
+                repeatability_of[machine_dir.name] = floor
+        for path in files.result_files(machine_dir):
             try:
-                doc = json.loads(path.read_text())
-                commit = doc["commit_hash"]
+                doc = files.read_result(path)
+                commit = str(doc["commit_hash"])
                 release = by_hash.get(commit, commit[:8])
                 found = _read_file(path, doc, release, machine_dir.name, problems, busy)
             except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
@@ -310,7 +337,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
             if info is None:
                 info = _machine_from_params(doc)
             for m in found:
-                key = (m.machine, m.env, m.release, m.op, m.variant, m.backend, m.kind)
+                key = (m.machine, m.env, m.release, m.op, m.variant, m.axes, m.backend, m.kind)
                 if key not in latest or m.started_at >= latest[key].started_at:
                     latest[key] = m
         if info is not None:
@@ -320,4 +347,4 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
         raise UsageError(f"nothing readable in {results_dir} ({detail})")
     present = {m.release for m in latest.values()}
     ordered = sorted(present, key=lambda r: (order.get(r, len(order)), r))
-    return ResultSet(list(latest.values()), machines, ordered, problems, repeatability)
+    return ResultSet(list(latest.values()), machines, ordered, problems, repeatability_of)
