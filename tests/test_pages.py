@@ -18,7 +18,8 @@ import pytest
 
 from mlxbench.history import releases, timeline
 from mlxbench.report import pages, render, results, site
-from mlxbench.report.tables import Change, Column, Report, Table
+from mlxbench.report.formatting import Change, Column, Table
+from mlxbench.report.tables import Report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 ASV_WWW = Path(asv.__file__).parent / "www"

@@ -27,7 +27,8 @@ import pytest
 from mlxbench.cli import main
 from mlxbench.history import releases, timeline
 from mlxbench.report import plots, readme, render, results
-from mlxbench.report.tables import RACES, Report, format_pct, format_ratio
+from mlxbench.report.formatting import format_pct, format_ratio
+from mlxbench.report.tables import RACES, Report
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
 MACHINE = "fixture-cpu"

@@ -26,8 +26,10 @@ from urllib.parse import quote
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.history import timeline
 from mlxbench.report import plots, render
+from mlxbench.report.formatting import COLUMN_NAMES, Column, Table
+from mlxbench.report.model import Value
 from mlxbench.report.results import ResultSet
-from mlxbench.report.tables import COLUMN_NAMES, Column, Report, Table, Value
+from mlxbench.report.tables import Report
 
 ASSETS = Path(__file__).resolve().parent / "site_assets"
 CSS = "chips.css"
