@@ -17,7 +17,8 @@ import asv
 import pytest
 
 from mlxbench.report import pages, render, site
-from mlxbench.report.tables import Change, Column, Report, Table
+from mlxbench.report.formatting import Change, Column, Table
+from mlxbench.report.tables import Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import results
 

@@ -26,7 +26,8 @@ import pytest
 
 from mlxbench.cli import main
 from mlxbench.report import plots, readme, render
-from mlxbench.report.tables import RACES, Report, format_pct, format_ratio
+from mlxbench.report.formatting import format_pct, format_ratio
+from mlxbench.report.tables import RACES, Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import results
 

@@ -21,8 +21,9 @@ import pytest
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
 from mlxbench.history import layout
-from mlxbench.report import plots, readme, render, tables
-from mlxbench.report.tables import Report, format_ms, format_pct, format_rate
+from mlxbench.report import notes, plots, readme, render
+from mlxbench.report.formatting import format_ms, format_pct, format_rate
+from mlxbench.report.tables import Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import loads, results
 
@@ -342,7 +343,7 @@ def test_header_prints_the_threads_and_mlx_float32_setting_the_machine_recorded(
     assert "Threads: torch 2, MLX CPU 1 (single-threaded CPU backend)." in text
     assert "MLX_ENABLE_TF32" not in text  # no MLX GPU column on this machine: nothing to say
     assert "Threads:" not in render.markdown(Report(loaded).average(MACHINE, "v0.32.4"))  # not recorded: no claim
-    assert tables._machine_notes(recorded, ["mlx_gpu", "mlx_cpu"])[-1].startswith("MLX GPU float32: MLX_ENABLE_TF32=0")
+    assert notes.machine_notes(recorded, ["mlx_gpu", "mlx_cpu"])[-1].startswith("MLX GPU float32: MLX_ENABLE_TF32=0")
 
 
 # -- noise: a change is shown only when it beats it ---------------------------

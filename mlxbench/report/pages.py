@@ -25,7 +25,9 @@ from urllib.parse import quote
 
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.report import plots, render
-from mlxbench.report.tables import COLUMN_NAMES, Column, Report, Table, Value
+from mlxbench.report.formatting import COLUMN_NAMES, Column, Table
+from mlxbench.report.model import Value
+from mlxbench.report.tables import Report
 from mlxbench.stack import timeline
 from mlxbench.store.results import ResultSet
 

@@ -21,7 +21,8 @@ import textwrap
 from pathlib import Path
 
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.report.tables import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Report, Table, format_pct
+from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Table, format_pct
+from mlxbench.report.tables import Report
 
 
 def _pyplot():

@@ -16,8 +16,9 @@ import io
 import json
 from collections.abc import Callable, Sequence
 
+from mlxbench.report.formatting import Change, Column, Table, format_pct
+from mlxbench.report.model import Value
 from mlxbench.report.plots import slug
-from mlxbench.report.tables import Change, Column, Table, Value, format_pct
 
 FORMATS = ("markdown", "csv", "json", "html")
 UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ratio": "x"}
