@@ -7,6 +7,7 @@ import random
 
 import pytest
 
+from mlxbench import verdicts
 from mlxbench.errors import UsageError
 from mlxbench.history import compare
 from mlxbench.history.compare import Floor, Point
@@ -28,12 +29,12 @@ def _pair(ratios: dict[str, float], spread: float = 0.01) -> tuple[dict, dict]:
 
 def test_a_slowdown_beyond_the_noise_fails_the_gate_and_a_wobble_does_not():
     before, after = _pair({"ops.Softmax.time_mlx_cpu": 1.30, "ops.ReLU.time_mlx_cpu": 1.05})
-    rows = {r.key[0]: r for r in compare.compare_points(before, after, Floor(0.10, "test"))}
+    rows = {r.key[0]: r for r in verdicts.compare_points(before, after, Floor(0.10, "test"))}
     assert rows["ops.Softmax.time_mlx_cpu"].changed and rows["ops.Softmax.time_mlx_cpu"].ratio == pytest.approx(1.3)
     assert not rows["ops.ReLU.time_mlx_cpu"].changed  # ASV's test may see it; the floor says it is drift
-    assert [r.key[0] for r in compare.gate(list(rows.values()), 1.2)] == ["ops.Softmax.time_mlx_cpu"]
-    assert compare.gate(list(rows.values()), 1.5) == []
-    assert compare.gate(list(rows.values()), None) == []
+    assert [r.key[0] for r in verdicts.gate(list(rows.values()), 1.2)] == ["ops.Softmax.time_mlx_cpu"]
+    assert verdicts.gate(list(rows.values()), 1.5) == []
+    assert verdicts.gate(list(rows.values()), None) == []
     text = compare.render("v0.31.1", "v0.32.4", "m", "tiny", 2, Floor(0.10, "test"), list(rows.values()), 2, 2)
     assert "ops.Softmax.time_mlx_cpu v" in text and "x1.30  slower" in text and "ops.ReLU" not in text
 
@@ -41,7 +42,7 @@ def test_a_slowdown_beyond_the_noise_fails_the_gate_and_a_wobble_does_not():
 def test_a_difference_asvs_test_cannot_tell_from_noise_is_not_a_change():
     before = {("ops.Sum.time_mlx_cpu", "v"): _point(1e-3, spread=0.5, n=6, seed=1)}
     after = {("ops.Sum.time_mlx_cpu", "v"): _point(1.3e-3, spread=0.5, n=6, seed=2)}
-    (row,) = compare.compare_points(before, after, Floor(0.0, "none"))
+    (row,) = verdicts.compare_points(before, after, Floor(0.0, "none"))
     assert not row.changed
 
 
@@ -49,16 +50,16 @@ def test_controls_whose_framework_did_not_change_set_the_floor():
     """Only MLX changed: the torch backends' drift is the machine's, and a 10% MLX change inside it is noise."""
     drift = {f"ops.Op{i}.time_torch_cpu": 1.0 + 0.1 * (-1) ** i for i in range(10)}
     before, after = _pair({**drift, "ops.A.time_mlx_cpu": 1.10, "ops.B.time_mlx_cpu": 1.30})
-    changed = compare.changed_frameworks({"mlx": "0.31.1"}, {"mlx": "0.32.4"}, {"torch": ""})
+    changed = verdicts.changed_frameworks({"mlx": "0.31.1"}, {"mlx": "0.32.4"}, {"torch": ""})
     assert changed == {"mlx"}
-    floor = compare.noise_floor(before, after, changed, None)
+    floor = verdicts.noise_floor(before, after, changed, None)
     assert floor.fraction == pytest.approx(0.1) and "torch" in floor.source
-    rows = {r.key[0]: r for r in compare.compare_points(before, after, floor) if "mlx" in r.key[0]}
+    rows = {r.key[0]: r for r in verdicts.compare_points(before, after, floor) if "mlx" in r.key[0]}
     assert not rows["ops.A.time_mlx_cpu"].changed and rows["ops.B.time_mlx_cpu"].changed
     # no controls (both frameworks changed): the measured repeatability, else the stated default
-    both = compare.changed_frameworks({"mlx": "0.31.1", "torch": "2.9.0"}, {"mlx": "0.32.4", "torch": "2.10.0"}, {})
-    assert compare.noise_floor(before, after, both, Floor(0.07, "measured")).fraction == 0.07
-    assert compare.noise_floor(before, after, both, None).fraction == compare.DEFAULT_FLOOR
+    both = verdicts.changed_frameworks({"mlx": "0.31.1", "torch": "2.9.0"}, {"mlx": "0.32.4", "torch": "2.10.0"}, {})
+    assert verdicts.noise_floor(before, after, both, Floor(0.07, "measured")).fraction == 0.07
+    assert verdicts.noise_floor(before, after, both, None).fraction == verdicts.DEFAULT_FLOOR
 
 
 def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
@@ -66,10 +67,10 @@ def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
         f"ops.Op{i}.time_mlx_cpu": r for i, r in enumerate([1.0, 1.02, 0.97, 1.05, 1.12, 0.85, 1.01, 1.0, 0.99, 1.3])
     }
     before, after = _pair(ratios)
-    rows = compare.compare_points(before, after, Floor(0.1, "test"))
-    doc = compare.summarize_repeatability(rows)
+    rows = verdicts.compare_points(before, after, Floor(0.1, "test"))
+    doc = verdicts.summarize_repeatability(rows)
     assert doc["within_10pct"] == pytest.approx(0.7)  # 1.12, 0.85 and 1.3 are outside +-10%
-    assert doc["p90_abs_change"] == pytest.approx(compare.quantile([abs(r - 1) for r in ratios.values()], 0.9))
+    assert doc["p90_abs_change"] == pytest.approx(verdicts.quantile([abs(r - 1) for r in ratios.values()], 0.9))
     assert doc["max_abs_change"] == pytest.approx(0.3) and doc["variants"] == 10
     sides = [compare.Side(label, "v0.32.4", "c" * 40, tmp_path / label / "asv.conf.json") for label in "ab"]
     info = {"machine": "m", "config": "AMD EPYC (2C+24GB)", "host": "35c790"}
@@ -79,7 +80,7 @@ def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
     assert saved["p90_abs_change"] == doc["p90_abs_change"] and len(saved["runs"]) == 2
     floor = compare.read_repeatability(tmp_path / "m")  # what the noise rules read back
     assert floor is not None and floor.fraction == pytest.approx(doc["p90_abs_change"])
-    again = compare.compare_points(before, before, Floor(0.1, "test"))  # no drift at all
+    again = verdicts.compare_points(before, before, Floor(0.1, "test"))  # no drift at all
     compare.save_repeatability(tmp_path / "m", again, "v0.32.4", "tiny", 2, sides, info)
     assert len(path.read_text().splitlines()) == 2  # kept, like calibrations; the newest counts
     assert compare.read_repeatability(tmp_path / "m").fraction == 0.0

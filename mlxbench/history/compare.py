@@ -27,20 +27,16 @@ well as by any real change. This command therefore:
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from mlxbench import noise as report_noise  # the report's rules: compare and the history table judge alike
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import load
@@ -52,40 +48,10 @@ from mlxbench.store import files, repeatability, results
 
 DEFAULT_ROUNDS = 3
 """Odd, as a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): one slow round cannot move the median."""
-DEFAULT_FLOOR = 0.10
-"""The floor where there are no controls and no measured repeatability (the report's default too)."""
-WITHIN = 0.10
-"""Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
-QUANTILE = 0.9
-
-
-Point = report_noise.Stats
-"""One variant of one timing benchmark in one side's results, as ASV stored it."""
-Floor = report_noise.Floor
-
-
-Key = tuple[str, str]
-"""(benchmark name, variant): ``("ops.Softmax.time_mlx_cpu", "32x64x128-axis2")``."""
-
-
-@dataclass(frozen=True)
-class Row:
-    key: Key
-    before: float
-    after: float
-    changed: bool
-    why: str
-
-    @property
-    def ratio(self) -> float:
-        """after / before: above 1 is slower."""
-        return self.after / self.before
-
-
 # ---------------------------------------------------------------- reading results
 
 
-def read_points(results_dir: Path, machine: str, commit: str) -> dict[Key, Point]:
+def read_points(results_dir: Path, machine: str, commit: str) -> dict[verdicts.Key, verdicts.Point]:
     """Every successful timing variant of ``commit`` on ``machine`` under ``results_dir`` (the store's reader)."""
     return {
         (f"ops.{m.op}.time_{m.backend}", ", ".join((m.variant, *m.axes))): m.stats()
@@ -94,104 +60,13 @@ def read_points(results_dir: Path, machine: str, commit: str) -> dict[Key, Point
     }
 
 
-# ---------------------------------------------------------------- noise
-
-
-def quantile(values: Iterable[float], q: float) -> float:
-    """Linear-interpolated quantile (numpy's default), of at least one value."""
-    return float(np.quantile(list(values), q))
-
-
-def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
-    """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.noise.judge`."""
-    verdict = report_noise.judge({"v": before}, {"v": after}, floor)
-    return verdict.changed, verdict.why
-
-
-def changed_frameworks(pins_a: Mapping[str, str], pins_b: Mapping[str, str], matrix: Mapping[str, str]) -> set[str]:
-    """Frameworks that differ between two timeline commits; torch pinned by the matrix never does."""
-    changed = {f for f in pins_a.keys() | pins_b.keys() if pins_a.get(f) != pins_b.get(f)}
-    return changed - ({"torch"} if "torch" in matrix else set())
-
-
-def control_prefixes(changed: set[str]) -> tuple[str, ...]:
-    """Backends whose framework stayed: their drift is the machine's, not a release's."""
-    if changed == {"mlx"}:
-        return ("torch_",)
-    if changed == {"torch"}:
-        return ("mlx_",)
-    return ()
-
-
-def _backend(benchmark: str) -> str:
-    return benchmark.rsplit(".time_", 1)[-1]
-
-
-def noise_floor(
-    before: Mapping[Key, Point],
-    after: Mapping[Key, Point],
-    changed: set[str],
-    repeatability: Floor | None,
-) -> Floor:
-    """The pair's between-run floor: controls' 90th percentile of ``|ratio - 1|``, else repeatability, else 10%."""
-    fallback = repeatability or Floor(DEFAULT_FLOOR, "default: no controls and no measured repeatability")
-    prefixes = control_prefixes(changed)
-    shared = before.keys() & after.keys()
-    ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
-    what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
-    return report_noise.floor_from_controls(ratios, what, fallback)
-
-
-def read_repeatability(machine_dir: Path) -> Floor | None:
+def read_repeatability(machine_dir: Path) -> verdicts.Floor | None:
     """The machine's measured repeatability as a floor; None, with a warning, if unreadable."""
     try:
         return repeatability.read(machine_dir)
     except ValueError as exc:
         print(f"warning: {exc}", file=sys.stderr)
         return None
-
-
-BUSY_WHY = "sampled while other processes used the machine: no verdict"
-
-
-def compare_points(
-    before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor, busy: Iterable[Key] = ()
-) -> list[Row]:
-    """One row per variant measured on both sides, judged against ``floor``; a ``busy`` variant is never changed."""
-    busy = set(busy)
-    rows = []
-    for key in sorted(before.keys() & after.keys()):
-        changed, why = (False, BUSY_WHY) if key in busy else judge(before[key], after[key], floor)
-        rows.append(Row(key, before[key].median, after[key].median, changed, why))
-    return rows
-
-
-def gate(rows: Sequence[Row], fail_above: float | None) -> list[Row]:
-    """The changes beyond the noise that are slowdowns by more than ``fail_above`` (none without a factor)."""
-    if fail_above is None:
-        return []
-    return [r for r in rows if r.changed and r.ratio > fail_above]
-
-
-def summarize_repeatability(rows: Sequence[Row]) -> dict[str, Any]:
-    """How two runs of one release agreed: the numbers the noise rules read, and a few more for people."""
-    if not rows:
-        raise UsageError("no variant was measured in both runs: nothing to say about repeatability")
-    drift = [abs(r.ratio - 1) for r in rows]
-    by_benchmark: dict[str, list[float]] = {}
-    for r in rows:
-        by_benchmark.setdefault(r.key[0], []).append(math.log(r.ratio))
-    per_benchmark = [abs(math.exp(sum(v) / len(v)) - 1) for v in by_benchmark.values()]
-    return {
-        "within_10pct": sum(d <= WITHIN for d in drift) / len(drift),
-        "p90_abs_change": quantile(drift, QUANTILE),
-        "p50_abs_change": quantile(drift, 0.5),
-        "max_abs_change": max(drift),
-        "variants": len(rows),
-        "p90_abs_change_per_benchmark": quantile(per_benchmark, QUANTILE),
-        "benchmarks": len(per_benchmark),
-        "changed_beyond_noise": sum(r.changed for r in rows),
-    }
 
 
 # ---------------------------------------------------------------- running
@@ -321,7 +196,7 @@ def run(
         shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh measurement, not one mixed with the last
     failed = False
     total = 1 if quick else rounds
-    busy: set[Key] = set()
+    busy: set[verdicts.Key] = set()
     with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as tmp:
         for round_no in range(1, total + 1):
             order = both if round_no % 2 else both[::-1]
@@ -341,12 +216,15 @@ def run(
     matrix_conf = conf.get("matrix") or {}
     matrix = dict.fromkeys(matrix_conf.get("req", matrix_conf) if isinstance(matrix_conf, dict) else {}, "")
     same = both[0].commit == both[1].commit
-    floor = noise_floor(before, after, changed_frameworks(*pins, matrix), read_repeatability(history / name))
-    rows = compare_points(before, after, floor, busy)
+    floor = verdicts.noise_floor(
+        before, after, verdicts.changed_frameworks(*pins, matrix), read_repeatability(history / name)
+    )
+    rows = verdicts.compare_points(before, after, floor, busy)
     if floor.source.startswith("default"):
         print(
             f"warning: no control benchmarks (a backend of a framework that did not change) and no measured "
-            f"repeatability for {name}: the {DEFAULT_FLOOR:.0%} floor is a guess on a noisy machine. Add a control "
+            f"repeatability for {name}: the {verdicts.DEFAULT_FLOOR:.0%} floor is a guess on a noisy machine. "
+            "Add a control "
             f"backend (e.g. --backend torch_cpu), more --rounds, or run `mlxbench compare {base} {base}` once.",
             file=sys.stderr,
         )
@@ -357,7 +235,7 @@ def run(
         path = save_repeatability(history / name, rows, base, preset, total, both, info)
         said = describe_repeatability(repeatability.newest(path.parent))
         print(f"repeatability of {base} on {name}: {said} -> {path}")
-    slow = gate(rows, fail_above)
+    slow = verdicts.gate(rows, fail_above)
     if slow:
         print(f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{fail_above:g}", file=sys.stderr)
         return 1
@@ -375,7 +253,7 @@ def describe_repeatability(doc: Mapping[str, Any]) -> str:
 
 def save_repeatability(
     machine_dir: Path,
-    rows: Sequence[Row],
+    rows: Sequence[verdicts.Row],
     release: str,
     preset: str,
     rounds: int,
@@ -388,7 +266,7 @@ def save_repeatability(
     does not exist yet also gets ``machine.json`` from ``info``, so that ASV
     and the reports can read the folder.
     """
-    doc = summarize_repeatability(rows)
+    doc = verdicts.summarize_repeatability(rows)
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc["runs"] = [
         {"release": release, "side": s.label, "preset": preset, "rounds": rounds, "measured": now} for s in both
@@ -402,8 +280,8 @@ def render(
     machine: str,
     preset: str,
     rounds: int,
-    floor: Floor,
-    rows: Sequence[Row],
+    floor: verdicts.Floor,
+    rows: Sequence[verdicts.Row],
     n_before: int,
     n_after: int,
 ) -> str:
@@ -415,7 +293,7 @@ def render(
         f"{len(rows)} variant(s) measured on both sides ({n_before} at {base}, {n_after} at {head}); "
         f"{len(changed)} changed beyond the noise; ratio = {head} / {base}, above 1 is slower",
     ]
-    if busy := sum(r.why == BUSY_WHY for r in rows):
+    if busy := sum(r.why == verdicts.BUSY_WHY for r in rows):
         lines.append(f"{busy} variant(s) sampled while other processes used the machine: no verdict for them")
     if changed:
         width = max(len(f"{r.key[0]} {r.key[1]}") for r in changed)

@@ -1,0 +1,135 @@
+"""A/B verdicts between two runs (``mlxbench compare``): each variant judged against the pair's noise floor.
+
+The rules are :mod:`mlxbench.noise`'s, the history table's too: ASV's test per
+variant and a between-run floor from the controls (backends whose framework did
+not change), else the machine's measured repeatability, else 10%.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlxbench import noise
+from mlxbench.errors import UsageError
+
+DEFAULT_FLOOR = 0.10
+"""The floor where there are no controls and no measured repeatability (the report's default too)."""
+WITHIN = 0.10
+"""Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
+QUANTILE = 0.9
+
+
+Point = noise.Stats
+"""One variant of one timing benchmark in one side's results, as ASV stored it."""
+Floor = noise.Floor
+
+
+Key = tuple[str, str]
+"""(benchmark name, variant): ``("ops.Softmax.time_mlx_cpu", "32x64x128-axis2")``."""
+
+
+@dataclass(frozen=True)
+class Row:
+    key: Key
+    before: float
+    after: float
+    changed: bool
+    why: str
+
+    @property
+    def ratio(self) -> float:
+        """after / before: above 1 is slower."""
+        return self.after / self.before
+
+
+def quantile(values: Iterable[float], q: float) -> float:
+    """Linear-interpolated quantile (numpy's default), of at least one value."""
+    return float(np.quantile(list(values), q))
+
+
+def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
+    """Whether one variant changed beyond the noise, and why (in words): :func:`mlxbench.noise.judge`."""
+    verdict = noise.judge({"v": before}, {"v": after}, floor)
+    return verdict.changed, verdict.why
+
+
+def changed_frameworks(pins_a: Mapping[str, str], pins_b: Mapping[str, str], matrix: Mapping[str, str]) -> set[str]:
+    """Frameworks that differ between two timeline commits; torch pinned by the matrix never does."""
+    changed = {f for f in pins_a.keys() | pins_b.keys() if pins_a.get(f) != pins_b.get(f)}
+    return changed - ({"torch"} if "torch" in matrix else set())
+
+
+def control_prefixes(changed: set[str]) -> tuple[str, ...]:
+    """Backends whose framework stayed: their drift is the machine's, not a release's."""
+    if changed == {"mlx"}:
+        return ("torch_",)
+    if changed == {"torch"}:
+        return ("mlx_",)
+    return ()
+
+
+def _backend(benchmark: str) -> str:
+    return benchmark.rsplit(".time_", 1)[-1]
+
+
+def noise_floor(
+    before: Mapping[Key, Point],
+    after: Mapping[Key, Point],
+    changed: set[str],
+    repeatability: Floor | None,
+) -> Floor:
+    """The pair's between-run floor: controls' 90th percentile of ``|ratio - 1|``, else repeatability, else 10%."""
+    fallback = repeatability or Floor(DEFAULT_FLOOR, "default: no controls and no measured repeatability")
+    prefixes = control_prefixes(changed)
+    shared = before.keys() & after.keys()
+    ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
+    what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
+    return noise.floor_from_controls(ratios, what, fallback)
+
+
+BUSY_WHY = "sampled while other processes used the machine: no verdict"
+
+
+def compare_points(
+    before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor, busy: Iterable[Key] = ()
+) -> list[Row]:
+    """One row per variant measured on both sides, judged against ``floor``; a ``busy`` variant is never changed."""
+    busy = set(busy)
+    rows = []
+    for key in sorted(before.keys() & after.keys()):
+        changed, why = (False, BUSY_WHY) if key in busy else judge(before[key], after[key], floor)
+        rows.append(Row(key, before[key].median, after[key].median, changed, why))
+    return rows
+
+
+def gate(rows: Sequence[Row], fail_above: float | None) -> list[Row]:
+    """The changes beyond the noise that are slowdowns by more than ``fail_above`` (none without a factor)."""
+    if fail_above is None:
+        return []
+    return [r for r in rows if r.changed and r.ratio > fail_above]
+
+
+def summarize_repeatability(rows: Sequence[Row]) -> dict[str, Any]:
+    """How two runs of one release agreed: the numbers the noise rules read, and a few more for people."""
+    if not rows:
+        raise UsageError("no variant was measured in both runs: nothing to say about repeatability")
+    drift = [abs(r.ratio - 1) for r in rows]
+    by_benchmark: dict[str, list[float]] = {}
+    for r in rows:
+        by_benchmark.setdefault(r.key[0], []).append(math.log(r.ratio))
+    per_benchmark = [abs(math.exp(sum(v) / len(v)) - 1) for v in by_benchmark.values()]
+    return {
+        "within_10pct": sum(d <= WITHIN for d in drift) / len(drift),
+        "p90_abs_change": quantile(drift, QUANTILE),
+        "p50_abs_change": quantile(drift, 0.5),
+        "max_abs_change": max(drift),
+        "variants": len(rows),
+        "p90_abs_change_per_benchmark": quantile(per_benchmark, QUANTILE),
+        "benchmarks": len(per_benchmark),
+        "changed_beyond_noise": sum(r.changed for r in rows),
+    }
