@@ -4,6 +4,7 @@ Holds the release catalogs, the deterministic release timeline (a git
 repository ASV benchmarks), ASV's install step, the machine's name and the
 main job's ``asv run``.
 
-May import the catalog, the harness's public names (backends, versions, the
-ASV suite's preset variable) and, for the main job's closing tables, the report.
+May import the catalog and the harness's public names (backends, versions,
+the ASV suite's preset variable), and of the report only its noise rules; never
+the CLI or its commands (:mod:`mlxbench.commands` prints what a run measured).
 """
