@@ -128,9 +128,10 @@ def closing_world(monkeypatch, tmp_path):
     from mlxbench.report import site
 
     monkeypatch.setattr(machine, "describe", lambda: {"machine": "Chip (2C+4GB) abc123"})
-    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: asv_run.Ran(0))
     monkeypatch.setattr(history_run, "plan", lambda *args, **kwargs: None)
-    monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: 0)
+    monkeypatch.setattr(history_run, "describe", lambda plan: "would run")
+    monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: history_run.Ran(0))
     monkeypatch.setattr(asv_run, "sync_timeline", lambda conf: {})
     monkeypatch.setattr(asv_run, "ensure_benchmarks_json", lambda preset, config: None)
     monkeypatch.setattr(layout, "asv_config", lambda preset: tmp_path / "asv.conf.json")

@@ -26,6 +26,7 @@ import asv_project
 import pytest
 
 from mlxbench.catalog import CATALOG
+from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
@@ -75,7 +76,7 @@ def _later_commit(repo: Path) -> None:
 
 
 def main_job(config: Path, preset: str = "tiny", rerun: bool = False) -> None:
-    assert asv_run.run(preset, OPS, BACKEND, None, quick=True, rerun=rerun, config=config, summary=False) == 0
+    assert asv_run.run(preset, OPS, BACKEND, None, quick=True, rerun=rerun, config=config).code == 0
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -141,7 +142,7 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     )
     assert snapshot(work / "results" / first) == before  # host a's files: not a byte, not a timestamp
     with pytest.raises(UsageError, match="holds the results of host"):  # host b cannot borrow host a's name
-        asv_run.run("tiny", OPS, BACKEND, first, quick=True, config=work / "asv.conf.json", summary=False)
+        asv_run.run("tiny", OPS, BACKEND, first, quick=True, config=work / "asv.conf.json")
     assert snapshot(work / "results" / first) == before
 
 
@@ -236,11 +237,13 @@ def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_
     """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run."""
     work, _ = project
     config = work / "asv.conf.json"
-    code = history_run.run(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True))
+    code = history_command.measure(
+        history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True)
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
-    assert history_run.run(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)) == 0
+    assert history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)) == 0
     assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out
 
 
@@ -274,7 +277,7 @@ def test_a_history_interleaves_its_rounds_across_commits_and_records_each_result
         return proc.returncode
 
     p = history_run.plan("tiny", OPS, BACKEND, f"{OLDER_TAG}..{TAG}", config=config, rerun=True)
-    assert history_run.run(p, call=call) == 0, outputs[-1][-3000:]
+    assert history_run.run(p, call=call).code == 0, outputs[-1][-3000:]
     visits = re.findall(r"For mlxbench commit \w+ <(v[\d.]+)> \(round (\d)/2\)", outputs[0])
     rounds = [[tag for tag, r in visits if r == n] for n in "12"]
     assert [tag for tag, _ in visits] == rounds[0] + rounds[1]  # every commit of round 1 before any of round 2

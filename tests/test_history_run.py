@@ -19,6 +19,8 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.cli import main
+from mlxbench.commands import bench as bench_command
+from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
 from mlxbench.harness import asv_suite
 from mlxbench.harness.backends import BACKENDS
@@ -92,8 +94,9 @@ def write_result(folder: Path, commit: str, env_name: str, measured: bool = True
 
 
 def run(config: Path, fake: FakeAsv, dry_run: bool = False, **kwargs) -> int:
+    """Plan, then run (or describe) as `mlxbench history` does, printing what it prints."""
     p = history_run.plan("tiny", OPS, CPU, config=config, installs=_installs, **kwargs)
-    return history_run.run(p, dry_run=dry_run, call=fake)
+    return history_command.measure(p, dry_run=dry_run, call=fake)
 
 
 def test_a_pinned_host_runs_the_mlx_commits_that_install_here_in_one_asv_run(project, capsys):
@@ -229,12 +232,12 @@ def test_summaries_show_the_runs_own_series_where_the_machine_has_pinned_and_tim
     main_job = asv_run.Plan(
         project, {}, CPU, tags, "v0.32.4", tags["v0.32.4"], [free], {"machine": "m"}, results, [], {}
     )
-    text = asv_run._summary(main_job, OPS, "tiny")
+    text = bench_command.summary(main_job, OPS, "tiny")
     assert "Average benchmark: m, mlx v0.32.4" in text and "Detailed benchmark: m, mlx v0.32.4" in text
     assert "(timeline)" in text and "(pinned)" not in text
     history = history_run.Plan(
         "tiny", "pinned", "mlx", project, {}, tags, commits.Selection(), OPS, CPU, [pinned], {"machine": "m"}, results
     )
-    text = history_run.history_tables(history)
+    text = history_command.history_tables(history)
     assert "History: m, mlx_cpu" in text and "| v0.31.1 | v0.32.4 |" in text
     assert "Pinned mode" in text and "Timeline mode" not in text

@@ -183,5 +183,5 @@ def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
     kept = passing([broken], "tiny", [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]], lines.append)
     assert [b.name for b in kept] == ["mlx_cpu"]
     assert any(line.startswith("not timing torch_cpu") for line in lines), lines
-    assert asv_run.run("tiny", [broken], [BACKENDS["torch_cpu"]], None, quick=True) == 1
+    assert asv_run.run("tiny", [broken], [BACKENDS["torch_cpu"]], None, quick=True).code == 1
     assert "nothing timed" in capsys.readouterr().err

@@ -20,9 +20,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
@@ -31,9 +31,6 @@ from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, layout, lock, machine, quiet
 from mlxbench.stack import releases, timeline
-
-if TYPE_CHECKING:
-    from mlxbench.store.results import ResultSet
 
 ROOT = layout.ROOT
 ASV = str(Path(sys.executable).with_name("asv"))
@@ -187,6 +184,15 @@ def plan(
     return Plan(config, conf, chosen, tags, tag, commit, series, info, results_dir, command, env)
 
 
+@dataclass
+class Ran:
+    """What :func:`run` did: ASV's exit status and the plan it ran (its machine, release, series, results folder)."""
+
+    code: int
+    plan: Plan | None = None
+    """None when nothing ran: every selected backend failed verification."""
+
+
 def run(
     preset: str,
     ops: Sequence[Op],
@@ -195,13 +201,12 @@ def run(
     quick: bool,
     rerun: bool = False,
     config: Path | None = None,
-    summary: bool = True,
-) -> int:
-    """Run the main job; ASV's exit status. ``summary`` prints the report's tables for this release after it."""
+) -> Ran:
+    """Verify, plan and run the main job; ASV's exit status and the plan, for the command to show what it measured."""
     chosen = verify.passing(ops, preset, runnable(backends), lambda line: print(line, file=sys.stderr))
     if not chosen:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
-        return 1
+        return Ran(1)
     p = plan(preset, ops, chosen, machine_name, quick, rerun, config)
     machine.save(p.machine)
     print(
@@ -211,36 +216,7 @@ def run(
         file=sys.stderr,
     )
     asv = quiet.AsvRun(p.command, lock.call, p.config.parent, p.env, p.commit, p.series[0])
-    code = quiet.run(asv, p.results_dir / p.machine["machine"])
-    if summary:
-        print(_summary(p, ops, preset))
-    return code
-
-
-def only_series(loaded: ResultSet, series: Sequence[str]) -> ResultSet:
-    """``loaded`` without the environments a run did not file its results under.
-
-    One machine can hold several series (a pinned one and a timeline one);
-    a run's summary is about its own, and the report names a series after its
-    machine only where the machine has one.
-    """
-    return replace(loaded, measurements=[m for m in loaded.measurements if m.env in series])
-
-
-def _summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
-    """The average and detailed tables of what this run selected, at this release, in its own series."""
-    from mlxbench.report import render
-    from mlxbench.report.tables import Report
-    from mlxbench.store import results
-
-    name = p.machine["machine"]
-    try:
-        loaded = only_series(results.load(p.results_dir, p.tags), p.series)
-        report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
-    except UsageError as exc:
-        return f"no results of {p.tag} to show: {exc}"
-    tables = [table for s in report.series for table in (report.average(s, p.tag), report.detailed(s, p.tag))]
-    return render.render(tables, "markdown") if tables else f"no results of {p.tag} in {', '.join(p.series)}"
+    return Ran(quiet.run(asv, p.results_dir / p.machine["machine"]), p)
 
 
 def ensure_benchmarks_json(preset: str, config: Path | None = None) -> Path:

@@ -37,6 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from mlxbench import verdicts
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import load

@@ -22,7 +22,8 @@ pins torch in the matrix: torch is the environment's at every commit) and
 write to the preset's results directory, as separate series (environment names).
 
 The end is a summary: which commits were measured, kept or failed, which were
-left out and why, the wall time, and this machine's history table.
+left out and why, and the wall time; the command (:mod:`mlxbench.commands.history`)
+prints it with this machine's history table.
 """
 
 from __future__ import annotations
@@ -296,7 +297,7 @@ def _duration(seconds: float) -> str:
 
 
 def summary(p: Plan, before: Mapping[str, int], asv_seconds: float, total_seconds: float) -> str:
-    """What ran, what was kept or failed, what was left out and why, the wall time; then the history table."""
+    """What ran, what was kept or failed, what was left out and why, and the wall time."""
     mode = (
         f"pinned mode: torch {', '.join(commits.pinned_torch(p.conf))} at every commit"
         if p.mode == "pinned"
@@ -312,42 +313,33 @@ def summary(p: Plan, before: Mapping[str, int], asv_seconds: float, total_second
     lines += [f"  {status}: {', '.join(tags)}" for status, tags in by_status.items()]
     lines += [f"  left out, {line}" for line in skip_lines(p.selection.skipped)]
     lines.append(f"wall time: {_duration(asv_seconds)} in asv run, {_duration(total_seconds)} with verification")
-    return "\n".join(lines) + "\n\n" + history_tables(p)
-
-
-def history_tables(p: Plan) -> str:
-    """This machine's history tables (this run's series, the selected ops and backends), or why there are none."""
-    from mlxbench.report import render
-    from mlxbench.report.tables import Report
-    from mlxbench.store import results
-
-    try:
-        loaded = asv_run.only_series(results.load(p.results_dir, p.tags), p.series)
-        report = Report(
-            loaded, [p.machine["machine"]], [b.name for b in p.backends], ops=[op.name for op in p.ops], preset=p.preset
-        )
-        return render.render(report.tables(["history"]), "markdown")
-    except UsageError as exc:
-        return f"no history table: {exc}"
+    return "\n".join(lines)
 
 
 def _log(line: str) -> None:
     print(line, file=sys.stderr)
 
 
-def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = lock.call) -> int:
-    """Verify, run ASV over a :func:`plan` (refused before anything was written), summarize; ASV's exit status.
+@dataclass
+class Ran:
+    """What :func:`run` did: ASV's exit status and, when ASV ran, the plan as run and its :func:`summary`."""
 
-    ``dry_run`` prints the plan (:func:`describe`) and stops there.
+    code: int
+    plan: Plan | None = None
+    """The plan as run (its backends: those that passed verification); None when every one failed it."""
+    summary: str = ""
+
+
+def run(p: Plan, call: Callable[..., int] = lock.call) -> Ran:
+    """Verify, then run ASV over a :func:`plan` (refused before anything was written) and summarize what it did.
+
+    A dry run runs nothing: its command prints :func:`describe` instead.
     """
     started = time.monotonic()
-    if dry_run:
-        print(describe(p))
-        return 0
     passed = verify.passing(p.ops, p.preset, p.backends, _log)
     if not passed:
         _log("nothing timed: every selected backend failed verification")
-        return 1
+        return Ran(1)
     check_backends(p.framework, passed)
     p = replace(p, backends=passed)
     machine.save(p.machine)
@@ -366,5 +358,4 @@ def run(p: Plan, dry_run: bool = False, call: Callable[..., int] = lock.call) ->
         asv_started = time.monotonic()
         code = quiet.run(quiet.AsvRun(asv_command(p, hashfile), call, p.config.parent, env), p.machine_dir)
         asv_seconds = time.monotonic() - asv_started
-    print(summary(p, before, asv_seconds, time.monotonic() - started))
-    return code
+    return Ran(code, p, summary(p, before, asv_seconds, time.monotonic() - started))

@@ -19,18 +19,19 @@ A machine's ``repeatability.json`` (one JSON document) becomes a line of
 ``repeatability.jsonl``: ASV takes every ``*.json`` in a machine's folder for a
 result file, and ``asv publish`` warns about one that is not.
 
+The command that runs it over each results directory and prints what moved is
+:mod:`mlxbench.commands.migrate`:
+
     mlxbench migrate [--apply] [RESULTS_DIR ...]     (a dry run unless --apply)
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlxbench.errors import UsageError
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import DATA_DIR
 from mlxbench.store import files
@@ -137,30 +138,3 @@ def migrate(
     for machine_dir in files.machine_dirs(Path(results_dir)):
         _repeatability(machine_dir, dry_run, done)
     return done
-
-
-def run(results: Sequence[str | Path], apply: bool) -> int:
-    """Migrate (or, unless ``apply``, dry-run) each results directory and print what moved and what was left, why.
-
-    1 when a file was left: it needs re-measuring (or a look), and a script should notice.
-    """
-    from mlxbench.catalog import PRESETS
-    from mlxbench.history import asv_run, layout
-
-    dirs = [Path(r) for r in results] or [layout.results_dir(p) for p in PRESETS if layout.results_dir(p).is_dir()]
-    if missing := [str(d) for d in dirs if not d.is_dir()]:
-        raise UsageError(f"no results directory at {', '.join(missing)}")
-    tags = asv_run.sync_timeline(asv_run.asv_conf())
-    left = 0
-    for results_dir in dirs:
-        done = migrate(results_dir, tags, dry_run=not apply)
-        print(f"{results_dir}:" + ("" if apply else "  (dry run: nothing written; --apply moves the files)"))
-        print("\n".join(f"  {line}" for line in done.lines(dry_run=not apply)))
-        left += len(done.left)
-    return 1 if left else 0
-
-
-if __name__ == "__main__":  # the older spelling of `mlxbench migrate`
-    from mlxbench.cli import main
-
-    sys.exit(main(["migrate", *sys.argv[1:]]))

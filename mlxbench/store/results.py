@@ -37,7 +37,7 @@ import re
 import sys
 from array import array
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +115,16 @@ class ResultSet:
     def config(self, machine: str) -> str:
         """The machine's chip configuration; a legacy machine without one is its own configuration."""
         return str(self.machines.get(machine, {}).get("config") or machine)
+
+
+def only_series(loaded: ResultSet, series: Sequence[str]) -> ResultSet:
+    """``loaded`` without the environments a run did not file its results under.
+
+    One machine can hold several series (a pinned one and a timeline one);
+    a run's summary is about its own, and the report names a series after its
+    machine only where the machine has one.
+    """
+    return replace(loaded, measurements=[m for m in loaded.measurements if m.env in series])
 
 
 def _variant(param: str) -> str:

@@ -1,0 +1,98 @@
+"""``mlxbench history``: this machine's history across the timeline, then its summary and history table."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from mlxbench import selection
+from mlxbench.commands import options, output
+from mlxbench.errors import UsageError
+
+if TYPE_CHECKING:
+    from mlxbench.history.history_run import Plan
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "history",
+        help="this machine's history: asv run over the commits where a framework changed and that install here",
+        description="This machine's history across the timeline: asv run over the commits where a framework "
+        "changed and whose release installs here; what is already measured is kept.",
+    )
+    p.add_argument(
+        "range",
+        nargs="?",
+        help="timeline tags or hashes: A..B, A.., ..B or one commit, or several joined by commas "
+        "(torch-v2.12.1,torch-v2.14.1; default: the whole timeline)",
+    )
+    p.add_argument(
+        "--framework",
+        help="mlx, torch or all: whose commits to run (default: mlx where the configuration pins torch, else all)",
+    )
+    options.add_selection(p)
+    p.add_argument(
+        "--timeline",
+        action="store_true",
+        help="each commit's own torch (a configuration without torch in the matrix) instead of the pinned one",
+    )
+    p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
+    p.add_argument("--rerun", action="store_true", help="measure again what this machine already has")
+    p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick): checks the set-up")
+    p.add_argument("--dry-run", action="store_true", help="print the commits and ASV's command; run nothing")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan the history, run it (or describe it: ``--dry-run``) and print what it measured; ASV's exit status."""
+    from mlxbench.history import history_run
+
+    preset = selection.preset(args.preset)
+    plan = history_run.plan(
+        preset,
+        selection.ops(args.op),
+        selection.backends(args.backend),
+        args.range,
+        args.framework,
+        timeline_mode=args.timeline,
+        machine_name=args.machine,
+        rerun=args.rerun,
+        quick=args.quick,
+    )
+    code = measure(plan, dry_run=args.dry_run)
+    if code == 0 and not args.dry_run:
+        output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
+    return code
+
+
+def measure(p: Plan, dry_run: bool = False, call: Callable[..., int] | None = None) -> int:
+    """Run a planned history and print its summary and history table (``dry_run``: the plan); ASV's exit status.
+
+    ``call`` runs ASV in place of :func:`mlxbench.history.lock.call` (the tests' fake ASV).
+    """
+    from mlxbench.history import history_run, lock
+
+    if dry_run:
+        print(history_run.describe(p))
+        return 0
+    ran = history_run.run(p, call=call or lock.call)
+    if ran.plan is not None:
+        print(f"{ran.summary}\n\n{history_tables(ran.plan)}")
+    return ran.code
+
+
+def history_tables(p: Plan) -> str:
+    """This machine's history tables (this run's series, the selected ops and backends), or why there are none."""
+    from mlxbench.report import render
+    from mlxbench.report.tables import Report
+    from mlxbench.store import results
+
+    try:
+        loaded = results.only_series(results.load(p.results_dir, p.tags), p.series)
+        report = Report(
+            loaded, [p.machine["machine"]], [b.name for b in p.backends], ops=[op.name for op in p.ops], preset=p.preset
+        )
+        return render.render(report.tables(["history"]), "markdown")
+    except UsageError as exc:
+        return f"no history table: {exc}"

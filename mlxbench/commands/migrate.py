@@ -1,0 +1,45 @@
+"""``mlxbench migrate``: results of the MLX-only timeline moved onto the stack timeline (a dry run unless --apply)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from mlxbench.errors import UsageError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "migrate",
+        help="move results of the MLX-only timeline onto the stack timeline (a dry run unless --apply)",
+        description="Move results recorded against the first, MLX-only timeline onto the MLX commits of the stack "
+        "timeline (what would move is reported unless --apply).",
+    )
+    p.add_argument(
+        "results", nargs="*", help="ASV results directories (default: every preset's results directory that exists)"
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--apply", action="store_true", help="move the files (default: report what would move)")
+    mode.add_argument("--dry-run", action="store_true", help="report what would move, write nothing (the default)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Migrate (or, unless ``--apply``, dry-run) each results directory and print what moved and what was left, why.
+
+    1 when a file was left: it needs re-measuring (or a look), and a script should notice.
+    """
+    from mlxbench.catalog import PRESETS
+    from mlxbench.history import asv_run, layout, migrate
+
+    dirs = [Path(r) for r in args.results] or [layout.results_dir(p) for p in PRESETS if layout.results_dir(p).is_dir()]
+    if missing := [str(d) for d in dirs if not d.is_dir()]:
+        raise UsageError(f"no results directory at {', '.join(missing)}")
+    tags = asv_run.sync_timeline(asv_run.asv_conf())
+    left = 0
+    for results_dir in dirs:
+        done = migrate.migrate(results_dir, tags, dry_run=not args.apply)
+        print(f"{results_dir}:" + ("" if args.apply else "  (dry run: nothing written; --apply moves the files)"))
+        print("\n".join(f"  {line}" for line in done.lines(dry_run=not args.apply)))
+        left += len(done.left)
+    return 1 if left else 0

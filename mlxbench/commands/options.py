@@ -1,0 +1,19 @@
+"""The options several commands share, spelled the same in each."""
+
+from __future__ import annotations
+
+import argparse
+
+from mlxbench.catalog import PRESETS
+
+
+def add_preset(p: argparse.ArgumentParser) -> None:
+    """--preset: which variants of each op."""
+    p.add_argument("--preset", default="default", help=f"one of {', '.join(PRESETS)} (default: default)")
+
+
+def add_selection(p: argparse.ArgumentParser) -> None:
+    """--preset, --op, --backend: the same spelling for every command that runs ops."""
+    add_preset(p)
+    p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
+    p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")

@@ -1,0 +1,49 @@
+"""What every command shares when it prints: the console, paths as the user types them, the closing lines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+
+def console(stderr: bool = False) -> Console:
+    """A console on stdout (or stderr); piped output keeps full rows instead of wrapping to 80 columns."""
+    probe = Console(stderr=stderr)
+    return probe if probe.is_terminal else Console(stderr=stderr, width=200)
+
+
+def shown(path: Path | str) -> str:
+    """A path as the user can type it: relative to the working directory where it lies under it."""
+    path = Path(path).absolute()
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def closing(paths: Sequence[Path | str], next_command: str | None) -> None:
+    """The last lines of a command that wrote files: each path, then the command to run next.
+
+    On stderr, so stdout stays the command's own output (a report piped to a file).
+    Every command that writes for the user ends with it: bench, history, publish, report --plots.
+    """
+    err = console(stderr=True)
+    for path in paths:
+        err.print(f"wrote {escape(shown(path))}", highlight=False, soft_wrap=True)
+    if next_command:
+        err.print(f"next: {escape(next_command)}", highlight=False, soft_wrap=True)
+
+
+def preset_flag(preset: str) -> str:
+    """The ``--preset`` a next command needs to name this preset: none for the default one."""
+    return "" if preset == "default" else f" --preset {preset}"
+
+
+def machine_results(preset: str, machine_name: str | None) -> Path:
+    """Where bench and history file this machine's results (``--machine`` or the chip-and-host name)."""
+    from mlxbench.history import layout, machine
+
+    return layout.results_dir(preset) / (machine_name or machine.describe()["machine"])

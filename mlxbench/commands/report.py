@@ -1,0 +1,107 @@
+"""``mlxbench report``: tables (and plots, and the README's section) from ASV's results."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.markup import escape
+
+from mlxbench import selection
+from mlxbench.commands import options, output
+from mlxbench.errors import UsageError
+
+REPORT_TABLES = ("average", "detailed", "history", "race")
+"""`mlxbench report --table` choices, all by default (here, so the parser does not import the report)."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="average, detailed and history tables (and plots) from ASV results",
+        description="Tables from ASV's results: average per chip at the newest release, detailed per variant, each "
+        "backend's history across its framework's releases, and MLX against torch over time; a change within the "
+        "noise prints ~. Markdown, csv, json or html; PNG plots with --plots.",
+    )
+    options.add_preset(p)
+    p.add_argument(
+        "--results", help="an ASV results directory (default: the preset's, results/ or .asv/presets/<preset>/results)"
+    )
+    p.add_argument(
+        "--table",
+        action="append",
+        choices=REPORT_TABLES,
+        help="which tables (repeatable; default: all four; race: the MLX/torch time ratio over time)",
+    )
+    p.add_argument("--format", default="markdown", help="markdown (default), csv, json or html")
+    p.add_argument(
+        "--machine",
+        action="append",
+        help="a machine name, or a chip configuration that only one machine has (repeatable; default: all)",
+    )
+    p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
+    p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
+    p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
+    p.add_argument(
+        "--mode",
+        choices=["pinned", "timeline"],
+        help="only environments that pin torch, or only those where each commit brings its own (default: both, "
+        "as separate series)",
+    )
+    p.add_argument(
+        "--metric",
+        default="time",
+        help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
+        "or memory (peak MB per process)",
+    )
+    p.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR (the tables then print only with --print)")
+    p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
+    p.add_argument("--print", action="store_true", help="print the tables as well when --plots or --update-readme")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the results (their problems as warnings on stderr), then print the tables, write plots or the README."""
+    from mlxbench.harness import ceilings
+    from mlxbench.history import asv_run, layout
+    from mlxbench.report import plots, readme, render
+    from mlxbench.report.tables import Report
+    from mlxbench.store import results
+
+    fmt = args.format
+    if fmt not in render.FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
+    preset = selection.preset(args.preset)
+    if args.update_readme and preset != layout.DEFAULT_PRESET:
+        raise UsageError(f"the README shows the default preset's results, not {preset!r}: leave out --preset")
+    results_dir = Path(args.results) if args.results else layout.results_dir(preset)
+    loaded = results.load(results_dir, asv_run.sync_timeline(asv_run.asv_conf()))
+    err = output.console(stderr=True)
+    for problem in loaded.problems:
+        err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    # Ceilings are the machine's, not a preset's: `mlxbench calibrate` keeps them beside the default results.
+    ceilings_dir = Path(args.results) if args.results else layout.results_dir(layout.DEFAULT_PRESET)
+    ceilings_by_machine = {m: ceilings.load(ceilings_dir / m) for m in loaded.machines}
+    report = Report(
+        loaded,
+        args.machine,
+        args.backend,
+        args.release,
+        args.mean,
+        args.metric,
+        ceilings_by_machine,
+        preset=preset,
+        mode=args.mode,
+    )
+    # Writing plots or the README is the point of such a run: the tables print only when asked (--print).
+    if args.print or not (args.plots or args.update_readme):
+        print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
+    written: list[Path] = []
+    if args.plots:
+        written += plots.write(report, Path(args.plots))
+    if args.update_readme:
+        readme.update(asv_run.ROOT / "README.md", report, asv_run.ROOT / "docs")
+        written.append(asv_run.ROOT / "README.md")
+    if written:
+        output.closing(written, None)
+    return 0
