@@ -76,7 +76,8 @@ def _later_commit(repo: Path) -> None:
 
 
 def main_job(config: Path, preset: str = "tiny", rerun: bool = False) -> None:
-    assert asv_run.run(preset, OPS, BACKEND, None, quick=True, rerun=rerun, config=config).code == 0
+    """The main job as `make bench` runs it (a --quick run writes elsewhere: it is a trial, never history)."""
+    assert asv_run.run(preset, OPS, BACKEND, None, quick=False, rerun=rerun, config=config).code == 0
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -109,7 +110,7 @@ def test_the_main_job_and_asv_run_fill_one_series(project):
     readings = [json.loads(line) for line in (work / "results" / name / loads.LOAD_FILE).read_text().splitlines()]
     tags = {f.name.split("-", 1)[0] for f in files}
     assert {d["commit"][:8] for d in readings} <= tags and {d["env"] for d in readings} == {s[:-5] for s in series}
-    assert {d["benchmark"] for d in loads} == {"ops.ReLU.time_mlx_cpu"}  # the main job's results record their load
+    assert {d["benchmark"] for d in readings} == {"ops.ReLU.time_mlx_cpu"}  # the main job's results record their load
     for f in files:
         doc = json.loads(f.read_text())
         assert doc["python"] == py and doc["requirements"] == {"numpy": "", "packaging": ""}
@@ -142,7 +143,7 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     )
     assert snapshot(work / "results" / first) == before  # host a's files: not a byte, not a timestamp
     with pytest.raises(UsageError, match="holds the results of host"):  # host b cannot borrow host a's name
-        asv_run.run("tiny", OPS, BACKEND, first, quick=True, config=work / "asv.conf.json")
+        asv_run.run("tiny", OPS, BACKEND, first, config=work / "asv.conf.json")
     assert snapshot(work / "results" / first) == before
 
 
@@ -234,17 +235,23 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
 
 
 def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_is_there(project, capsys):
-    """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run."""
+    """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run;
+    a trial run (--quick) measures again every time, outside the history."""
     work, _ = project
     config = work / "asv.conf.json"
-    code = history_command.measure(
-        history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True, quick=True)
-    )
+    code = history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True))
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
-    assert history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)) == 0
+    assert history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config)) == 0
     assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out
+    before = snapshot(work / "results")
+    for _ in range(2):
+        trial = history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)
+        assert history_command.measure(trial) == 0
+        assert f"  measured: {OLDER_TAG}\n" in capsys.readouterr().out
+    assert work / ".asv" / "trial" in trial.results_dir.parents and any(trial.machine_dir.glob("*-*.json"))
+    assert snapshot(work / "results") == before  # one-sample numbers never reach the history
 
 
 def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project, monkeypatch):
@@ -266,7 +273,8 @@ def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project,
 
 
 def test_a_history_interleaves_its_rounds_across_commits_and_records_each_results_load(project):
-    """Round 1 visits every commit, round 2 every commit again in the other order; each result's load is kept."""
+    """Round 1 visits every commit, round 2 every commit again in the other order, and so on; each result's load is
+    kept."""
     work, _ = project
     config = work / "asv.conf.json"
     outputs: list[str] = []
@@ -278,15 +286,15 @@ def test_a_history_interleaves_its_rounds_across_commits_and_records_each_result
 
     p = history_run.plan("tiny", OPS, BACKEND, f"{OLDER_TAG}..{TAG}", config=config, rerun=True)
     assert history_run.run(p, call=call).code == 0, outputs[-1][-3000:]
-    visits = re.findall(r"For mlxbench commit \w+ <(v[\d.]+)> \(round (\d)/2\)", outputs[0])
-    rounds = [[tag for tag, r in visits if r == n] for n in "12"]
-    assert [tag for tag, _ in visits] == rounds[0] + rounds[1]  # every commit of round 1 before any of round 2
-    assert sorted(rounds[0]) == sorted([OLDER_TAG, TAG]) and rounds[1] == rounds[0][::-1]
+    visits = re.findall(rf"For mlxbench commit \w+ <(v[\d.]+)> \(round (\d)/{history_run.ROUNDS}\)", outputs[0])
+    rounds = [[tag for tag, r in visits if r == str(n)] for n in range(1, history_run.ROUNDS + 1)]
+    assert [tag for tag, _ in visits] == [tag for r in rounds for tag in r]  # every commit of a round before the next
+    assert sorted(rounds[0]) == sorted([OLDER_TAG, TAG]) and rounds[1] == rounds[0][::-1] and rounds[2] == rounds[0]
     stored = [json.loads(line) for line in (p.machine_dir / loads.LOAD_FILE).read_text().splitlines()]
     mine = [d for d in stored if d["benchmark"] == "ops.ReLU.time_mlx_cpu"]
     variants = {v.id for v in CATALOG["ReLU"].variants("tiny")}
     assert {(d["commit"], d["variant"]) for d in mine} == {(p.tags[t], v) for t in (OLDER_TAG, TAG) for v in variants}
-    assert all(d["rounds"] == 2 and d["env"] in p.series for d in mine)
+    assert all(d["rounds"] == history_run.ROUNDS and d["env"] in p.series for d in mine)
 
 
 def test_two_plain_asv_runs_at_once_take_turns_and_keep_both_results(project):

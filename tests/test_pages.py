@@ -170,3 +170,15 @@ def test_a_site_without_results_still_gets_its_chips_index(tmp_path):
     (index,) = site.chip_pages(tmp_path / "html", tmp_path / "results", {}, None)
     text = index.read_text()
     assert "No machine has results here yet" in text and "nothing readable in" in text
+
+
+def test_machine_names_that_differ_only_in_case_or_punctuation_get_their_own_pages(loaded, tmp_path):
+    names = ["AMD EPYC (2C+24GB) 3fd159", "AMD EPYC 2C 24GB 3fd159", "amd epyc (2c+24gb) 3fd159", "fixture-cpu"]
+    assert len({pages.page_name(n) for n in names}) == len(names)
+    assert all(re.fullmatch(r"[a-z0-9-]+\.html", pages.page_name(n)) for n in names)
+    twins = ["Lab Mac (M4)", "Lab Mac M4"]
+    measurements = [dataclasses.replace(m, machine=twin) for m in loaded.measurements for twin in twins]
+    info = {twin: {**loaded.machines["fixture-cpu"], "machine": twin} for twin in twins}
+    written = pages.write(tmp_path, dataclasses.replace(loaded, measurements=measurements, machines=info), {}, "tiny")
+    assert {p.name for p in written} == {"index.html", *(pages.page_name(t) for t in twins)}
+    assert all(twin in (tmp_path / pages.page_name(twin)).read_text() for twin in twins)

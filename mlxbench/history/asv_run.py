@@ -176,7 +176,7 @@ def plan(
         "--record-samples",
         # A commit this machine already has is left exactly as it is (a committed results file stays byte-identical,
         # even where this run would add benchmarks it lacks, such as peak memory after a time-only history).
-        *([] if rerun else ["--skip-existing-commits"]),
+        *([] if rerun or quick else ["--skip-existing-commits"]),  # a trial run always measures
         *(["--quick"] if quick else []),
         *LAUNCH,
     ]

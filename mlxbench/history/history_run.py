@@ -197,7 +197,7 @@ def asv_command(p: Plan, hashfile: Path) -> list[str]:
         asv_run.bench_regex(p.ops, p.backends, kinds=("time",)),
         "--show-stderr",
         "--record-samples",
-        *([] if p.rerun else ["--skip-existing-successful"]),
+        *([] if p.rerun or p.quick else ["--skip-existing-successful"]),  # a trial run always measures
         *(["--quick"] if p.quick else ["--interleave-rounds", "-a", f"rounds={ROUNDS}"]),
         *asv_run.LAUNCH,
     ]

@@ -42,10 +42,12 @@ def _plain(value: float, _pos: int) -> str:
 def slug(text: str) -> str:
     """A file-name-safe form of a name, unique to it: ``AMD EPYC (2C+24GB)`` -> ``amd-epyc-2c-24gb-<6 hex>``.
 
-    The readable part alone would give names that differ only in case or
-    punctuation one page; the hash of the exact name keeps them apart.
+    A name that is already a slug stays as it is; any other gets 6 hex of its
+    SHA-256, so names that differ only in case or punctuation never share a page.
     """
     readable = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:80]
+    if readable == text:
+        return readable
     return f"{readable}-{hashlib.sha256(text.encode()).hexdigest()[:6]}".lstrip("-")
 
 
