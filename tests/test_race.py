@@ -16,6 +16,7 @@ Expected cells are worked out from those factors and the raw medians.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -152,11 +153,11 @@ def test_pinned_histories_have_mlx_release_columns_and_one_pinned_torch_column(t
     assert headings(report.history(MACHINE, "mlx_cpu")) == ["Operation", "v0.2.0", "v0.32.4", "v0.2.0->v0.32.4 change"]
     torch = report.history(MACHINE, "torch_cpu")
     assert headings(torch) == ["Operation", "torch 2.13.0"]
-    assert torch.meta["points"] == {"torch 2.13.0": "v0.2.0"}  # the earliest commit that measured it
+    assert torch.meta["points"] == {"torch 2.13.0": "v0.32.4"}  # both measured it all: the newest
     text = render.markdown(torch)
     assert "History: fixture-cpu, cpu (torch_cpu) across torch releases" in text
     assert "torch is pinned to 2.13.0 in this environment" in text and "measured that one torch at 2 commit(s)" in text
-    assert row(torch, "ReLU")["torch 2.13.0"] == f"{gmean_ms(raw(tags, 'ReLU', 'torch_cpu', 'v0.2.0')):#.3g}"
+    assert row(torch, "ReLU")["torch 2.13.0"] == f"{gmean_ms(raw(tags, 'ReLU', 'torch_cpu', 'v0.32.4')):#.3g}"
     assert "(" not in row(torch, "ReLU")["torch 2.13.0"]  # v0.32.4's torch run is a control, never a change
 
 
@@ -316,3 +317,14 @@ def test_race_plots_are_written_per_series(timeline_only, tags, tmp_path):
     written = {p.name for p in plots.write(Report(results.load(timeline_only, tags)), tmp_path)}
     assert "race-fixture-cpu-mlx_cpu-torch_cpu.png" in written
     assert (tmp_path / "race-fixture-cpu-mlx_cpu-torch_cpu.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_partial_run_at_an_older_release_never_hides_the_newest_complete_torch_measurement(tags):
+    """A ReLU-only run at v0.2.0: the pinned torch column still comes from v0.32.4, which measured every op."""
+    loaded = results.load(FIXTURE, tags)
+    partial = [
+        m for m in loaded.measurements if not (m.release == "v0.2.0" and m.backend == "torch_cpu" and m.op != "ReLU")
+    ]
+    torch = Report(dataclasses.replace(loaded, measurements=partial)).history(MACHINE, "torch_cpu")
+    assert torch.meta["points"] == {"torch 2.13.0": "v0.32.4"}
+    assert {r[0] for r in torch.rows} == {m.op for m in loaded.measurements if m.backend == "torch_cpu"}

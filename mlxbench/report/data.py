@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
@@ -151,23 +152,33 @@ class ReportData:
         return [b for b in COLUMN_NAMES if b in ran and b in self.backends]
 
     def points(self, series: str, backend: str) -> list[Point]:
-        """The backend's history columns: one per release of its framework, at the earliest commit that measured it.
+        """The backend's history columns: one per release of its framework, at the commit that measured it best.
 
-        Later commits that measured the same release again (torch at every MLX
-        commit of a pinned environment, MLX at the torch commits of a timeline)
-        are no columns: nothing of this backend changed there, so what differs
-        is the machine's drift, and those commits are the other framework's
-        controls. A commit whose versions are unknown (a hash, not a timeline
-        tag) is its own column, headed by its name.
+        Each release's column comes from the commit that measured the most of
+        this backend's variants; of equals, the earliest (the release's own
+        commit), except for the torch a pinned series holds fixed, which every
+        commit measures: its newest complete measurement. Other commits that
+        measured the same release are no columns: nothing of this backend
+        changed there, so what differs is the machine's drift, and those
+        commits are the other framework's controls. A commit whose versions
+        are unknown (a hash, not a timeline tag) is its own column, headed by
+        its name.
         """
         framework = BACKENDS[backend].framework
-        out: dict[str, Point] = {}
-        for release in self.releases_of(series):
+        newest_first = framework == "torch" and self.mode(series) == "pinned"
+        count: dict[str, int] = {}
+        for k, v in self._ms.items():
+            if k.series == series and k.backend == backend and isinstance(v, float) and not math.isnan(v):
+                count[k.release] = count.get(k.release, 0) + 1
+        best: dict[str, tuple[int, int, Point]] = {}
+        for i, release in enumerate(self.releases_of(series)):
             if (series, release, backend) in self.measured:
                 version = self.versions(series, release)[framework]
                 label = version_label(framework, version) if version else release
-                out.setdefault(label, Point(label, release, version))
-        return list(out.values())
+                rank = (count.get(release, 0), i if newest_first else -i)
+                if label not in best or rank > best[label][:2]:
+                    best[label] = (*rank, Point(label, release, version))
+        return [point for *_, point in best.values()]  # a label keeps the place of its first commit
 
     def race_points(self, series: str, mlx_backend: str, torch_backend: str) -> list[str]:
         """Commits where both backends were measured, the earliest per (MLX, torch) pair: a race's columns."""
