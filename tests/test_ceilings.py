@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
-from mlxbench.errors import UsageError
 from mlxbench.harness import ceilings
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.report.tables import Report
 from mlxbench.stack import releases, timeline
+from mlxbench.store import ceilings as stored_ceilings
 from mlxbench.store import results
 
 FIXTURE = Path(__file__).parent / "fixtures" / "results"
@@ -36,9 +38,9 @@ def test_measure_and_roundtrip(monkeypatch, tmp_path):
     for c in measured:
         assert set(c.bandwidth_gbs) == {str(8 * 2**12), str(8 * 2**14)}
         assert all(v > 0 for v in c.bandwidth_gbs.values()) and c.gflops > 0 and c.matmul_n == 256
-    ceilings.save(tmp_path, measured)
-    ceilings.save(tmp_path, [_ceiling("mlx_cpu", 1.0, 1.0)])  # appended: the newest line wins
-    loaded = ceilings.load(tmp_path)
+    stored_ceilings.save(tmp_path, measured)
+    stored_ceilings.save(tmp_path, [_ceiling("mlx_cpu", 1.0, 1.0)])  # appended: the newest line wins
+    loaded = stored_ceilings.load(tmp_path, [])
     assert loaded["torch_cpu"] == measured[1]
     assert loaded["mlx_cpu"].gflops == 1.0
 
@@ -49,12 +51,17 @@ def test_bandwidth_follows_the_size_of_the_work():
     assert c.bandwidth_for(2**25) == 5.0 and c.bandwidth_for(2**40) == 5.0 and c.dram_gbs == 5.0
 
 
-def test_malformed_ceilings_file_names_the_line(tmp_path):
-    ceilings.save(tmp_path, [_ceiling("mlx_cpu", 1.0, 1.0)])
-    with (tmp_path / ceilings.FILE).open("a") as fh:
+def test_a_malformed_ceilings_line_is_skipped_and_named_and_the_rest_still_counts(tmp_path):
+    stored_ceilings.save(tmp_path, [_ceiling("mlx_cpu", 1.0, 1.0)])
+    with (tmp_path / stored_ceilings.FILE).open("a") as fh:
         fh.write('{"backend": "torch_cpu"}\n')
-    with pytest.raises(UsageError, match=r"ceilings.jsonl:2 is not a ceiling record"):
-        ceilings.load(tmp_path)
+        fh.write(json.dumps({**dataclasses.asdict(_ceiling("torch_cpu", 1.0, 1.0)), "gflops": -3}) + "\n")
+    problems: list[str] = []
+    assert set(stored_ceilings.load(tmp_path, problems)) == {"mlx_cpu"}
+    assert [p.split(": not a ceiling record")[0][-len("ceilings.jsonl:2") :] for p in problems] == [
+        "ceilings.jsonl:2",
+        "ceilings.jsonl:3",
+    ]
 
 
 def test_roofline_share_by_hand(tmp_path):
@@ -79,5 +86,5 @@ def test_roofline_share_by_hand(tmp_path):
 def test_results_reader_ignores_the_ceilings_file(tmp_path):
     tags = timeline.sync(tmp_path / "t.git", releases.load())
     copy = Path(shutil.copytree(FIXTURE, tmp_path / "results"))
-    ceilings.save(copy / "fixture-cpu", [_ceiling("mlx_cpu", 1.0, 1.0)])
+    stored_ceilings.save(copy / "fixture-cpu", [_ceiling("mlx_cpu", 1.0, 1.0)])
     assert not results.load(copy, tags).problems

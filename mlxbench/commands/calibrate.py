@@ -25,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     """Measure each available backend (its figures on stderr as they come), then append them to the machine's file."""
     from mlxbench.harness import ceilings
     from mlxbench.history import asv_run, machine
+    from mlxbench.store import ceilings as stored_ceilings
 
     backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
     if not backends:
@@ -39,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
         c = measured[-1]
         sizes = ", ".join(f"{int(b) / 2**20:g} MB {g:.1f}" for b, g in c.bandwidth_gbs.items())
         err.print(f"{backend.name}: GB/s by bytes moved: {sizes}; {c.gflops:.1f} GFLOP/s (matmul n={c.matmul_n})")
-    print(f"appended {len(measured)} ceilings to {ceilings.save(machine_dir, measured)}")
+    print(f"appended {len(measured)} ceilings to {stored_ceilings.save(machine_dir, measured)}")
     return 0

@@ -62,11 +62,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the results (their problems as warnings on stderr), then print the tables, write plots or the README."""
-    from mlxbench.harness import ceilings
     from mlxbench.history import asv_run, layout
     from mlxbench.report import plots, readme, render
     from mlxbench.report.tables import Report
-    from mlxbench.store import results
+    from mlxbench.store import ceilings, results
 
     fmt = args.format
     if fmt not in render.FORMATS:
@@ -76,12 +75,12 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the README shows the default preset's results, not {preset!r}: leave out --preset")
     results_dir = Path(args.results) if args.results else layout.results_dir(preset)
     loaded = results.load(results_dir, asv_run.sync_timeline(asv_run.asv_conf()))
+    # Ceilings are the machine's, not a preset's: `mlxbench calibrate` keeps them beside the default results.
+    ceilings_dir = Path(args.results) if args.results else layout.results_dir(layout.DEFAULT_PRESET)
+    ceilings_by_machine = {m: ceilings.load(ceilings_dir / m, loaded.problems) for m in loaded.machines}
     err = output.console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
-    # Ceilings are the machine's, not a preset's: `mlxbench calibrate` keeps them beside the default results.
-    ceilings_dir = Path(args.results) if args.results else layout.results_dir(layout.DEFAULT_PRESET)
-    ceilings_by_machine = {m: ceilings.load(ceilings_dir / m) for m in loaded.machines}
     report = Report(
         loaded,
         args.machine,

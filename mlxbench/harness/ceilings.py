@@ -3,7 +3,7 @@
 ``mlxbench calibrate`` times, per available backend, a large elementwise
 negation (every byte read once and written once: the bandwidth ceiling) and a
 large float32 matmul (the compute ceiling), and appends them to
-``results/<machine>/ceilings.jsonl`` next to that machine's ASV results (the
+``results/<machine>/ceilings.jsonl`` (:mod:`mlxbench.store.ceilings`) next to that machine's ASV results (the
 suffix keeps ASV from reading it as a result file). Reports divide each op's
 achieved rate by the nearer ceiling: the roofline %.
 
@@ -15,19 +15,15 @@ that BLAS's, and a 100% there means "as fast as this MLX build's own GEMM".
 from __future__ import annotations
 
 import functools
-import json
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import Backend, MLXBackend
 
-FILE = "ceilings.jsonl"
 COPY_ELEMENTS = (2**18, 2**20, 2**22, 2**24, 2**25)
 """float32 elements per copy: 1 MB (cache) to 128 MB (far beyond any cache, inside the 2 GB budget).
 
@@ -122,30 +118,3 @@ def measure(backend: Backend, repeats: int = 5) -> Ceiling:
         torch=versions.torch_version(),
         measured_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-
-
-def save(machine_dir: Path, ceilings: Sequence[Ceiling]) -> Path:
-    """Append to the machine's ceilings file; the newest line per backend is the one used."""
-    machine_dir.mkdir(parents=True, exist_ok=True)
-    path = machine_dir / FILE
-    with path.open("a") as fh:
-        for c in ceilings:
-            fh.write(json.dumps(asdict(c)) + "\n")
-    return path
-
-
-def load(machine_dir: Path) -> dict[str, Ceiling]:
-    """backend -> its newest ceiling; {} when the machine was never calibrated."""
-    path = machine_dir / FILE
-    if not path.exists():
-        return {}
-    out: dict[str, Ceiling] = {}
-    for number, line in enumerate(path.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            c = Ceiling(**json.loads(line))
-        except (ValueError, TypeError) as exc:
-            raise UsageError(f"{path}:{number} is not a ceiling record ({exc}); fix or delete that line") from None
-        out[c.backend] = c
-    return out

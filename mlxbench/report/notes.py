@@ -123,7 +123,8 @@ def points_notes(data: ReportData, series: str, backend: str, points: Sequence[P
     if framework == "torch" and pin and points:
         return [
             f"torch is pinned to {pin} in this environment: this backend measured that one torch at "
-            f"{len(measured)} commit(s), so its history is one column, from its newest complete measurement ({points[0].release}); "
+            f"{len(measured)} commit(s), so its history is one column, from its newest complete measurement "
+            f"({points[0].release}); "
             "the others are the drift controls of the MLX histories, not changes. A torch history needs "
             "timeline mode (an environment without torch in the ASV matrix)."
         ]

@@ -244,20 +244,14 @@ def chip_pages(html_dir: Path, results_dir: Path, tags: dict[str, str], preset: 
     files are skipped as the report skips them, and listed on the index.
     """
     from mlxbench.errors import UsageError
-    from mlxbench.harness import ceilings
     from mlxbench.report import pages
-    from mlxbench.store import results
+    from mlxbench.store import ceilings, results
 
     try:
         loaded = results.load(results_dir, tags)
     except UsageError as exc:  # nothing measured yet: ASV's pages still publish, and the index says why
         return pages.write_empty(Path(html_dir) / CHIPS_DIR, str(exc))
-    calibrated = {}
-    for machine in loaded.machines:
-        try:
-            calibrated[machine] = ceilings.load(results_dir / machine)
-        except UsageError as exc:
-            loaded.problems.append(str(exc))
+    calibrated = {machine: ceilings.load(results_dir / machine, loaded.problems) for machine in loaded.machines}
     return pages.write(Path(html_dir) / CHIPS_DIR, loaded, calibrated, preset)
 
 
