@@ -11,7 +11,7 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.harness.asv_suite import benchmark_version
-from mlxbench.store import files, loads, repeatability, results
+from mlxbench.store import files, loads, machines, repeatability, results
 
 ROOT = Path(__file__).resolve().parents[1]
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -193,3 +193,16 @@ def test_no_package_module_is_over_500_lines():
         if (n := len(p.read_text().splitlines())) > 500
     }
     assert not long
+
+
+def test_the_machine_registry_keeps_other_machines_and_sets_a_broken_one_aside(tmp_path, capsys):
+    path = tmp_path / ".asv-machine.json"
+    path.write_text(json.dumps({"other": {"machine": "other"}, "version": 1}))
+    machines.register({"machine": "mine", "cpu": "x"}, path)
+    doc = json.loads(path.read_text())
+    assert doc["other"] == {"machine": "other"} and doc["mine"]["cpu"] == "x" and doc["version"] == 1
+    path.write_text('{"other": ')  # truncated by a crash of ASV's own writer
+    machines.register({"machine": "mine"}, path)
+    assert json.loads(path.read_text())["mine"] == {"machine": "mine"}
+    assert path.with_name(path.name + files.SET_ASIDE_SUFFIX).read_text() == '{"other": '
+    assert "set aside" in capsys.readouterr().err

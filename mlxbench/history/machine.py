@@ -26,6 +26,7 @@ from typing import Any
 
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
+from mlxbench.store import machines
 
 HOST_ID_ENV = "MLXBENCH_HOST_ID"
 """Overrides the host id (hashed like the real one) where clones share one, e.g. VMs from one image."""
@@ -248,10 +249,8 @@ def register(name: str | None = None) -> dict[str, Any]:
 
 
 def save(info: dict[str, Any]) -> None:
-    """Write ``info`` (from :func:`describe`) as its machine's entry in ``~/.asv-machine.json``."""
-    from asv.machine import MachineCollection
-
-    MachineCollection.save(info["machine"], info)
+    """Write ``info`` (from :func:`describe`) as its machine's entry in ``~/.asv-machine.json`` (the store's)."""
+    machines.register(info)
 
 
 def check_owner(results_dir: Path, info: dict[str, Any]) -> None:
