@@ -11,7 +11,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import machine
+from mlxbench.history import asv_environment, asv_run, machine, renames
 from mlxbench.history.asv_run import bench_regex
 
 
@@ -95,26 +95,51 @@ def test_a_random_mac_is_not_an_identity(monkeypatch):
     monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
     monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
     monkeypatch.setattr(machine, "_read", lambda path: "0123456789abcdef\n" if "machine-id" in path else "")
-    monkeypatch.setattr(machine, "host_salt", lambda: "salt")
     monkeypatch.setattr(machine.uuid, "getnode", lambda: (1 << 40) | 0x1234)
-    assert machine.raw_host_id() == "salt|0123456789abcdef"
+    assert machine.raw_host_id() == "0123456789abcdef"
     monkeypatch.setattr(machine.uuid, "getnode", lambda: 0x02FC00000001)
-    assert machine.raw_host_id() == "salt|0123456789abcdef|02fc00000001"
+    assert machine.raw_host_id() == "0123456789abcdef|02fc00000001"
 
 
-def test_clones_of_one_image_get_their_own_host_id(tmp_path, monkeypatch):
-    """Same machine id and MAC (a cloned VM image): the per-host id file written on first use tells them apart."""
+def test_the_name_comes_from_the_hardware_the_same_under_any_home(tmp_path, monkeypatch):
+    """Another user, a fresh home, an ephemeral runner: one host, one name; nothing is written into the home."""
     monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
-    monkeypatch.setattr(machine.platform, "system", lambda: "Linux")
-    monkeypatch.setattr(machine, "_read", lambda path: "0123456789abcdef\n" if "machine-id" in path else "")
-    monkeypatch.setattr(machine.uuid, "getnode", lambda: 0x02FC00000001)
-    ids = []
-    for home in ("clone-a", "clone-b"):
-        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / home))
-        ids.append(machine.raw_host_id())
-        assert machine.raw_host_id() == ids[-1]  # kept: the same clone keeps its name
-        assert (tmp_path / home / "mlxbench" / "host-id").read_text().strip()
-    assert machine.host_hash(ids[0]) != machine.host_hash(ids[1])
+    names = []
+    for home in ("user-a", "user-b"):
+        monkeypatch.setenv("HOME", str(tmp_path / home))
+        monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / home / ".config"))
+        names.append(machine.describe()["machine"])
+    assert names[0] == names[1]
+    assert not any(tmp_path.rglob("host-id"))
+
+
+def test_this_hosts_folder_under_its_former_per_home_id_is_renamed_and_no_other(tmp_path, monkeypatch):
+    monkeypatch.delenv(machine.HOST_ID_ENV, raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    assert machine.legacy_hosts() == set()  # no old id file here: no old name
+    (tmp_path / "config" / "mlxbench").mkdir(parents=True)
+    (tmp_path / "config" / "mlxbench" / "host-id").write_text("an-old-random-id\n")
+    (former,) = machine.legacy_hosts()
+    info = machine.describe()
+    results_dir = tmp_path / "results"
+    old = results_dir / f"{info['config']} {former}"
+    other = results_dir / f"{info['config']} abcdef"
+    for folder, host in ((old, former), (other, "abcdef")):
+        folder.mkdir(parents=True)
+        (folder / "machine.json").write_text(json.dumps({**info, "machine": folder.name, "host": host}))
+        doc = {"commit_hash": "0" * 40, "params": {"machine": folder.name, "host": host}, "results": {}}
+        (folder / f"00000000-{asv_environment.SERIES_TOOL}-py3.11.json").write_text(json.dumps(doc))
+    with pytest.raises(UsageError, match="migrate --apply"):  # a run says where this host's results are
+        asv_run.machine_for(results_dir, None)
+    assert renames.rename(results_dir, info, {former}, dry_run=True).moved == [(old, results_dir / info["machine"])]
+    assert old.exists()  # a dry run moves nothing
+    done = renames.rename(results_dir, info, {former})
+    new = results_dir / info["machine"]
+    assert done.moved == [(old, new)] and not old.exists() and other.exists()
+    assert json.loads((new / "machine.json").read_text())["host"] == info["host"]
+    (result,) = new.glob("0*.json")
+    assert json.loads(result.read_text())["params"]["machine"] == info["machine"]
+    assert asv_run.machine_for(results_dir, None)["machine"] == info["machine"]
 
 
 def test_a_folder_of_another_host_is_refused(tmp_path, monkeypatch):

@@ -1,4 +1,9 @@
-"""``mlxbench migrate``: results of the MLX-only timeline moved onto the stack timeline (a dry run unless --apply)."""
+"""``mlxbench migrate``: older results made current (a dry run unless --apply).
+
+Results of the MLX-only timeline move onto the stack timeline, and this host's
+folders named under its former per-home host id take the name its hardware
+gives it now (:mod:`mlxbench.history.renames`).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from mlxbench.errors import UsageError
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "migrate",
-        help="move results of the MLX-only timeline onto the stack timeline (a dry run unless --apply)",
+        help="move older results onto the stack timeline and this host's current name (a dry run unless --apply)",
         description="Move results recorded against the first, MLX-only timeline onto the MLX commits of the stack "
         "timeline (what would move is reported unless --apply).",
     )
@@ -30,16 +35,19 @@ def run(args: argparse.Namespace) -> int:
     1 when a file was left: it needs re-measuring (or a look), and a script should notice.
     """
     from mlxbench.catalog import PRESETS
-    from mlxbench.history import asv_run, layout, migrate
+    from mlxbench.history import asv_run, layout, machine, migrate, renames
 
     dirs = [Path(r) for r in args.results] or [layout.results_dir(p) for p in PRESETS if layout.results_dir(p).is_dir()]
     if missing := [str(d) for d in dirs if not d.is_dir()]:
         raise UsageError(f"no results directory at {', '.join(missing)}")
     tags = asv_run.sync_timeline(asv_run.asv_conf())
+    info, former = machine.describe(), machine.legacy_hosts()
     left = 0
     for results_dir in dirs:
+        renamed = renames.rename(results_dir, info, former, dry_run=not args.apply)
         done = migrate.migrate(results_dir, tags, dry_run=not args.apply)
         print(f"{results_dir}:" + ("" if args.apply else "  (dry run: nothing written; --apply moves the files)"))
-        print("\n".join(f"  {line}" for line in done.lines(dry_run=not args.apply)))
-        left += len(done.left)
+        lines = renamed.lines(dry_run=not args.apply) + done.lines(dry_run=not args.apply)
+        print("\n".join(f"  {line}" for line in lines))
+        left += len(done.left) + len(renamed.left)
     return 1 if left else 0

@@ -29,7 +29,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, layout, lock, machine, quiet
+from mlxbench.history import asv_environment, layout, lock, machine, quiet, renames
 from mlxbench.stack import releases, timeline
 
 ROOT = layout.ROOT
@@ -97,6 +97,13 @@ def machine_for(results_dir: Path, machine_name: str | None) -> dict[str, Any]:
         info["machine"] = machine.check_name(machine_name)
     for folder in dict.fromkeys([Path(results_dir), layout.results_dir("default")]):
         machine.check_owner(folder, info)
+        if machine_name is None and not (folder / info["machine"]).exists():
+            former = renames.rename(folder, info, machine.legacy_hosts(), dry_run=True).moved
+            if former:
+                raise UsageError(
+                    f"this host's results are in {former[0][0]} under its former name; "
+                    f"`mlxbench migrate --apply` renames them to {info['machine']!r}, then run again"
+                )
     return info
 
 

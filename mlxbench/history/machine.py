@@ -5,9 +5,10 @@ Silicon ``M1 Pro (2E+8P+16GPU+16GB)`` from sysctl and system_profiler; Linux
 the CPU model, core count, memory and GPU (nvidia-smi). Two hosts of one model
 must not share a series (one may run 40% slower than the other, and their
 points in one line would invent regressions), so the ASV machine name is
-``"<config> <host>"``: ``host`` is 6 hex characters of a SHA-256 of a stable
-host id (a random id kept in ``~/.config/mlxbench/host-id``, ``/etc/machine-id``
-and the primary MAC on Linux, the platform UUID on macOS; never the raw id).
+``"<config> <host>"``: ``host`` is 6 hex characters of a SHA-256 of the
+hardware's id (``/etc/machine-id`` and the primary MAC on Linux, the platform
+UUID on macOS; never the raw id), so every user, home, virtual environment and
+ephemeral runner on one host gets one name.
 ``os`` is coarse (``Linux 6``): a kernel patch must not split a series either. Reports group machines by ``config``.
 """
 
@@ -100,18 +101,24 @@ def _mlx_cpu_threads() -> str:
 def raw_host_id() -> str:
     """What tells this host apart from others of the same model; hashed by :func:`host_hash`, never published.
 
-    Linux: ``/etc/machine-id`` (set at install, survives reboots and kernel
-    updates) plus the primary MAC address, because VMs and containers cloned
-    from one image share the machine id; ``uuid.getnode()`` falls back to a
-    random number with the multicast bit set when it finds no interface, and
-    such a number would change the name on every call, so it is left out.
-    macOS: the platform UUID (``IOPlatformUUID``). Where none exists, the
-    host name. ``MLXBENCH_HOST_ID`` replaces all of this.
+    From the hardware and its installation only, never from a user's home, so
+    every user and runner on one host gets one name. Linux: ``/etc/machine-id``
+    (set at install, survives reboots and kernel updates) plus the primary MAC
+    address; ``uuid.getnode()`` falls back to a random number with the
+    multicast bit set when it finds no interface, and such a number would
+    change the name on every call, so it is left out. macOS: the platform UUID
+    (``IOPlatformUUID``). Where none exists, the host name. VMs or containers
+    cloned from one image share these: ``MLXBENCH_HOST_ID`` replaces all of it.
     """
     override = os.environ.get(HOST_ID_ENV, "").strip()
     if override:
         return override
-    parts: list[str] = [host_salt()]
+    parts = _hardware_ids()
+    return "|".join(parts) or platform.node()
+
+
+def _hardware_ids() -> list[str]:
+    parts: list[str] = []
     if platform.system() == "Darwin":
         found = re.search(r'"IOPlatformUUID"\s*=\s*"([^"]+)"', _run("ioreg", "-rd1", "-c", "IOPlatformExpertDevice"))
         if found:
@@ -123,29 +130,26 @@ def raw_host_id() -> str:
         node = uuid.getnode()
         if not (node >> 40) & 1:  # multicast bit clear: a real hardware address
             parts.append(f"{node:012x}")
-    return "|".join(parts) or platform.node()
+    return parts
 
 
-def host_salt(path: Path | None = None) -> str:
-    """A random id made once per host (``~/.config/mlxbench/host-id``) and kept.
+LEGACY_SALT = Path("mlxbench") / "host-id"
+"""Where releases before hardware-only names kept a random per-home id, mixed into the host hash."""
 
-    VMs cloned from one image share both the machine id and, under some
-    hypervisors (Firecracker's default ``02:fc:00:00:00:01``), the MAC address;
-    a file written on first use is not in the image, so each clone gets its own
-    series while a host keeps its name across reboots and kernel updates.
+
+def legacy_hosts() -> set[str]:
+    """The host hashes this host had under the per-home random id (readable from this home), for renaming.
+
+    Nothing is created: a home without the old file had no old name.
     """
+    if os.environ.get(HOST_ID_ENV, "").strip():
+        return set()
     base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    path = path or base / "mlxbench" / "host-id"
     try:
-        return path.read_text().strip()
+        salt = (base / LEGACY_SALT).read_text().strip()
     except OSError:
-        salt = uuid.uuid4().hex
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(salt + "\n")
-        except OSError:
-            return ""  # read-only home: machine id and MAC alone
-        return salt
+        return set()
+    return {host_hash("|".join([salt, *_hardware_ids()]))} if salt else set()
 
 
 def host_hash(raw: str) -> str:
