@@ -24,10 +24,11 @@ $(STAMP): pyproject.toml Makefile
 bench: $(STAMP)
 	$(BIN)/mlxbench bench --preset $(PRESET)
 
-## test: set up, lint and format-check the code (ruff), then run the test suite
+## test: set up, lint and format-check the code (ruff), check the committed results, then run the test suite
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mlxbench check-results
 	$(BIN)/python -m pytest
 
 clean:

@@ -17,6 +17,7 @@ from mlxbench.commands import (
     bench,
     calibrate,
     catalog,
+    check_results,
     compare,
     history,
     machine,
@@ -30,7 +31,21 @@ from mlxbench.commands import (
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 
-COMMANDS = (catalog, verify, bench, compare, history, submit, migrate, report, calibrate, publish, releases, machine)
+COMMANDS = (
+    catalog,
+    verify,
+    bench,
+    compare,
+    history,
+    submit,
+    check_results,
+    migrate,
+    report,
+    calibrate,
+    publish,
+    releases,
+    machine,
+)
 """The subcommands' modules, in the order ``mlxbench --help`` lists them (:mod:`mlxbench.commands`)."""
 MEASURING = ("bench", "history", "compare", "calibrate")
 """The commands that measure: each holds the machine's measurement lock (:mod:`mlxbench.history.lock`)."""

@@ -1,43 +1,111 @@
-"""The GitHub workflows: valid YAML, and the benchmark history only on a self-hosted chip, never in a VM."""
+"""The GitHub workflows, read as a security reviewer would: no pull request reaches a self-hosted runner, no token
+is left where code from a pull request could read it, no input is spliced into a script, no history is lost."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 import yaml
 
-WORKFLOWS = Path(__file__).resolve().parent.parent / ".github" / "workflows"
+ROOT = Path(__file__).resolve().parent.parent
+WORKFLOWS = ROOT / ".github" / "workflows"
 HOSTED = ("ubuntu-", "macos-", "windows-")
+MAINTAINER_ONLY = {"workflow_dispatch", "schedule"}
+"""The events only people with write access start: everything else can carry a fork's code or text."""
+NAMES = sorted(p.name for p in WORKFLOWS.glob("*.yml"))
 
 
 def load(name: str) -> dict:
     return yaml.safe_load((WORKFLOWS / name).read_text())
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in WORKFLOWS.glob("*.yml")))
+def events(doc: dict) -> set[str]:
+    on = doc[True]  # YAML reads the key `on` as True
+    return {on} if isinstance(on, str) else set(on)
+
+
+def hosted_only(job: dict) -> bool:
+    """Whether the job can only land on GitHub-hosted runners (a label list, or a matrix of them)."""
+    runs_on = job["runs-on"]
+    if isinstance(runs_on, str) and runs_on.strip() == "${{ matrix.os }}":
+        return all(str(os).startswith(HOSTED) for os in job["strategy"]["matrix"]["os"])
+    labels = [runs_on] if isinstance(runs_on, str) else list(runs_on)
+    return all(label.startswith(HOSTED) for label in labels)
+
+
+def jobs() -> list[tuple[str, str, dict, dict]]:
+    return [
+        (name, job_name, doc, job) for name in NAMES for doc in [load(name)] for job_name, job in doc["jobs"].items()
+    ]
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_workflow_is_valid_yaml(name):
     assert load(name)["jobs"]  # an unquoted "name: a (b: c)" is a YAML error GitHub refuses the whole file for
 
 
-def test_the_history_runs_on_a_self_hosted_runner_chosen_by_label_and_refuses_a_vm():
+@pytest.mark.parametrize(("name", "job_name", "doc", "job"), jobs(), ids=lambda v: v if isinstance(v, str) else "")
+def test_only_maintainers_events_can_reach_a_runner_that_is_not_githubs(name, job_name, doc, job):
+    """A job that could run on a self-hosted runner: started only by dispatch or schedule, from the default branch,
+    in an environment whose reviewers approve each run."""
+    if hosted_only(job):
+        return
+    assert events(doc) <= MAINTAINER_ONLY, f"{name}:{job_name} may run a pull request's code on a self-hosted runner"
+    assert "github.event.repository.default_branch" in job["if"] and "github.ref" in job["if"]
+    assert job["environment"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_checkout_keeps_no_token_and_only_push_steps_get_one(name):
+    for job in load(name)["jobs"].values():
+        for step in job["steps"]:
+            if str(step.get("uses", "")).startswith("actions/checkout"):
+                assert step.get("with", {}).get("persist-credentials") is False, step
+            text = yaml.safe_dump(step)
+            if "secrets." in text:
+                assert "secrets." not in step.get("run", "")  # through env:, never spliced into the script
+                assert "git push" in step["run"] or "gh-pages" in step["run"], step.get("name")
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_expression_is_spliced_into_a_script(name):
+    """``${{ inputs.x }}`` inside ``run:`` becomes shell code (an input of ``"; curl ... | sh``): env: only."""
+    for job in load(name)["jobs"].values():
+        for step in job["steps"]:
+            assert "${{" not in step.get("run", ""), step.get("name")
+
+
+def test_pull_requests_are_tested_and_their_results_checked_on_githubs_runners():
+    doc = load("test.yml")
+    assert "pull_request" in events(doc) and "pull_request_target" not in events(doc)
+    assert all(hosted_only(job) for job in doc["jobs"].values())
+    assert doc["permissions"] == {"contents": "read"}
+    runs = "\n".join(s.get("run", "") for s in doc["jobs"]["test"]["steps"])
+    assert "make test" in runs
+    target = re.search(r"^test:.*?(?=^\S|\Z)", (ROOT / "Makefile").read_text(), re.M | re.S).group(0)
+    assert "mlxbench check-results" in target  # every pull request touching results/ is checked
+    smoke = "\n".join(s.get("run", "") for s in doc["jobs"]["smoke"]["steps"])
+    assert "asv check" in smoke and "mlxbench bench --preset tiny --quick" in smoke
+    for forbidden in ("git push", "git commit", "gh-pages", "mlxbench history"):
+        assert forbidden not in smoke
+
+
+def test_the_history_runs_on_a_chip_chosen_by_label_refuses_a_vm_and_loses_nothing():
     doc = load("benchmark.yml")
+    assert events(doc) == MAINTAINER_ONLY and doc["permissions"] == {}
     history = doc["jobs"]["history"]
-    runs_on = history["runs-on"]
-    assert "fromJSON(inputs.runner" in runs_on and '"self-hosted"' in runs_on
-    assert '"self-hosted"' in doc[True]["workflow_dispatch"]["inputs"]["runner"]["default"]  # YAML reads `on` as True
-    assert not any(label in runs_on for label in HOSTED)
-    assert history["if"] == "github.event_name != 'pull_request'"
-    refusal = next(s["run"] for s in history["steps"] if "mlxbench machine |" in s.get("run", ""))
+    assert "fromJSON(inputs.runner" in history["runs-on"] and history["environment"]
+    steps = history["steps"]
+    refusal = next(s["run"] for s in steps if "mlxbench machine |" in s.get("run", ""))
     assert 'info.get("virtual")' in refusal and "sys.exit(1)" in refusal
-    assert any("asv gh-pages" in s.get("run", "") for s in history["steps"])
-
-
-def test_github_hosted_runners_only_check_and_smoke_test():
-    smoke = load("benchmark.yml")["jobs"]["smoke"]
-    assert all(os.startswith(HOSTED) for os in smoke["strategy"]["matrix"]["os"])
-    runs = "\n".join(s.get("run", "") for s in smoke["steps"])
-    assert "asv check" in runs and "mlxbench bench --preset tiny --quick" in runs
-    for forbidden in ("git push", "git commit", "gh-pages", "mlxbench history", "--preset default"):
-        assert forbidden not in runs
-    assert smoke["permissions"] == {"contents": "read"}
+    measuring = next(i for i, s in enumerate(steps) if "mlxbench history" in s.get("run", ""))
+    assert steps[measuring]["continue-on-error"] is True  # a failed benchmark is reported, not fatal to the commit
+    after = steps[measuring + 1 :]
+    keep = [s for s in after if "mlxbench submit" in s.get("run", "") or "upload-artifact" in s.get("uses", "")]
+    push = next(s for s in after if "git push" in s.get("run", ""))
+    assert len(keep) == 2 and all(s["if"].startswith("always()") for s in [*keep, push])
+    assert "pull --rebase" in push["run"]  # a race with another push is retried, not lost
+    assert any("steps.history.outcome == 'failure'" in s.get("if", "") and "exit 1" in s["run"] for s in after)
+    assert "--preset" in steps[measuring]["run"] and 'git add -f "$RESULTS_FOLDER"' in push["run"]

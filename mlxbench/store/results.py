@@ -278,6 +278,18 @@ def _check_benchmarks(results_dir: Path, problems: list[str]) -> None:
         problems.append(f"skipped {path}: unreadable ({exc}); the report does not need it, asv publish/compare do")
 
 
+def read_file(path: Path) -> tuple[list[Measurement], list[str]]:
+    """One result file's measurements and what in it was skipped (raises ValueError if it is not one at all)."""
+    path = Path(path)
+    problems: list[str] = []
+    doc = files.read_result(path)
+    try:
+        found = _read_file(path, doc, str(doc["commit_hash"])[:8], path.parent.name, problems)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"not an ASV results file ({type(exc).__name__}: {exc})") from None
+    return found, problems
+
+
 def read_commit(machine_dir: Path, commit: str) -> list[Measurement]:
     """Every measurement of one commit in one machine folder; what cannot be read is skipped with a warning."""
     machine_dir = Path(machine_dir)

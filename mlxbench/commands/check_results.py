@@ -1,0 +1,39 @@
+"""``mlxbench check-results [FOLDER...]``: contributed results checked as a maintainer would; exit 1 on a problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mlxbench.commands import output
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "check-results",
+        help="check machine folders of results before they are merged (default: every committed one)",
+        description="Check results folders the way a maintainer would before merging them: ASV's schema, one host "
+        "per folder, a valid name whose page no other machine takes, sane numbers, samples present and thinned, "
+        "the current benchmark versions, no trial (--quick) results. Prints one line per problem; exit 1 if any.",
+    )
+    p.add_argument("folders", nargs="*", type=Path, help="machine folders (default: every one under results/)")
+    p.add_argument("--results", type=Path, help="the results directory they join (default: the repository's)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Plan (which folders, against which results), run the checks, print one line per problem."""
+    from mlxbench import review
+    from mlxbench.history import layout
+    from mlxbench.store import files
+
+    results_dir = args.results or layout.results_dir(layout.DEFAULT_PRESET)
+    folders = [Path(f) for f in args.folders] or files.machine_dirs(results_dir)
+    problems = review.check(folders, results_dir)
+    for line in problems:
+        print(line)
+    shown = ", ".join(output.shown(f) for f in folders) or "none"
+    verdict = f"{len(problems)} problem(s)" if problems else "ok"
+    print(f"check-results: {len(folders)} folder(s) ({shown}): {verdict}", file=sys.stderr)
+    return 1 if problems else 0
