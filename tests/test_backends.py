@@ -106,6 +106,27 @@ def test_warm_up_runs_until_steady_within_its_bounds():
     assert slow.warm_up() == 1  # a call longer than the budget warms up once (seed-preset sizes)
 
 
+def test_a_cold_start_longer_than_the_warm_up_budget_is_paid_before_timing():
+    """Planted: the first 40 calls are slow (5 ms: a process reading fresh libraries from disk), 0.2 s in all,
+    twice the warm-up's budget. The warm-up goes on until the calls are steady, so the first call a benchmark
+    times, and every one after it, is warm."""
+    from mlxbench.harness.backends import WARMUP_SECONDS, Prepared
+
+    calls: list[str] = []
+
+    def op() -> str:
+        calls.append("cold" if len(calls) < 40 else "warm")
+        if calls[-1] == "cold":
+            time.sleep(0.005)
+        return calls[-1]
+
+    prepared = Prepared(fn=op, args=(), sync=lambda out: None, to_numpy=lambda out: out)
+    assert WARMUP_SECONDS < 40 * 0.005
+    prepared.warm_up()
+    assert calls.count("cold") == 40 and calls[-1] == "warm"
+    assert [prepared.timed() for _ in range(20)] == ["warm"] * 20
+
+
 def test_mlx_is_imported_with_tf32_off_whatever_the_user_set(monkeypatch):
     """MLX reads MLX_ENABLE_TF32 once: mlxbench sets it before any of its own MLX imports."""
     from mlxbench.harness import asv_suite, versions

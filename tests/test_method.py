@@ -7,6 +7,7 @@ wrong thing; each must be named by the audit.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import sys
 import types
@@ -15,11 +16,11 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from mlxbench.catalog import CATALOG
+from mlxbench.catalog import CATALOG, frameworks
 from mlxbench.catalog.frameworks import LazyModule
-from mlxbench.harness import audit
+from mlxbench.harness import asv_suite, audit
 from mlxbench.harness.asv_suite import benchmark_class
-from mlxbench.harness.backends import MLXBackend, Prepared, TorchBackend
+from mlxbench.harness.backends import BACKENDS, MLXBackend, Prepared, TorchBackend
 
 
 @pytest.mark.parametrize("op", list(CATALOG))
@@ -144,20 +145,29 @@ def test_compiled_backend_that_skips_warm_up_is_caught(monkeypatch):
     assert any("traced inside the timed body" in p for p in problems), problems
 
 
-def test_asv_time_method_is_exactly_one_prepared_run(monkeypatch):
-    """The ASV body adds nothing around Prepared.run: one run per timed call, setup outside it."""
-    runs: list[Prepared] = []
-    original = Prepared.run
-    monkeypatch.setattr(Prepared, "run", lambda self: (runs.append(self), original(self))[1])
-    cls = benchmark_class(CATALOG["ReLU"], "tiny", __name__)
-    method_ = cls.time_mlx_cpu
-    variant = CATALOG["ReLU"].variants("tiny")[0].id
+@pytest.mark.parametrize("backend", ["mlx_cpu", "torch_cpu"])
+def test_asv_time_method_is_exactly_one_call_of_the_op_and_its_synchronization(backend, monkeypatch):
+    """The ASV body adds nothing around the op: one call per timed call, setup outside it; a synchronization
+    that does nothing (torch on the CPU) is not called at all."""
+    monkeypatch.setattr(asv_suite, "_prepared", {})
+    monkeypatch.setattr(asv_suite, "_plans", {})
+    monkeypatch.setattr(asv_suite, "_loads", {})
+    op = CATALOG["ReLU"]
+    side = BACKENDS[backend].framework
+    real = frameworks.resolve(getattr(op, side))
+    calls: list[tuple] = []
+    spied = dataclasses.replace(op, **{side: lambda *a, **k: (calls.append(a), real(*a, **k))[1]})
+    cls = benchmark_class(spied, "tiny", __name__)
+    method_ = getattr(cls, f"time_{backend}")
+    variant = op.variants("tiny")[0].id
     method_.setup(variant)
-    runs.clear()  # setup's warm-up is not timed
+    calls.clear()  # setup's warm-up is not timed
     method_(cls(), variant)
-    assert len(runs) == 1
+    assert len(calls) == 1
     method_.setup(variant)
-    assert len(runs) == 1, "setup of a cached benchmark must not run the op again"
+    assert len(calls) == 1, "setup of a cached benchmark must not run the op again"
+    timed = asv_suite._prepared[("ReLU", variant, backend)].timed
+    assert isinstance(timed, functools.partial) == (backend == "torch_cpu")  # no call for a sync that does nothing
 
 
 def test_a_stand_in_replaces_itself_in_the_catalog_on_first_use(monkeypatch):

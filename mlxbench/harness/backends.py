@@ -27,6 +27,9 @@ from mlxbench.harness import versions
 
 WARMUP_CALLS = 10
 WARMUP_SECONDS = 0.1
+STEADY_RATIO = 1.5
+"""A warm-up ends only once its last call is within this factor of its fastest (or WARMUP_MAX_SECONDS pass)."""
+WARMUP_MAX_SECONDS = 1.0
 
 
 class Unavailable(RuntimeError):
@@ -43,12 +46,15 @@ class Prepared:
     to_numpy: Callable[[Any], np.ndarray]
     warm_up_times: list[float] = field(default_factory=list, repr=False)
     """Seconds of each warm-up call: the later ones are a free pilot for the sampling plan."""
+    timed: Callable[[], Any] = field(init=False, repr=False, compare=False)
+    """The timed body (:func:`timed_body`): the op's call and its synchronization, nothing else."""
+
+    def __post_init__(self) -> None:
+        self.timed = timed_body(self.fn, self.args, self.sync)
 
     def run(self) -> Any:
-        """One call of the op, then wait for exactly that output."""
-        out = self.fn(*self.args)
-        self.sync(out)
-        return out
+        """One call of the op, then wait for exactly that output (the timed body, outside any timing)."""
+        return self.timed()
 
     def warm_up(self) -> int:
         """Run until steady, outside any timing; returns the number of calls.
@@ -56,22 +62,44 @@ class Prepared:
         One call compiles and picks kernels, but the allocator needs a few
         more: measured here, torch's CPU ReLU on 8 MB takes 2 ms for its first
         five calls (fresh pages for each output) and 0.1 ms from the tenth on.
-        So: up to WARMUP_CALLS calls, stopping once WARMUP_SECONDS are spent
-        (a seconds-long seed-preset call warms up once). A call slow enough to
-        stop early pays fresh pages on a few samples at most, a few percent
-        each, which the median of at least ten samples does not see; every
-        sweep runs this warm-up twice per variant (time and peak memory), so
-        its length is a real share of a sweep's cost.
+        So: at least WARMUP_CALLS calls or WARMUP_SECONDS, whichever comes
+        first (a seconds-long seed-preset call warms up once), and on while the
+        last call is still more than STEADY_RATIO times the fastest so far (a
+        cold start that outlasts that: the first process after an environment
+        is built reads its libraries from disk), up to WARMUP_MAX_SECONDS.
+        Every sweep runs this twice per variant (time and peak memory), so its
+        length is a real share of a sweep's cost.
         """
-        deadline = time.perf_counter() + WARMUP_SECONDS
+        started = time.perf_counter()
         self.warm_up_times.clear()
-        while len(self.warm_up_times) < WARMUP_CALLS:
+        while True:
             start = time.perf_counter()
             self.run()
-            self.warm_up_times.append(time.perf_counter() - start)
-            if time.perf_counter() >= deadline:
-                break
-        return len(self.warm_up_times)
+            now = time.perf_counter()
+            self.warm_up_times.append(now - start)
+            enough = len(self.warm_up_times) >= WARMUP_CALLS or now - started >= WARMUP_SECONDS
+            steady = self.warm_up_times[-1] <= STEADY_RATIO * min(self.warm_up_times)
+            if enough and (steady or now - started >= WARMUP_MAX_SECONDS):
+                return len(self.warm_up_times)
+
+
+def timed_body(fn: Callable[..., Any], args: tuple[Any, ...], sync: Callable[[Any], None]) -> Callable[[], Any]:
+    """One call of ``fn(*args)`` and the wait for its output, with no attribute read or frame more than that.
+
+    Where the synchronization does nothing (``does_nothing``: torch on the CPU)
+    it is not called at all: the body is a C-level ``partial``, cheaper than a
+    Python ``lambda: fn(x)``. Elsewhere a closure over the three, no ``self.``
+    lookups per call.
+    """
+    if getattr(sync, "does_nothing", False):
+        return functools.partial(fn, *args)
+
+    def timed() -> Any:
+        out = fn(*args)
+        sync(out)
+        return out
+
+    return timed
 
 
 def _timed_function(framework: str, fn: Callable[..., Any], kwargs: Mapping[str, Any]) -> Callable[..., Any]:
@@ -195,7 +223,10 @@ class MLXBackend(Backend):
 
 
 def _no_sync(_out: Any) -> None:
-    """torch CPU ops return only once their result is computed: nothing to wait for."""
+    """torch CPU ops return only once their result is computed: nothing to wait for (so never called when timed)."""
+
+
+_no_sync.does_nothing = True  # type: ignore[attr-defined]
 
 
 def _cuda_sync(_out: Any) -> None:
