@@ -1,0 +1,130 @@
+"""A plain ``asv run`` of this configuration, as fast and as pointed as the main job (installed by the ASV plugin).
+
+- **Launch method.** ASV's default spawns a Python per benchmark, each
+  importing torch and MLX again (about 1.7 s per variant process here). Where
+  neither the configuration nor the command line names a launch method, Linux
+  uses ASV's ``forkserver``: the suite, frameworks included, is imported once
+  per commit and each benchmark forked from it (what ``mlxbench bench``
+  does). macOS keeps ``spawn``: Metal does not survive a fork.
+- **Absent backends.** A benchmark of a backend the environment lacks (no GPU,
+  no ``mx.compile`` in an old release) is filed as n/a, ASV's NaN, with the
+  reason on stderr, without a process of its own: which backends are absent is
+  asked once per environment and commit, in one process. Every machine keeps
+  every benchmark name, so results from many chips still merge.
+- **Which commits.** In pinned mode (the matrix pins torch) the timeline's head
+  is a torch release, which a pinned environment measures as the MLX before
+  it: a bare ``asv run`` measures the newest MLX release instead, and
+  ``asv run ALL`` the MLX releases. Timeline mode keeps ASV's meaning (the head,
+  every commit); ranges, ``asv continuous`` and ``asv find`` are ASV's own.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from asv import runner
+from asv.commands import run as run_command
+
+from mlxbench.history.commits import pinned_torch
+from mlxbench.stack import timeline
+from mlxbench.stack.releases import TAG_PREFIX
+
+BACKEND = re.compile(r"\.\w+?_(?P<backend>(?:mlx|torch)_\w+)$")
+_PROBE = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from mlxbench.harness.backends import BACKENDS
+absent = {}
+for name, backend in BACKENDS.items():
+    try:
+        reason = backend.unavailable()
+    except Exception as exc:
+        reason = None  # let the benchmark itself report it
+    if reason:
+        absent[name] = reason
+print("MLXBENCH-ABSENT " + json.dumps(absent))
+"""
+_absent: dict[int, dict[str, str]] = {}
+_originals: dict[str, Any] = {}
+
+
+def default_launch_method(launch_method: str | None) -> str | None:
+    """``forkserver`` on Linux where none was chosen (``None``/``auto``); otherwise what was chosen."""
+    if launch_method in (None, "auto") and sys.platform == "linux":
+        return "forkserver"
+    return launch_method
+
+
+def absent_backends(spawner: Any) -> dict[str, str]:
+    """Backend -> why this spawner's environment lacks it; asked once, in one process of that environment."""
+    key = id(spawner)
+    if key not in _absent:
+        env_vars = {**os.environ, **getattr(spawner.env, "env_vars", {})}
+        root = str(Path(spawner.benchmark_dir).parent)
+        with tempfile.TemporaryDirectory() as cwd:
+            out = spawner.env.run(
+                ["-c", _PROBE, root], dots=False, display_error=False, valid_return_codes=None, cwd=cwd, env=env_vars
+            )
+        line = next((x for x in str(out).splitlines() if x.startswith("MLXBENCH-ABSENT ")), None)
+        try:
+            _absent[key] = dict(json.loads(line.split(" ", 1)[1])) if line else {}
+        except ValueError:
+            _absent[key] = {}
+    return _absent[key]
+
+
+def not_available(benchmark: dict[str, Any], reason: str) -> runner.BenchmarkResult:
+    """ASV's n/a for every parameter combination of ``benchmark`` (NaN, as setup raising NotImplementedError)."""
+    count = math.prod(len(p) for p in benchmark["params"]) if benchmark["params"] else 1
+    return runner.BenchmarkResult(
+        result=[math.nan] * count,
+        samples=[None] * count,
+        number=[None] * count,
+        errcode=0,
+        stderr=f"n/a: {reason}",
+        profile=None,
+    )
+
+
+def _get_spawner(env: Any, benchmark_dir: str, launch_method: str | None) -> Any:
+    return _originals["get_spawner"](env, benchmark_dir, default_launch_method(launch_method))
+
+
+def _run_benchmark(benchmark: dict[str, Any], spawner: Any, profile: bool, *args: Any, **kwargs: Any) -> Any:
+    found = BACKEND.search(benchmark["name"])
+    if found and (reason := absent_backends(spawner).get(found["backend"])):
+        return not_available(benchmark, reason)
+    return _originals["run_benchmark"](benchmark, spawner, profile, *args, **kwargs)
+
+
+def mode_commits(conf: Any, range_spec: Any) -> Any:
+    """The range ``asv run`` measures: in pinned mode a bare run is the newest MLX release, ``ALL`` every one."""
+    if range_spec not in (None, "ALL") or not pinned_torch({"matrix": getattr(conf, "matrix", {})}):
+        return range_spec
+    mlx = [h for tag, h in timeline.tags(Path(conf.repo)).items() if tag.startswith(TAG_PREFIX["mlx"])]
+    if not mlx:
+        return range_spec
+    return [mlx[-1]] if range_spec is None else mlx
+
+
+def _run(cls: Any, conf: Any, range_spec: Any = None, *args: Any, **kwargs: Any) -> Any:
+    return _originals["run"](cls, conf, mode_commits(conf, range_spec), *args, **kwargs)
+
+
+def install() -> None:
+    """Patch ASV's launcher, per-benchmark runner and ``asv run``'s default range (once per process)."""
+    if _originals:
+        return
+    _originals["get_spawner"] = runner.get_spawner
+    _originals["run_benchmark"] = runner.run_benchmark
+    _originals["run"] = run_command.Run.run.__func__
+    runner.get_spawner = _get_spawner
+    runner.run_benchmark = _run_benchmark
+    run_command.Run.run = classmethod(_run)

@@ -1,0 +1,103 @@
+"""A plain `asv run` of this configuration: forkserver where safe, no process for an absent backend, the mode's
+newest release for a bare run."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from asv import runner
+from asv.commands import run as run_command
+
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import asv_environment, asv_launch, asv_run, layout
+from mlxbench.stack import releases
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class ProbingEnv:
+    """An ASV environment whose ``run`` executes in this interpreter, counting the processes it starts."""
+
+    env_vars: dict[str, str] = {}
+
+    def __init__(self) -> None:
+        self.processes: list[list[str]] = []
+
+    def run(self, args: list[str], **kwargs: object) -> str:
+        self.processes.append(args)
+        proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, cwd=kwargs.get("cwd"))
+        return proc.stdout
+
+
+def benchmark(name: str) -> dict:
+    return {"name": name, "params": [["'a'", "'b'"], ["'x'"]]}
+
+
+def test_the_plugin_patches_asv_once():
+    assert asv_environment.asv_launch is asv_launch  # loaded with the plugin asv.conf.json names
+    assert runner.get_spawner is asv_launch._get_spawner and runner.run_benchmark is asv_launch._run_benchmark
+    assert run_command.Run.run.__func__ is asv_launch._run
+    asv_launch.install()  # a second load changes nothing
+    assert asv_launch._originals["run_benchmark"] is not asv_launch._run_benchmark
+
+
+def test_linux_forks_each_benchmark_from_one_import_unless_told_otherwise(monkeypatch):
+    monkeypatch.setattr(asv_launch.sys, "platform", "linux")
+    assert asv_launch.default_launch_method(None) == asv_launch.default_launch_method("auto") == "forkserver"
+    assert asv_launch.default_launch_method("spawn") == "spawn"  # --launch-method or the configuration wins
+    monkeypatch.setattr(asv_launch.sys, "platform", "darwin")
+    assert asv_launch.default_launch_method("auto") == "auto"  # Metal does not survive fork
+
+
+def test_absent_backends_cost_no_benchmark_process(monkeypatch):
+    """One probe process per environment and commit; a benchmark of a backend it lacks runs in none."""
+    env = ProbingEnv()
+    spawner = SimpleNamespace(env=env, benchmark_dir=str(ROOT / "benchmarks"))
+    ran: list[str] = []
+    monkeypatch.setitem(asv_launch._originals, "run_benchmark", lambda b, *a, **k: ran.append(b["name"]) or "ran")
+    absent = {name for name, b in BACKENDS.items() if b.unavailable()}
+    present = set(BACKENDS) - absent
+    assert absent and present  # this machine lacks some backend (a GPU) and has others
+    for name in BACKENDS:
+        result = asv_launch._run_benchmark(benchmark(f"ops.ReLU.time_{name}"), spawner, False)
+        if name in absent:
+            assert all(math.isnan(v) for v in result.result) and len(result.result) == 2
+            assert result.errcode == 0 and result.stderr.startswith("n/a: ")
+    assert set(ran) == {f"ops.ReLU.time_{name}" for name in present}
+    assert len(env.processes) == 1  # the probe, once for the spawner: no process per absent benchmark
+
+
+def test_an_unreadable_probe_runs_every_benchmark(monkeypatch):
+    env = SimpleNamespace(env_vars={}, run=lambda *a, **k: "Traceback: something broke")
+    spawner = SimpleNamespace(env=env, benchmark_dir=str(ROOT / "benchmarks"))
+    monkeypatch.setitem(asv_launch._originals, "run_benchmark", lambda *a, **k: "ran")
+    assert asv_launch._run_benchmark(benchmark("ops.ReLU.time_torch_cuda"), spawner, False) == "ran"
+
+
+@pytest.fixture(scope="module")
+def tags() -> dict[str, str]:
+    return asv_run.sync_timeline(asv_run.asv_conf())
+
+
+def test_a_bare_asv_run_in_pinned_mode_measures_the_newest_mlx_release(tags):
+    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    newest = f"v{releases.load('mlx')[-1].version}"
+    assert list(tags)[-1] != newest  # the timeline's head is a torch release
+    assert asv_launch.mode_commits(conf, None) == [tags[newest]]
+    every = asv_launch.mode_commits(conf, "ALL")
+    assert every == [h for t, h in tags.items() if t.startswith("v")] and every[-1] == tags[newest]
+    assert asv_launch.mode_commits(conf, "v0.31.1^!") == "v0.31.1^!"  # a range is ASV's own
+
+
+def test_timeline_mode_keeps_asvs_head(tags):
+    conf = SimpleNamespace(matrix={"req": {"numpy": [""]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    assert asv_launch.mode_commits(conf, None) is None and asv_launch.mode_commits(conf, "ALL") == "ALL"
+
+
+def test_the_configuration_loads_the_plugin_that_installs_this():
+    assert ".mlxbench.history.asv_environment" in layout.load_conf(ROOT / "asv.conf.json")["plugins"]
