@@ -6,6 +6,7 @@ import argparse
 import importlib.metadata
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -41,12 +42,18 @@ def test_verify_tiny_passes_on_the_cpu_backends_through_the_cli():
         "verify", "--preset", "tiny", "--backend", "mlx_cpu", "--backend", "mlx_cpu_compile", "--backend", "torch_cpu"
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert "0 failed" in proc.stdout
-    for col in ("op", "variant", "backend", "error", "tolerance", "ok"):
-        assert col in proc.stdout
-    assert "of tolerance" in proc.stdout and "exact" in proc.stdout  # errors read against their allowance
+    # everything passed: one summary line per backend, no row per check
+    lines = proc.stdout.splitlines()
+    backends = ("mlx_cpu", "mlx_cpu_compile", "torch_cpu")
+    assert len(lines) == len(backends), lines
+    for backend, line in zip(backends, lines):
+        assert re.fullmatch(rf"{backend}: (\d+) of \1 checks ok over \d+ ops \(all ok\)", line), line
     # not a terminal: one progress line per op on stderr instead of a bar that never draws
     assert [line.split()[1] for line in proc.stderr.splitlines() if line.startswith("verify: ")] == list(CATALOG)
+    every = run("verify", "--preset", "tiny", "--op", "ReLU", "--backend", "torch_cpu", "--all")
+    for col in ("op", "variant", "backend", "error", "tolerance", "ok"):
+        assert col in every.stdout
+    assert "of tolerance" in every.stdout or "exact" in every.stdout  # errors read against their allowance
 
 
 def test_verify_names_each_skipped_backend_once_with_its_reason():
@@ -68,7 +75,8 @@ def test_verify_exits_1_on_a_disagreement(monkeypatch, capsys):
     broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
     monkeypatch.setitem(selection.CATALOG, "ReLU", broken)
     assert main(["verify", "--preset", "tiny", "--op", "ReLU", "--backend", "torch_cpu"]) == 1
-    assert "FAIL" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "FAIL" in out and "torch_cpu: 0 of" in out and "FAILED" in out
 
 
 def test_verify_with_no_runnable_backend_is_not_a_pass(capsys):

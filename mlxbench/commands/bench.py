@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
     p.add_argument("--rerun", action="store_true", help="measure again what this machine already has at this release")
+    p.add_argument("--detailed", action="store_true", help="also print the per-variant table (default: the average)")
     p.set_defaults(func=run)
 
 
@@ -37,15 +39,22 @@ def run(args: argparse.Namespace) -> int:
     preset = selection.preset(args.preset)
     ops = selection.ops(args.op)
     ran = asv_run.run(preset, ops, selection.backends(args.backend), args.machine, args.quick, rerun=args.rerun)
+    if ran.plan is not None and not ran.measured:
+        print(
+            f"nothing new measured: {ran.plan.machine['machine']!r} already has mlx {ran.plan.tag} in "
+            f"{output.shown(ran.plan.results_dir / ran.plan.machine['machine'])} (kept as it is); "
+            f"`mlxbench bench{output.preset_flag(preset)} --rerun` measures it again",
+            file=sys.stderr,
+        )
     if ran.plan is not None:
-        print(summary(ran.plan, ops, preset))
+        print(summary(ran.plan, ops, preset, detailed=args.detailed))
     if ran.code == 0:
         output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
     return ran.code
 
 
-def summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
-    """The average and detailed tables of what this run selected, at this release, in its own series."""
+def summary(p: Plan, ops: Sequence[Op], preset: str, detailed: bool = False) -> str:
+    """The average table of what this run selected, at this release, in its own series (and the detailed one)."""
     from mlxbench.report import render
     from mlxbench.report.tables import Report
     from mlxbench.store import results
@@ -56,5 +65,6 @@ def summary(p: Plan, ops: Sequence[Op], preset: str) -> str:
         report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
     except UsageError as exc:
         return f"no results of {p.tag} to show: {exc}"
-    tables = [table for s in report.series for table in (report.average(s, p.tag), report.detailed(s, p.tag))]
+    kinds = (report.average, report.detailed) if detailed else (report.average,)
+    tables = [kind(s, p.tag) for s in report.series for kind in kinds]
     return render.render(tables, "markdown") if tables else f"no results of {p.tag} in {', '.join(p.series)}"

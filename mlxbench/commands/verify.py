@@ -24,19 +24,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     options.add_selection(p)
     p.add_argument("--seed", type=int, default=0, help="input seed (default: 0)")
+    p.add_argument("--all", action="store_true", help="print every check, not only the failures")
     p.set_defaults(func=run)
 
 
-def _verify_table(rows: Sequence[Row]) -> Table:
-    """Every check that ran; skipped backends get one line each under the table instead."""
-    table = Table(title="verification against float64")
+def _verify_table(rows: Sequence[Row], every: bool) -> Table | None:
+    """The checks that failed (every check that ran with ``every``); None when there is nothing to list."""
+    shown = [r for r in rows if r.status != "skipped" and (every or r.failed)]
+    if not shown:
+        return None
+    table = Table(title="verification against float64" + ("" if every else ": failures"))
     for col in ("op", "variant", "backend", "error", "tolerance", "ok"):
         table.add_column(col, justify="right" if col == "error" else "left")
-    for r in rows:
-        if r.status != "skipped":
-            ok = "ok" if r.status == "ok" else f"[red]FAIL[/red] {escape(r.detail)}"
-            table.add_row(r.op, r.variant, r.backend, r.error, r.tolerance, ok)
+    for r in shown:
+        ok = "ok" if r.status == "ok" else f"[red]FAIL[/red] {escape(r.detail)}"
+        table.add_row(r.op, r.variant, r.backend, r.error, r.tolerance, ok)
     return table
+
+
+def backend_lines(rows: Sequence[Row]) -> list[str]:
+    """One line per backend that ran: its checks passed and failed, over how many ops."""
+    out = []
+    for backend in dict.fromkeys(r.backend for r in rows if r.status != "skipped"):
+        mine = [r for r in rows if r.backend == backend and r.status != "skipped"]
+        failed = sum(r.failed for r in mine)
+        ops = len({r.op for r in mine})
+        verdict = f"{failed} FAILED" if failed else "all ok"
+        out.append(f"{backend}: {len(mine) - failed} of {len(mine)} checks ok over {ops} ops ({verdict})")
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,10 +73,12 @@ def run(args: argparse.Namespace) -> int:
                 progress.advance(task)
 
             rows = verify(ops, preset, backends, seed=args.seed, on_variant=advance)
-    out.print(_verify_table(rows))
+    if (table := _verify_table(rows, args.all)) is not None:
+        out.print(table)
+    for line in backend_lines(rows):
+        out.print(escape(line))
     failed = sum(r.failed for r in rows)
     passed = sum(r.status == "ok" for r in rows)
-    out.print(f"{passed} ok, {failed} failed")
     for line in skipped(rows):
         out.print(f"  {escape(line)}")
     if passed + failed == 0:

@@ -198,6 +198,14 @@ class Ran:
     code: int
     plan: Plan | None = None
     """None when nothing ran: every selected backend failed verification."""
+    measured: bool = True
+    """False when this machine already had this release (kept as it is, nothing verified or run)."""
+
+
+def already_measured(p: Plan) -> bool:
+    """Whether every series of the plan already has a result file at its commit: ASV would skip the commit."""
+    folder = p.results_dir / p.machine["machine"]
+    return all((folder / f"{p.commit[:8]}-{series}.json").is_file() for series in p.series)
 
 
 def run(
@@ -209,7 +217,15 @@ def run(
     rerun: bool = False,
     config: Path | None = None,
 ) -> Ran:
-    """Verify, plan and run the main job; ASV's exit status and the plan, for the command to show what it measured."""
+    """Verify, plan and run the main job; ASV's exit status and the plan, for the command to show what it measured.
+
+    A release this machine already has is kept as it is, without verifying or running anything (``rerun``
+    measures it again).
+    """
+    if not (rerun or quick):
+        first = plan(preset, ops, runnable(backends), machine_name, quick, rerun, config)
+        if already_measured(first):
+            return Ran(0, first, measured=False)
     chosen = verify.passing(ops, preset, runnable(backends), lambda line: print(line, file=sys.stderr))
     if not chosen:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
