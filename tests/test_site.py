@@ -346,3 +346,12 @@ def test_a_chip_page_reads_on_a_phone(browser, server):
         assert widths and max(widths) <= 390
     finally:
         browser.set_window_size(1280, 900)
+
+
+def test_the_front_page_opened_from_disk_says_how_to_view_it(browser, published, server):
+    browser.get((published / "index.html").as_uri())
+    notice = wait_for(browser, "var p = document.querySelector('.mlxbench-from-disk'); return p && p.textContent;")
+    assert "asv preview" in notice and "chip pages" in notice
+    browser.get(f"{server}/index.html")
+    wait_for(browser, "return typeof $ !== 'undefined' && $.asv && $.asv.main_json;")
+    assert browser.execute_script("return document.querySelector('.mlxbench-from-disk');") is None  # served: none

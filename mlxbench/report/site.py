@@ -201,6 +201,19 @@ def measured(html_dir: Path) -> list[str]:
     return names
 
 
+FROM_DISK_TEXT = (
+    "Opened from disk: a browser refuses the data this page loads from files. Run <code>asv preview</code> "
+    "(or <code>python -m http.server --directory html</code>) and open the address it prints; the "
+    f'<a href="{CHIPS_DIR}/index.html">chip pages</a> open from disk as they are.'
+)
+FROM_DISK = (
+    'if (location.protocol === "file:") { document.addEventListener("DOMContentLoaded", function () { '
+    'var p = document.createElement("p"); p.className = "mlxbench-from-disk"; '
+    f"p.innerHTML = {json.dumps(FROM_DISK_TEXT)}; document.body.insertBefore(p, document.body.firstChild); }}); }}"
+)
+"""ASV's front page fetches its data, which browsers refuse over file://: it says so in one line, and how to view."""
+
+
 def readable(html_dir: Path) -> None:
     """Add mlxbench's layer to ASV's published pages in ``html_dir`` (once; a second call changes nothing).
 
@@ -228,6 +241,7 @@ def readable(html_dir: Path) -> None:
     data = json.dumps({"measured": measured(html_dir)})
     head = (
         f"    <script>window.MLXBENCH_SITE = {data};</script>\n"
+        f"    <script>{FROM_DISK}</script>\n"
         f'    <link href="{SITE_FILES[1]}" rel="stylesheet" type="text/css"/>\n'
         f'    <script type="text/javascript" src="{SITE_FILES[0]}"></script>\n'
         "  </head>"
