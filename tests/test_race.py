@@ -300,17 +300,27 @@ def test_a_pinned_and_a_timeline_run_of_the_same_commit_both_stay(both_modes, ta
     assert report.average(timeline_series, "v0.32.4").title.endswith("mlx v0.32.4, torch 2.14.1 (timeline)")
 
 
-def test_readme_shows_both_frameworks_histories_and_the_race_after_them(both_modes, tags, tmp_path):
+def test_readme_shows_the_average_then_both_frameworks_histories_and_the_race_as_plots(both_modes, tags, tmp_path):
+    """The wide tables (a column per release) live on the chip page the README links; the README keeps the
+    average table and the plots."""
     doc = tmp_path / "README.md"
     doc.write_text(f"{readme.START}\n{readme.END}\n")
     readme.update(doc, Report(results.load(both_modes, tags)), tmp_path / "docs")
     text = doc.read_text()
     titles = re.findall(r"^### (.*)$", text, flags=re.M)
-    assert [t.split(":")[0] for t in titles] == ["Average benchmark", "History", "Race", "History", "History", "Race"]
+    assert [t.split(":")[0] for t in titles] == ["Average benchmark"]
     assert titles[0].endswith("mlx v0.32.4, torch 2.13.0 (pinned)")
-    assert "cpu (torch_cpu) across torch releases" in titles[4]  # the timeline's torch history; the pinned one has 1
-    for name in ("race-fixture-cpu-virtualenv-py3-11-numpy-packaging-torch2-13-0-mlx_cpu-torch_cpu.png",):
-        assert (tmp_path / "docs" / name).exists() and f"(docs/{name})" in text
+    assert "[`html/chips/fixture-cpu.html`](html/chips/fixture-cpu.html)" in text
+    images = re.findall(r"^!\[(.*?)\]\((docs/[^)]+)\)$", text, flags=re.M)
+    alts = [alt.split(": ", 1)[1] for alt, _ in images]
+    assert alts == [
+        "mlx_cpu across MLX releases",
+        "mlx_cpu vs torch_cpu over time",
+        "mlx_cpu across MLX releases",
+        "torch_cpu across torch releases",  # the timeline's torch history; the pinned one has 1 column
+        "mlx_cpu vs torch_cpu over time",
+    ]
+    assert all((tmp_path / path).exists() for _, path in images)
 
 
 def test_race_plots_are_written_per_series(timeline_only, tags, tmp_path):

@@ -324,8 +324,10 @@ def test_readme_section_is_rewritten_between_markers_only(loaded, tmp_path):
     assert "old table" not in text and "Average benchmark: fixture-cpu" in text
     assert "![fixture-cpu: mlx_cpu across MLX releases](docs/history-fixture-cpu-mlx_cpu.png)" in text
     assert (tmp_path / "docs" / "history-fixture-cpu-mlx_cpu.png").exists()
-    assert text.index("### History: fixture-cpu, mlx_cpu") < text.index("### Race: fixture-cpu, mlx_cpu vs cpu")
-    assert "![fixture-cpu: mlx_cpu vs torch_cpu over time](docs/race-fixture-cpu-mlx_cpu-torch_cpu.png)" in text
+    race = "![fixture-cpu: mlx_cpu vs torch_cpu over time](docs/race-fixture-cpu-mlx_cpu-torch_cpu.png)"
+    assert text.index("(docs/history-fixture-cpu-mlx_cpu.png)") < text.index(race)
+    assert "### History" not in text and "### Race" not in text  # the wide tables are on the chip page it links
+    assert "[`html/chips/fixture-cpu.html`](html/chips/fixture-cpu.html)" in text
     doc.write_text("no markers\n")
     with pytest.raises(UsageError, match="no results markers"):
         readme.update(doc, Report(loaded), tmp_path / "docs")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.report import plots, render
+from mlxbench.report import pages, plots, render
 from mlxbench.report.formatting import FRAMEWORK_NAMES
 from mlxbench.report.tables import Report
 
@@ -21,13 +21,13 @@ END = "<!-- mlxbench:results:end -->"
 
 
 def section(report: Report, readme: Path, plot_dir: Path) -> str:
-    """Each chip configuration's tables, from one machine: the one with the longest history (never spliced).
+    """Each chip configuration's answer, from one machine: the one with the longest history (never spliced).
 
-    Per series of that machine (pinned environment first): the average table
-    at its newest commit (the machine's first series only), then per framework
-    the history of its first backend that has more than one release, then the
-    race of the first pair of backends measured together at more than one
-    commit, each with its figure.
+    Per machine: the average table at its newest commit and a link to its chip
+    page, which holds the wide tables (history and race, one column per
+    release); per series, the history plot of each framework's first backend
+    with more than one release, and the race plot of the first pair of
+    backends measured together at more than one commit.
     """
     parts: list[str] = []
     averaged: set[str] = set()
@@ -40,6 +40,11 @@ def section(report: Report, readme: Path, plot_dir: Path) -> str:
         if machine not in averaged:
             averaged.add(machine)
             parts.append(render.markdown(report.average(series, releases[-1])))
+            page = f"html/chips/{pages.page_name(machine)}"
+            parts.append(
+                f"History and race tables, one column per release, and every variant: {render.md_text(machine)}'s "
+                f"chip page, [`{page}`]({page}) (`mlxbench publish` writes it; it opens from disk).\n"
+            )
         for framework in FRAMEWORK_NAMES:
             backend = next(
                 (b for b in backends if BACKENDS[b].framework == framework and len(report.points(series, b)) > 1), None
@@ -53,12 +58,10 @@ def section(report: Report, readme: Path, plot_dir: Path) -> str:
                         readme,
                     )
                 )
-                parts.append(render.markdown(report.history(series, backend)))
         race = next((r for r in report.races(series) if len(report.race_points(series, *r)) > 1), None)
         if race is not None:
             figure = plots.race_figure(report, series, *race, plots.race_path(plot_dir, series, *race))
             parts.append(_image(f"{report.label(series)}: {race[0]} vs {race[1]} over time", figure, readme))
-            parts.append(render.markdown(report.race(series, *race)))
     if not parts:
         raise UsageError("no results to put in the README")
     return "\n".join(parts)
