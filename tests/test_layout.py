@@ -60,6 +60,20 @@ def test_timeline_mode_has_a_configuration_without_torch_writing_to_the_presets_
     assert conf["env_dir"] == str((root / ".asv" / "env").resolve())
 
 
+@pytest.mark.parametrize("preset", ["default", "tiny"])
+def test_a_trial_run_writes_outside_every_history(root, preset):
+    """--quick: one sample per benchmark, a check of the set-up: its own results and site, the same environments."""
+    for base, mode in ((layout.asv_config(preset, root), "pinned"), (layout.timeline_config(preset, root), "timeline")):
+        path = layout.trial_config(base, preset, root)
+        assert path.parent == root / ".asv" / "trial" / preset / ("pinned" if mode == "pinned" else "timeline-mode")
+        conf, history = layout.load_conf(path), layout.load_conf(base)
+        results = path.parent / conf["results_dir"]
+        assert results != layout.results_dir(preset, root) and (root / "results") not in results.parents
+        assert results.resolve() != Path(base.parent / history["results_dir"]).resolve()
+        assert conf["env_dir"] == str((root / ".asv" / "env").resolve()) and conf["matrix"] == history["matrix"]
+        assert conf[layout.PRESET_KEY] == preset
+
+
 def test_the_suite_refuses_a_preset_its_configuration_does_not_keep(root):
     tiny = layout.asv_config("tiny", root).parent
     layout.check_preset("tiny", {})  # not under ASV (or ASV's `existing` environment): nothing to check
