@@ -1,7 +1,7 @@
 """Benchmarks the harness itself: what the timed body adds, does ASV measure what a tight loop measures,
 what does a sweep cost and how well do two sweeps agree?
 
-    .venv/bin/python tools/harness_bench.py body        # Prepared.run against a bare call of the same function
+    .venv/bin/python tools/harness_bench.py body        # the timed body against a bare call of the same function
     .venv/bin/python tools/harness_bench.py agreement   # ASV's median vs a perf_counter loop, interleaved
     .venv/bin/python tools/harness_bench.py sweep       # two full default-preset asv runs: wall, samples, agreement
     .venv/bin/python tools/harness_bench.py sweep --sampling fixed   # the same with the former 1 s per variant
@@ -132,11 +132,20 @@ def _fastest(fn, calls: int) -> float:
 
 
 def _body_row(label: str, prepared, framework_fn=None) -> tuple[str, float]:
-    """Interleaved rounds of Prepared.run, the bare call and (where given) the framework's function."""
+    """Interleaved rounds of the timed body (``Prepared.timed``), the bare call and (where given) the framework's.
+
+    The bare call is what a user writes: ``lambda: fn(*args)`` where the synchronization does nothing (torch on
+    the CPU), ``lambda: sync(fn(*args))`` elsewhere.
+    """
     fn, args, sync = prepared.fn, prepared.args, prepared.sync
-    sides = {"run": prepared.run, "bare": lambda: sync(fn(*args))}
-    if framework_fn is not None:
-        sides["framework"] = lambda: sync(framework_fn(*args))
+    if getattr(sync, "does_nothing", False):
+        sides = {"run": prepared.timed, "bare": lambda: fn(*args)}
+        if framework_fn is not None:
+            sides["framework"] = lambda: framework_fn(*args)
+    else:
+        sides = {"run": prepared.timed, "bare": lambda: sync(fn(*args))}
+        if framework_fn is not None:
+            sides["framework"] = lambda: sync(framework_fn(*args))
     best = dict.fromkeys(sides, math.inf)
     for _ in range(BODY_ROUNDS):
         for name, side in sides.items():
@@ -148,7 +157,7 @@ def _body_row(label: str, prepared, framework_fn=None) -> tuple[str, float]:
 
 
 def body() -> list[str]:
-    """What Prepared.run adds to one call of the op: against the same function called bare, and the framework's own.
+    """What the timed body adds to one call of the op: against the same function called bare, and the framework's.
 
     A trivial op (``abs`` of an int, torch_cpu's no-op synchronizer) isolates the
     body's own cost; ReLU on the tiny preset (a few elements) is the cheapest real
@@ -158,8 +167,8 @@ def body() -> list[str]:
     import importlib
 
     lines = [
-        "| op, backend | Prepared.run (us) | bare `sync(fn(*args))` (us) | body overhead (us) | "
-        "framework call `sync(f(*args))` (us) | catalog function + body (us) |",
+        "| op, backend | timed body (us) | bare `fn(*args)`, synced where needed (us) | body overhead (us) | "
+        "framework call (us) | catalog function + body (us) |",
         "|---|---|---|---|---|---|",
     ]
     trivial = Prepared(fn=abs, args=(-1,), sync=BACKENDS["torch_cpu"].synchronizer(), to_numpy=lambda out: out)
@@ -172,7 +181,7 @@ def body() -> list[str]:
         prepared = BACKENDS[backend].prepare(CATALOG[op], variant, CATALOG[op].make_inputs(variant))
         lines.append(_body_row(f"{op}, {backend}", prepared, getattr(importlib.import_module(module), attr))[0])
     lines.append(
-        f"\nPrepared.run adds {overhead:.3f} us to a bare call of the same trivial function (target: 0.1 us). "
+        f"\nThe timed body adds {overhead:.3f} us to a bare call of the same trivial function (target: 0.1 us). "
         "The last column adds the catalog's own function (one Python frame around the framework call, "
         "the same on both sides of every comparison). MLX's tiny calls can vary by microseconds between "
         "rounds (its CPU stream hands each eval to a worker thread), so its row resolves less."
