@@ -10,8 +10,8 @@ import pytest
 from mlxbench import verdicts
 from mlxbench.errors import UsageError
 from mlxbench.history import compare
-from mlxbench.history.compare import Floor, Point
 from mlxbench.stack import releases
+from mlxbench.verdicts import Floor, Point
 
 
 def _point(median: float, spread: float = 0.01, n: int = 40, seed: int = 0) -> Point:

@@ -97,7 +97,7 @@ def test_only_asv_result_files_are_results(tmp_path):
     (tmp_path / "not-a-machine").mkdir()
     assert [p.name for p in files.result_files(folder)] == [f"{COMMIT[:8]}-{ENV}.json"]
     assert files.result_files(folder, "fedcba98" + COMMIT[8:]) == []
-    assert files.machine_dirs(tmp_path) == [folder]
+    assert files.machine_dirs(tmp_path) == [folder]  # not-a-machine holds nothing of a machine
 
 
 def test_a_file_holds_a_measurement_only_with_a_positive_finite_median():

@@ -51,7 +51,8 @@ for name, backend in BACKENDS.items():
         absent[name] = reason
 print("MLXBENCH-ABSENT " + json.dumps(absent))
 """
-_absent: dict[int, dict[str, str]] = {}
+CACHE = "_mlxbench_absent"
+"""The spawner's attribute holding its environment's absent backends (asked once per spawner)."""
 _originals: dict[str, Any] = {}
 
 
@@ -64,8 +65,7 @@ def default_launch_method(launch_method: str | None) -> str | None:
 
 def absent_backends(spawner: Any) -> dict[str, str]:
     """Backend -> why this spawner's environment lacks it; asked once, in one process of that environment."""
-    key = id(spawner)
-    if key not in _absent:
+    if not hasattr(spawner, CACHE):
         env_vars = {**os.environ, **getattr(spawner.env, "env_vars", {})}
         root = str(Path(spawner.benchmark_dir).parent)
         with tempfile.TemporaryDirectory() as cwd:
@@ -74,10 +74,11 @@ def absent_backends(spawner: Any) -> dict[str, str]:
             )
         line = next((x for x in str(out).splitlines() if x.startswith("MLXBENCH-ABSENT ")), None)
         try:
-            _absent[key] = dict(json.loads(line.split(" ", 1)[1])) if line else {}
+            absent = dict(json.loads(line.split(" ", 1)[1])) if line else {}
         except ValueError:
-            _absent[key] = {}
-    return _absent[key]
+            absent = {}
+        setattr(spawner, CACHE, absent)
+    return getattr(spawner, CACHE)
 
 
 def not_available(benchmark: dict[str, Any], reason: str) -> runner.BenchmarkResult:

@@ -46,16 +46,24 @@ def write_json_lines(path: Path, docs: Iterable[Mapping[str, Any]]) -> None:
     write_atomic(path, "".join(json.dumps(doc, sort_keys=True) + "\n" for doc in docs))
 
 
+OWN_FILES = ("load.jsonl", "repeatability.jsonl", "repeatability.json", "ceilings.jsonl")
+"""mlxbench's files beside ASV's in a machine folder (the stores of :mod:`mlxbench.store` name them too)."""
+
+
+def _is_machine_dir(path: Path) -> bool:
+    if not path.is_dir():
+        return False
+    if any((path / name).exists() for name in (MACHINE_FILE, *OWN_FILES)):
+        return True
+    return any(RESULT_FILE.match(f.name) for f in path.glob("*.json"))
+
+
 def machine_dirs(results_dir: Path) -> list[Path]:
-    """The machine folders of a results directory: subfolders with a machine.json or at least one result file."""
+    """The machine folders of a results directory: subfolders with machine.json, a result file or mlxbench's own."""
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
         return []
-    return [
-        p
-        for p in sorted(results_dir.iterdir())
-        if p.is_dir() and ((p / MACHINE_FILE).exists() or any(RESULT_FILE.match(f.name) for f in p.glob("*.json")))
-    ]
+    return [p for p in sorted(results_dir.iterdir()) if _is_machine_dir(p)]
 
 
 def result_files(machine_dir: Path, commit: str | None = None) -> list[Path]:
