@@ -20,7 +20,7 @@ from mlxbench.catalog import CATALOG, frameworks
 from mlxbench.catalog.frameworks import LazyModule
 from mlxbench.harness import asv_suite, audit
 from mlxbench.harness.asv_suite import benchmark_class
-from mlxbench.harness.backends import BACKENDS, MLXBackend, Prepared, TorchBackend
+from mlxbench.harness.backends import BACKENDS, MLXBackend, Prepared, TorchBackend, timed_body
 
 
 @pytest.mark.parametrize("op", list(CATALOG))
@@ -51,9 +51,12 @@ class _Planted:
 
 
 def _subclass(run: Callable[[Prepared], object]) -> Callable[[Prepared], Prepared]:
+    """The prepared call with a timed body of its own: ``run(prepared)`` instead of the op and its sync."""
+
     def bug(p: Prepared) -> Prepared:
-        cls = type("Buggy", (Prepared,), {"run": run})
-        return cls(p.fn, p.args, p.sync, p.to_numpy)
+        buggy = Prepared(p.fn, p.args, p.sync, p.to_numpy)
+        buggy.timed = lambda: run(buggy)
+        return buggy
 
     return bug
 
@@ -103,7 +106,11 @@ PLANTED = {
         _subclass(lambda p: (p.sync(p.args[0]), p.fn(*p.args))[1]),
         "an array other than the op's output",
     ),
-    "calls the op twice": (MLX_CPU, _subclass(lambda p: (p.fn(*p.args), Prepared.run(p))[1]), "called the op 2 times"),
+    "calls the op twice": (
+        MLX_CPU,
+        _subclass(lambda p: (p.fn(*p.args), timed_body(p.fn, p.args, p.sync)())[1]),
+        "called the op 2 times",
+    ),
     "allocates inputs in the timed body": (MLX_CPU, _subclass(_mx_array_from_host), "inputs other than setup's"),
     "torch inputs left on the host as numpy": (
         TORCH_CPU,

@@ -87,9 +87,12 @@ def _lookups(found: list[str]) -> Iterator[None]:
 
 def _is_timed_body(timed: Any, fn: Any, args: tuple[Any, ...], sync: Any) -> bool:
     """Whether ``timed`` is what :func:`timed_body` makes of these three (so the spied copy times the same thing)."""
-    if isinstance(timed, functools.partial):
-        same_args = len(timed.args) == len(args) and all(a is b for a, b in zip(timed.args, args))
-        return bool(getattr(sync, "does_nothing", False)) and timed.func is fn and same_args and not timed.keywords
+    if isinstance(timed, functools.partial):  # a partial of a partial is flattened: compare with a fresh one
+        reference = timed_body(fn, args, sync)
+        if not isinstance(reference, functools.partial):
+            return False
+        same_args = len(timed.args) == len(reference.args) and all(a is b for a, b in zip(timed.args, reference.args))
+        return timed.func is reference.func and same_args and timed.keywords == reference.keywords
     code = getattr(timed, "__code__", None)
     if code is None or code is not getattr(timed_body(fn, args, sync), "__code__", None):
         return False
@@ -119,17 +122,22 @@ def audit_prepared(backend: Backend, prepared: Prepared, op_calls: list[tuple[An
         synced.append(out)
         sync(out)
 
-    quiet_sync = bool(getattr(sync, "does_nothing", False))
-    spy_sync.does_nothing = quiet_sync  # type: ignore[attr-defined]
-    if not _is_timed_body(prepared.timed, fn, prepared.args, sync):
+    faithful = _is_timed_body(prepared.timed, fn, prepared.args, sync)
+    if not faithful:
         problems.append("the timed body is not the op's call and its synchronization (timed_body of fn, args, sync)")
+    quiet_sync = faithful and bool(getattr(sync, "does_nothing", False))
+    spy_sync.does_nothing = quiet_sync  # type: ignore[attr-defined]
     traced_before = len(op_calls)
     lookups: list[str] = []
+    prepared.fn, prepared.sync = spy_fn, spy_sync  # what a body of its own reads through the prepared call
     try:
+        body = timed_body(spy_fn, prepared.args, spy_sync) if faithful else prepared.timed
         with _lookups(lookups):
-            returned = timed_body(spy_fn, prepared.args, spy_sync)()
+            returned = body()
     except Exception as exc:  # noqa: BLE001 - a body that cannot run is one more finding
         return problems + [f"the timed body raised {type(exc).__name__}: {exc}"]
+    finally:
+        prepared.fn, prepared.sync = fn, sync
     if len(body_calls) != 1:
         problems.append(f"the timed body called the op {len(body_calls)} times, not once")
     elif any(a is not b for a, b in zip(body_calls[0], prepared.args)) or len(body_calls[0]) != len(prepared.args):
