@@ -14,6 +14,7 @@ this MLX release does not have.
 from __future__ import annotations
 
 import functools
+import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,8 +28,9 @@ from mlxbench.harness import versions
 
 WARMUP_CALLS = 10
 WARMUP_SECONDS = 0.1
-STEADY_RATIO = 1.5
-"""A warm-up ends only once its last call is within this factor of its fastest (or WARMUP_MAX_SECONDS pass)."""
+STEADY_CALLS = 3
+STEADY_FRACTION = 0.8
+"""A warm-up past its budget ends once its last calls are no faster than this share of the ones before."""
 WARMUP_MAX_SECONDS = 1.0
 
 
@@ -63,24 +65,30 @@ class Prepared:
         more: measured here, torch's CPU ReLU on 8 MB takes 2 ms for its first
         five calls (fresh pages for each output) and 0.1 ms from the tenth on.
         So: at least WARMUP_CALLS calls or WARMUP_SECONDS, whichever comes
-        first (a seconds-long seed-preset call warms up once), and on while the
-        last call is still more than STEADY_RATIO times the fastest so far (a
-        cold start that outlasts that: the first process after an environment
-        is built reads its libraries from disk), up to WARMUP_MAX_SECONDS.
-        Every sweep runs this twice per variant (time and peak memory), so its
-        length is a real share of a sweep's cost.
+        first, then on while the calls still get faster (the median of the last
+        STEADY_CALLS below STEADY_FRACTION of the STEADY_CALLS before: a cold
+        start that outlasts the budget, a process paging in fresh libraries),
+        up to WARMUP_MAX_SECONDS. A call of half the budget or more is steady
+        at once (a seconds-long seed-preset call warms up once). Every sweep
+        runs this twice per variant (time and peak memory), so its length is a
+        real share of a sweep's cost.
         """
         started = time.perf_counter()
-        self.warm_up_times.clear()
+        times = self.warm_up_times
+        times.clear()
         while True:
             start = time.perf_counter()
             self.run()
             now = time.perf_counter()
-            self.warm_up_times.append(now - start)
-            enough = len(self.warm_up_times) >= WARMUP_CALLS or now - started >= WARMUP_SECONDS
-            steady = self.warm_up_times[-1] <= STEADY_RATIO * min(self.warm_up_times)
-            if enough and (steady or now - started >= WARMUP_MAX_SECONDS):
-                return len(self.warm_up_times)
+            times.append(now - start)
+            if len(times) < WARMUP_CALLS and now - started < WARMUP_SECONDS:
+                continue
+            if now - started >= WARMUP_MAX_SECONDS or times[-1] >= WARMUP_SECONDS / 2:
+                return len(times)
+            if len(times) >= 2 * STEADY_CALLS:
+                recent, before = times[-STEADY_CALLS:], times[-2 * STEADY_CALLS : -STEADY_CALLS]
+                if statistics.median(recent) >= STEADY_FRACTION * statistics.median(before):
+                    return len(times)
 
 
 def timed_body(fn: Callable[..., Any], args: tuple[Any, ...], sync: Callable[[Any], None]) -> Callable[[], Any]:
