@@ -170,6 +170,21 @@ def test_bench_and_history_end_with_their_results_and_the_next_command(closing_w
     assert closing(capsys)[-2:] == ["wrote results/mine", "next: mlxbench publish"]
 
 
+def test_a_release_already_measured_is_said_and_nothing_claims_to_be_written(
+    closing_world, capsys, monkeypatch, tmp_path
+):
+    from types import SimpleNamespace
+
+    from mlxbench.history import asv_run
+
+    plan = SimpleNamespace(machine={"machine": "Chip (2C+4GB) abc123"}, tag="v0.32.4", results_dir=tmp_path, tags={})
+    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: asv_run.Ran(0, plan, measured=False))
+    assert main(["bench"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing new measured: 'Chip (2C+4GB) abc123' already has mlx v0.32.4" in err
+    assert "`mlxbench bench --rerun` measures it again" in err and "wrote " not in err
+
+
 def test_a_dry_run_writes_nothing_and_says_nothing_of_it(closing_world, capsys):
     assert main(["history", "--dry-run"]) == 0
     assert closing(capsys) == []

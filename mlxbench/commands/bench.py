@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if ran.plan is not None:
         print(summary(ran.plan, ops, preset, detailed=args.detailed))
-    if ran.code == 0:
+    if ran.code == 0 and ran.measured:
         output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
     return ran.code
 
