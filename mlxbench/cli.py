@@ -130,11 +130,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"mlxbench: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(
-            f"mlxbench: {args.command} interrupted: results ASV saved before now are kept (it saves a commit's "
-            "results when that commit's benchmarks end); the lock is released",
-            file=sys.stderr,
+        kept = (
+            "results ASV saved before now are kept (it saves a commit's results when that commit's benchmarks end); "
+            "the lock is released"
+            if _locked(args)
+            else "nothing was being measured"
         )
+        print(f"mlxbench: {args.command} interrupted: {kept}", file=sys.stderr)
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)

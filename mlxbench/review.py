@@ -96,6 +96,8 @@ def check_folder(folder: Path, others: Iterable[Path] = ()) -> list[str]:
         out.append(f"{folder}: no ASV result files")
     strays = [p.name for p in folder.iterdir() if p.suffix == ".json" and p not in paths and p.name != "machine.json"]
     out += [f"{folder / name}: not an ASV result file (ASV reads every *.json here)" for name in sorted(strays)]
+    leftovers = [p.name for p in folder.iterdir() if p.name.endswith((files.SET_ASIDE_SUFFIX, ".tmp"))]
+    out += [f"{folder / name}: a leftover of an interrupted write, not results" for name in sorted(leftovers)]
     for path in paths:
         try:
             doc = files.read_result(path)

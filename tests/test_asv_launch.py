@@ -101,3 +101,15 @@ def test_timeline_mode_keeps_asvs_head(tags):
 
 def test_the_configuration_loads_the_plugin_that_installs_this():
     assert ".mlxbench.history.asv_environment" in layout.load_conf(ROOT / "asv.conf.json")["plugins"]
+
+
+def test_a_run_in_an_existing_environment_keeps_asvs_own_range(monkeypatch, tags):
+    """ASV refuses a range with -E existing (and --python=same): a bare run there stays bare."""
+    seen: list[object] = []
+    monkeypatch.setitem(asv_launch._originals, "run", lambda cls, conf, range_spec, *a, **k: seen.append(range_spec))
+    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    asv_launch._run(run_command.Run, conf, None, env_spec=["existing:/usr/bin/python3"])
+    asv_launch._run(run_command.Run, conf, None, env_spec=["virtualenv"])
+    asv_launch._run(run_command.Run, conf, None)
+    newest = tags[f"v{releases.load('mlx')[-1].version}"]
+    assert seen == [None, [newest], [newest]]

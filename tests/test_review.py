@@ -78,6 +78,11 @@ PLANTED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "not thinned": (lambda f: edit_result(f, lambda d: relu(d)[4].__setitem__(0, [1e-4] * 500)) or f, "not thinned"),
     "an old benchmark version": (lambda f: edit_result(f, lambda d: relu(d).__setitem__(2, "old")) or f, "version"),
     "a stray json file": (lambda f: (f / "notes.json").write_text("{}") and f, "not an ASV result file"),
+    "a truncated file set aside": (
+        lambda f: (f / f"fedcba98-{ENV}.json.unreadable").write_text("{") and f,
+        "leftover of an interrupted write",
+    ),
+    "a temporary file": (lambda f: (f / ".load.jsonl.123.tmp").write_text("") is not None and f, "leftover"),
     "no results at all": (lambda f: files.result_files(f)[0].unlink() or f, "no ASV result files"),
 }
 

@@ -88,6 +88,7 @@ def test_pull_requests_are_tested_and_their_results_checked_on_githubs_runners()
     assert "mlxbench check-results" in target  # every pull request touching results/ is checked
     smoke = "\n".join(s.get("run", "") for s in doc["jobs"]["smoke"]["steps"])
     assert "asv check" in smoke and "mlxbench bench --preset tiny --quick" in smoke
+    assert "cd .asv/trial/tiny/pinned" in smoke and 'asv" publish' in smoke  # the trial's own results, published
     for forbidden in ("git push", "git commit", "gh-pages", "mlxbench history"):
         assert forbidden not in smoke
 
@@ -95,17 +96,23 @@ def test_pull_requests_are_tested_and_their_results_checked_on_githubs_runners()
 def test_the_history_runs_on_a_chip_chosen_by_label_refuses_a_vm_and_loses_nothing():
     doc = load("benchmark.yml")
     assert events(doc) == MAINTAINER_ONLY and doc["permissions"] == {}
-    history = doc["jobs"]["history"]
+    history, commit = doc["jobs"]["history"], doc["jobs"]["commit"]
     assert "fromJSON(inputs.runner" in history["runs-on"] and history["environment"]
+    assert history["permissions"] == {"contents": "read"}  # the job that runs framework releases cannot push
     steps = history["steps"]
     refusal = next(s["run"] for s in steps if "mlxbench machine |" in s.get("run", ""))
     assert 'info.get("virtual")' in refusal and "sys.exit(1)" in refusal
+    assert any("mlxbench migrate --apply" in s.get("run", "") for s in steps)  # a renamed host keeps its series
     measuring = next(i for i, s in enumerate(steps) if "mlxbench history" in s.get("run", ""))
     assert steps[measuring]["continue-on-error"] is True  # a failed benchmark is reported, not fatal to the commit
     after = steps[measuring + 1 :]
     keep = [s for s in after if "mlxbench submit" in s.get("run", "") or "upload-artifact" in s.get("uses", "")]
-    push = next(s for s in after if "git push" in s.get("run", ""))
-    assert len(keep) == 2 and all(s["if"].startswith("always()") for s in [*keep, push])
-    assert "pull --rebase" in push["run"]  # a race with another push is retried, not lost
-    assert any("steps.history.outcome == 'failure'" in s.get("if", "") and "exit 1" in s["run"] for s in after)
-    assert "--preset" in steps[measuring]["run"] and 'git add -f "$RESULTS_FOLDER"' in push["run"]
+    assert len(keep) == 2 and all(s["if"].startswith("always()") for s in keep)
+    # the pushing job: GitHub's runner, runs no project code, commits whatever the measuring job left
+    assert commit["needs"] == "history" and commit["if"].startswith("always()") and hosted_only(commit)
+    assert commit["permissions"] == {"contents": "write"}
+    runs = "\n".join(s.get("run", "") for s in commit["steps"])
+    assert not re.search(r"\.venv/bin|(^|\s)mlxbench |\bmake\b|pip install|python|asv ", runs)
+    push = next(s for s in commit["steps"] if "git push origin" in s.get("run", ""))
+    assert "pull --rebase" in push["run"] and "core.hooksPath" in push["run"]
+    assert any("HISTORY != 'success'" in s.get("if", "") and "exit 1" in s["run"] for s in commit["steps"])

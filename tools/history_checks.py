@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlxbench.history import asv_run  # noqa: E402
-from mlxbench.report import results  # noqa: E402
 from mlxbench.report.formatting import Change  # noqa: E402
 from mlxbench.report.tables import Report  # noqa: E402
+from mlxbench.store import results  # noqa: E402
 
 SCALED = ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
 

@@ -48,7 +48,9 @@ def run(args: argparse.Namespace) -> int:
         )
     if ran.plan is not None:
         print(summary(ran.plan, ops, preset, detailed=args.detailed))
-    if ran.code == 0 and ran.measured:
+    if ran.code == 0 and ran.measured and args.quick and ran.plan is not None:
+        output.trial_closing(ran.plan.results_dir / ran.plan.machine["machine"], ran.plan.config)
+    elif ran.code == 0 and ran.measured:
         output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
     return ran.code
 

@@ -62,7 +62,12 @@ def run(args: argparse.Namespace) -> int:
     )
     code = measure(plan, dry_run=args.dry_run)
     if code == 0 and not args.dry_run:
-        output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
+        if args.quick:
+            output.trial_closing(plan.machine_dir, plan.config)
+        else:
+            output.closing(
+                [output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}"
+            )
     return code
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -47,3 +48,9 @@ def machine_results(preset: str, machine_name: str | None) -> Path:
     from mlxbench.history import layout, machine
 
     return layout.results_dir(preset) / (machine_name or machine.describe()["machine"])
+
+
+def trial_closing(results: Path, config: Path) -> None:
+    """A trial run's closing lines: its own results folder, and how to look at it (never history's publish)."""
+    where = shlex.quote(shown(Path(config).parent))
+    closing([results], f"(cd {where} && asv publish)  (a trial: --quick runs are never history)")

@@ -108,7 +108,10 @@ def _import(name: str) -> ModuleType | str:
 
 def broken_import(framework: str) -> str | None:
     """Why ``framework``'s installed package fails to import (a failure to report), or None (fine or absent)."""
-    _import("mlx.core" if framework == "mlx" else framework)
+    if framework == "mlx":  # each imported as everywhere else, its settings applied first
+        import_mlx()
+    else:
+        import_torch()
     return _broken.get(framework)
 
 

@@ -15,7 +15,8 @@
   is a torch release, which a pinned environment measures as the MLX before
   it: a bare ``asv run`` measures the newest MLX release instead, and
   ``asv run ALL`` the MLX releases. Timeline mode keeps ASV's meaning (the head,
-  every commit); ranges, ``asv continuous`` and ``asv find`` are ASV's own.
+  every commit); ranges, ``asv continuous``, ``asv find`` and runs in an
+  existing environment (``-E existing``, ``--python=same``) are ASV's own.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ BACKEND = re.compile(r"\.\w+?_(?P<backend>(?:mlx|torch)_\w+)$")
 _PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
+from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
 absent = {}
 for name, backend in BACKENDS.items():
     try:
-        reason = backend.unavailable()
-    except Exception as exc:
+        # a release installed but failing to import is a failure its benchmarks report, not an absence
+        reason = None if versions.broken_import(backend.framework) else backend.unavailable()
+    except Exception:
         reason = None  # let the benchmark itself report it
     if reason:
         absent[name] = reason
@@ -115,8 +118,15 @@ def mode_commits(conf: Any, range_spec: Any) -> Any:
     return [mlx[-1]] if range_spec is None else mlx
 
 
+def _existing_only(env_spec: Any) -> bool:
+    """An ``-E existing:...`` (or ``--python=same``) run: ASV takes no range there, and measures what is installed."""
+    return bool(env_spec) and all(str(spec).split(":", 1)[0] == "existing" for spec in env_spec)
+
+
 def _run(cls: Any, conf: Any, range_spec: Any = None, *args: Any, **kwargs: Any) -> Any:
-    return _originals["run"](cls, conf, mode_commits(conf, range_spec), *args, **kwargs)
+    if not _existing_only(kwargs.get("env_spec")):
+        range_spec = mode_commits(conf, range_spec)
+    return _originals["run"](cls, conf, range_spec, *args, **kwargs)
 
 
 def install() -> None:

@@ -222,11 +222,12 @@ def run(
     A release this machine already has is kept as it is, without verifying or running anything (``rerun``
     measures it again).
     """
+    available = runnable(backends)
     if not (rerun or quick):
-        first = plan(preset, ops, runnable(backends), machine_name, quick, rerun, config)
+        first = plan(preset, ops, available, machine_name, quick, rerun, config)
         if already_measured(first):
             return Ran(0, first, measured=False)
-    chosen = verify.passing(ops, preset, runnable(backends), lambda line: print(line, file=sys.stderr))
+    chosen = verify.passing(ops, preset, available, lambda line: print(line, file=sys.stderr))
     if not chosen:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
         return Ran(1)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import ctypes.util
 import fcntl
 import json
 import os
@@ -141,23 +140,45 @@ _held_fds: list[int] = []
 
 
 PR_SET_PDEATHSIG = 1
+_PRCTL = ctypes.CDLL(None, use_errno=True).prctl if platform.system() == "Linux" else None
+"""Looked up once, in the parent: a child between fork and exec must not start ldconfig to find libc."""
+INTERRUPT_GRACE = 5.0
+"""Seconds an interrupted asv run gets to end its benchmark processes (its own process group) before a kill."""
 
 
-def _end_with_parent() -> None:
-    """In the child, before exec: ask Linux to send SIGTERM when the parent dies (even by ``kill -9``)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _ends_with(parent: int) -> Callable[[], None]:
+    """In the child, before exec: SIGTERM when ``parent`` dies (even by ``kill -9``), or now if it already has."""
+
+    def preexec() -> None:
+        assert _PRCTL is not None
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the request: nobody will send it
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
 
 
 def call(command: Sequence[str], **kwargs: Any) -> int:
     """``subprocess.call`` that hands this process's lock to the child, which ends with this process.
 
-    ``subprocess.call`` kills the child when waiting raises (Ctrl-C, or SIGTERM
-    turned into an exception by the command line); on Linux the child also gets
+    When waiting raises (Ctrl-C, or SIGTERM turned into an exception by the
+    command line), the child gets SIGINT, as from a terminal, so ASV ends its
+    benchmark processes (their own process group) too; after
+    :data:`INTERRUPT_GRACE` seconds it is killed. On Linux the child also gets
     SIGTERM when this process is killed outright.
     """
-    ends_with_parent = _end_with_parent if platform.system() == "Linux" else None
-    return subprocess.call(list(command), pass_fds=tuple(_held_fds), preexec_fn=ends_with_parent, **kwargs)
+    preexec = _ends_with(os.getpid()) if _PRCTL is not None else None
+    with subprocess.Popen(list(command), pass_fds=tuple(_held_fds), preexec_fn=preexec, **kwargs) as proc:
+        try:
+            return proc.wait()
+        except BaseException:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=INTERRUPT_GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+            raise
 
 
 def hold_for_process(command: Sequence[str]) -> None:
