@@ -5,8 +5,8 @@ Each class has ``params`` over the op's variants in the preset named by
 per backend. Each method carries its own ``setup``: ASV calls it before every
 sample, and it hands back the backend's prepared call (inputs on the device,
 materialized, compiled, warmed up), built once per process and reused because
-no op mutates its inputs. The timed body is ``Prepared.run``: one call of the
-op and the synchronization of its output, nothing else.
+no op mutates its inputs. The timed body is ``Prepared.timed``: one call of
+the op and the synchronization of its output where there is any, nothing else.
 """
 
 from __future__ import annotations
@@ -189,7 +189,7 @@ def _device_peak(backend: str) -> Callable[[Prepared], int]:
 def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]:
     """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
     methods = {
-        # Prepared.run itself, not a wrapper around it: one Python frame less inside every timed sample.
+        # Prepared.run marks the timed body: the method calls Prepared.timed itself, one frame and no more.
         f"time_{backend}": _bind(
             op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization."
         ),

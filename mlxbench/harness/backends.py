@@ -2,9 +2,10 @@
 
 A backend turns an op variant's numpy inputs into a :class:`Prepared` call:
 inputs already on the device and materialized, the op's parameters bound,
-compiled and warmed up where the backend compiles. ``Prepared.run`` is then
-exactly one call of the op followed by the synchronization of its output, the
-body every timing in mlxbench is made of.
+compiled and warmed up where the backend compiles. ``Prepared.timed`` is then
+exactly one call of the op followed by the synchronization of its output
+(none where the backend has nothing to wait for), the body every timing in
+mlxbench is made of.
 
 A backend this machine lacks is never an error: :meth:`Backend.unavailable`
 returns the reason, and so does :meth:`Backend.unsupported` for an op whose API

@@ -1,8 +1,9 @@
 """How a chip's history across releases is made with ASV.
 
-Holds the release catalogs, the deterministic release timeline (a git
-repository ASV benchmarks), ASV's install step, the machine's name and the
-main job's ``asv run``.
+Holds ASV's install step and environment plugin, the machine's name, the
+main job's and a history's ``asv run``, quiet samples, the measurement lock,
+``mlxbench compare``, submit and the migrations. The release catalogs and the
+timeline ASV benchmarks are :mod:`mlxbench.stack`'s.
 
 May import the catalog, the harness's public names (backends, versions, the
 ASV suite's preset variable), the release timeline (:mod:`mlxbench.stack`),

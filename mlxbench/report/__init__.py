@@ -1,6 +1,7 @@
 """How stored ASV results become tables, plots and pages.
 
-Holds the results reader, the tables (average, detailed, history), their
+Holds the tables (average, detailed, history, race) of what the store reads
+(:mod:`mlxbench.store`), their
 rendering (markdown, csv, json), derived metrics (bandwidth, FLOP rate,
 roofline), plots, the README's generated section and the offline ASV site.
 
