@@ -11,7 +11,6 @@ one-sample ``--quick`` run, and at most :data:`MAX_SAMPLES`: thinned by
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,9 +31,7 @@ HASH = re.compile(r"^[0-9a-f]{40}$")
 def _machine_json(folder: Path, out: list[str]) -> dict[str, Any]:
     path = folder / files.MACHINE_FILE
     try:
-        doc = json.loads(path.read_text())
-        if not isinstance(doc, dict):
-            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+        doc = files.read_object(path)
     except (OSError, ValueError) as exc:
         out.append(f"{path}: unreadable ({exc})")
         return {}

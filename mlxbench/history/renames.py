@@ -38,10 +38,9 @@ class Renames:
 
 def _recorded(folder: Path) -> dict[str, Any]:
     try:
-        doc = json.loads((folder / files.MACHINE_FILE).read_text())
+        return files.read_object(folder / files.MACHINE_FILE)
     except (OSError, ValueError):
         return {}
-    return doc if isinstance(doc, dict) else {}
 
 
 def rename(results_dir: Path, info: Mapping[str, Any], former: set[str], dry_run: bool = False) -> Renames:

@@ -93,6 +93,14 @@ def holds_measurement(doc: Mapping[str, Any]) -> bool:
     return False
 
 
+def read_object(path: Path) -> dict[str, Any]:
+    """A JSON file holding one object (machine.json, benchmarks.json); ValueError or OSError naming what is wrong."""
+    doc = json.loads(Path(path).read_text())
+    if not isinstance(doc, dict):
+        raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+    return doc
+
+
 def read_result(path: Path) -> dict[str, Any]:
     """One ASV result file's document; raises ValueError (naming the problem) for anything that is not one."""
     try:

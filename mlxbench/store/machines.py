@@ -33,10 +33,7 @@ def register(info: Mapping[str, Any], path: Path | None = None) -> Path:
     doc: dict[str, Any] = {}
     if path.exists():
         try:
-            loaded = json.loads(path.read_text())
-            if not isinstance(loaded, dict):
-                raise ValueError(f"a JSON {type(loaded).__name__}, not an object")
-            doc = loaded
+            doc = files.read_object(path)
         except (OSError, ValueError) as exc:
             aside = path.with_name(path.name + files.SET_ASIDE_SUFFIX)
             path.replace(aside)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import ast
 import itertools
-import json
 import math
 import re
 import sys
@@ -271,9 +270,7 @@ def _check_benchmarks(results_dir: Path, problems: list[str]) -> None:
     if not path.exists():
         return
     try:
-        doc = json.loads(path.read_text())
-        if not isinstance(doc, dict):
-            raise ValueError(f"a JSON {type(doc).__name__}, not an object")
+        files.read_object(path)
     except (OSError, ValueError) as exc:
         problems.append(f"skipped {path}: unreadable ({exc}); the report does not need it, asv publish/compare do")
 
@@ -327,9 +324,7 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
         machine_file = machine_dir / files.MACHINE_FILE
         info: dict[str, Any] | None = None
         try:
-            info = json.loads(machine_file.read_text())
-            if not isinstance(info, dict):
-                raise ValueError(f"a JSON {type(info).__name__}, not an object")
+            info = files.read_object(machine_file)
         except (OSError, ValueError) as exc:
             info = None
             problems.append(f"skipped {machine_file}: {exc}; machine details taken from its result files")
