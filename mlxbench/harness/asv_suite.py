@@ -53,13 +53,13 @@ Where the machine is noisy, most slower variants reach it: so it sets what a
 sweep costs (one release, default preset, 3 CPU backends: 285 time medians).
 """
 ROUNDS_ENV = "MLXBENCH_ROUNDS"
-"""How many rounds the driver runs each benchmark in (``mlxbench history``: 3, interleaved across commits)."""
+"""How many rounds the driver runs each benchmark in (``mlxbench history``: 2, interleaved across commits)."""
 
 
 def sampling_seconds() -> float:
     """Each round's time cap: SAMPLING_SECONDS shared by the rounds (:data:`ROUNDS_ENV`), as ASV halves its own.
 
-    So a history's three rounds sample as long as the main job's one, and cost
+    So a history's two rounds sample as long as the main job's one, and cost
     about what it does per commit.
     """
     value = os.environ.get(ROUNDS_ENV, "").strip()

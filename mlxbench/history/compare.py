@@ -47,8 +47,8 @@ from mlxbench.history import asv_environment, asv_run, layout, lock, machine, qu
 from mlxbench.stack import releases, timeline
 from mlxbench.store import files, repeatability, results
 
-DEFAULT_ROUNDS = 3
-"""Odd, as a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): one slow round cannot move the median."""
+DEFAULT_ROUNDS = 2
+"""As a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): A then B, then B then A."""
 # ---------------------------------------------------------------- reading results
 
 

@@ -172,9 +172,11 @@ def plan(
     )
 
 
-ROUNDS = 3
-"""Rounds per commit, interleaved across commits (ASV reverses the order each round); odd, so the pooled median
-sits in the majority of rounds and one slow round cannot move it (with two, a slow round decides half the time)."""
+ROUNDS = 2
+"""Rounds per commit, interleaved across commits (ASV runs the second round's commits in reverse order).
+
+Three rounds were tried (docs/measurements): the history took 107 min instead of 65 and its torch controls
+were no steadier, so two it is."""
 
 
 def asv_command(p: Plan, hashfile: Path) -> list[str]:
