@@ -143,7 +143,7 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     )
     assert snapshot(work / "results" / first) == before  # host a's files: not a byte, not a timestamp
     with pytest.raises(UsageError, match="holds the results of host"):  # host b cannot borrow host a's name
-        asv_run.run("tiny", OPS, BACKEND, first, config=work / "asv.conf.json")
+        asv_run.run("tiny", OPS, BACKEND, first, quick=False, config=work / "asv.conf.json")
     assert snapshot(work / "results" / first) == before
 
 

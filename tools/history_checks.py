@@ -1,7 +1,7 @@
 """The figures a machine's pinned history must show (issue 17): stable controls, low floors, a planted change found.
 
-    .venv/bin/python tools/history_checks.py "AMD EPYC (2C+24GB) 3fd159"
-    .venv/bin/python tools/history_checks.py "AMD EPYC (2C+24GB) 3fd159" --plant Softmax --at v0.30.0
+    .venv/bin/python tools/history_checks.py "AMD EPYC (2C+24GB) 35c790"
+    .venv/bin/python tools/history_checks.py "AMD EPYC (2C+24GB) 35c790" --plant Softmax --at v0.30.0
 
 - **controls**: torch is pinned, so each torch_cpu variant measures one torch at
   every commit: max/min of its median across the commits is the machine's

@@ -4,7 +4,7 @@ Both axes of the timeline show. A result measured the pair of its commit
 (the timeline's MLX_VERSION and TORCH_VERSION), or, where its environment
 pins torch (pinned mode: the environment's name carries ``torch2.13.0``), that
 commit's MLX with the pinned torch. A backend's history has one column per
-release of its own framework, at the earliest commit that measured it: the
+release of its own framework, at the commit that measured most of it: the
 other commits measuring that release again only show the machine's drift and
 are the other framework's controls. A series is one machine in one ASV
 environment: pinned and timeline results are never spliced.
@@ -58,7 +58,7 @@ class Series:
 
 
 class Point(NamedTuple):
-    """One column of a backend's history: a release of its framework, at the earliest commit that measured it."""
+    """One column of a backend's history: a release of its framework, at the commit that measured most of it."""
 
     label: str
     release: str

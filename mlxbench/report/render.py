@@ -25,18 +25,21 @@ UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ra
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 
-MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\[]|<>!#"})
-"""Characters a contributed string (a machine name, a field) could use to make markdown links, HTML or tables."""
+MARKDOWN_SPECIAL = str.maketrans({c: f"\\{c}" for c in "\\[]<!#"})
+"""Characters a contributed string (a machine name, a field) could use to make markdown links, HTML or headings."""
+CELL_SPECIAL = str.maketrans({"|": "\\|"})
+"""And in a table cell, the pipe that would end it."""
 
 
-def md_text(text: str) -> str:
-    """Plain text for markdown: links, HTML, table pipes, headings and line breaks escaped; `code` spans kept."""
-    return " ".join(str(text).split()).translate(MARKDOWN_SPECIAL)
+def md_text(text: str, cell: bool = False) -> str:
+    """Plain text for markdown: links, HTML, headings and line breaks escaped (in a ``cell``, pipes too)."""
+    out = " ".join(str(text).split()).translate(MARKDOWN_SPECIAL)
+    return out.translate(CELL_SPECIAL) if cell else out
 
 
 def markdown(table: Table) -> str:
     """A table as markdown: its title, notes and rows, every string escaped (:func:`md_text`)."""
-    header = [md_text(c.name) for c in table.columns if not c.inline]
+    header = [md_text(c.name, cell=True) for c in table.columns if not c.inline]
     lines = [
         f"### {md_text(table.title)}",
         "",
@@ -48,7 +51,7 @@ def markdown(table: Table) -> str:
     for row in table.rows:
         cells: list[str] = []
         for col, value in zip(table.columns, row):
-            text = md_text(col.format(value))
+            text = md_text(col.format(value), cell=True)
             if col.inline:
                 if text != "n/a":
                     cells[-1] += f" ({text})"

@@ -228,7 +228,7 @@ class Report(ReportData):
         labels, releases = [p.label for p in points], [p.release for p in points]
         notes = [
             f"Times in ms ({self.how} mean over each op's variants at the newest point); one column per {name} "
-            "release this backend measured, at the earliest commit that measured it; in parentheses the change in "
+            "release this backend measured, at the commit that measured most of it; in parentheses the change in "
             f"runtime from the previous {name} release: negative is faster.",
             mode_note(self, series),
             *points_notes(self, series, backend, points),
