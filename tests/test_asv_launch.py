@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from asv import runner
+from asv import runner, util
 from asv.commands import run as run_command
 
 from mlxbench.harness.backends import BACKENDS
@@ -113,3 +113,16 @@ def test_a_run_in_an_existing_environment_keeps_asvs_own_range(monkeypatch, tags
     asv_launch._run(run_command.Run, conf, None)
     newest = tags[f"v{releases.load('mlx')[-1].version}"]
     assert seen == [None, [newest], [newest]]
+
+
+def test_a_quick_asv_run_never_writes_a_history(tmp_path):
+    """One sample per benchmark is a check of the set-up: refused where histories are kept, fine elsewhere."""
+    history = SimpleNamespace(mlxbench_preset="default", results_dir=str(tmp_path / "results"))
+    with pytest.raises(util.UserError, match="mlxbench bench --quick"):
+        asv_launch.refuse_a_quick_history(history, quick=True, dry_run=False)
+    asv_launch.refuse_a_quick_history(history, quick=True, dry_run=True)  # saves nothing
+    asv_launch.refuse_a_quick_history(history, quick=False, dry_run=False)
+    trial = SimpleNamespace(mlxbench_preset="tiny", results_dir=str(tmp_path / ".asv" / "trial" / "tiny" / "results"))
+    asv_launch.refuse_a_quick_history(trial, quick=True, dry_run=False)
+    other = SimpleNamespace(results_dir=str(tmp_path / "results"))  # a project that is not this repository's
+    asv_launch.refuse_a_quick_history(other, quick=True, dry_run=False)

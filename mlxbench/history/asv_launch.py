@@ -11,6 +11,9 @@
   reason on stderr, without a process of its own: which backends are absent is
   asked once per environment and commit, in one process. Every machine keeps
   every benchmark name, so results from many chips still merge.
+- **No one-sample history.** ``asv run --quick`` under one of this
+  repository's configurations is refused unless it saves nothing
+  (``--dry-run``) or writes a trial's results (``mlxbench bench --quick``).
 - **Which commits.** In pinned mode (the matrix pins torch) the timeline's head
   is a torch release, which a pinned environment measures as the MLX before
   it: a bare ``asv run`` measures the newest MLX release instead, and
@@ -30,10 +33,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from asv import runner
+from asv import runner, util
 from asv.commands import run as run_command
 
 from mlxbench.history.commits import pinned_torch
+from mlxbench.history.layout import PRESET_KEY
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
 
@@ -123,7 +127,29 @@ def _existing_only(env_spec: Any) -> bool:
     return bool(env_spec) and all(str(spec).split(":", 1)[0] == "existing" for spec in env_spec)
 
 
+TRIAL_DIRS = (".asv/trial/", ".asv/compare/")
+"""Where one-sample results may go: a trial's and a comparison's folders, never a history's."""
+
+
+def refuse_a_quick_history(conf: Any, quick: bool, dry_run: bool) -> None:
+    """``asv run --quick`` under one of this repository's configurations would store one-sample numbers as history.
+
+    Raises ASV's UserError (ASV prints it and exits 1) unless the run saves
+    nothing (``--dry-run``) or the configuration's results are a trial's.
+    """
+    if not quick or dry_run or not getattr(conf, PRESET_KEY, None):
+        return
+    results = Path(str(getattr(conf, "results_dir", "results"))).resolve().as_posix() + "/"
+    if any(f"/{d}" in results for d in TRIAL_DIRS):
+        return
+    raise util.UserError(
+        f"asv run --quick would store one sample per benchmark in {results} as this machine's history. "
+        "Check the set-up with `mlxbench bench --quick` (a trial under .asv/trial/) or add --dry-run."
+    )
+
+
 def _run(cls: Any, conf: Any, range_spec: Any = None, *args: Any, **kwargs: Any) -> Any:
+    refuse_a_quick_history(conf, bool(kwargs.get("quick")), bool(kwargs.get("dry_run")))
     if not _existing_only(kwargs.get("env_spec")):
         range_spec = mode_commits(conf, range_spec)
     return _originals["run"](cls, conf, range_spec, *args, **kwargs)
