@@ -15,16 +15,13 @@ from pathlib import Path
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.store import files
 
-FILE = "ceilings.jsonl"
+FILE = files.CEILINGS_FILE
 
 
 def save(machine_dir: Path, ceilings: Sequence[Ceiling]) -> Path:
     """Append to the machine's ceilings file (atomically: the old lines stay whole); its path."""
     path = Path(machine_dir) / FILE
-    before = path.read_text() if path.exists() else ""
-    if before and not before.endswith("\n"):
-        before += "\n"
-    files.write_atomic(path, before + "".join(json.dumps(asdict(c)) + "\n" for c in ceilings))
+    files.append_lines(path, (json.dumps(asdict(c)) for c in ceilings))
     return path
 
 

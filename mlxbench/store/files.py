@@ -41,13 +41,27 @@ def write_atomic(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def append_lines(path: Path, lines: Iterable[str]) -> None:
+    """Add lines at the end of a text file, atomically: the old lines stay whole whatever happens."""
+    path = Path(path)
+    before = path.read_text() if path.exists() else ""
+    if before and not before.endswith("\n"):
+        before += "\n"
+    write_atomic(path, before + "".join(line + "\n" for line in lines))
+
+
 def write_json_lines(path: Path, docs: Iterable[Mapping[str, Any]]) -> None:
     """Replace a JSON Lines file atomically, one sorted-key document per line."""
     write_atomic(path, "".join(json.dumps(doc, sort_keys=True) + "\n" for doc in docs))
 
 
-OWN_FILES = ("load.jsonl", "repeatability.jsonl", "repeatability.json", "ceilings.jsonl")
-"""mlxbench's files beside ASV's in a machine folder (the stores of :mod:`mlxbench.store` name them too)."""
+LOAD_FILE = "load.jsonl"
+REPEATABILITY_FILE = "repeatability.jsonl"
+LEGACY_REPEATABILITY_FILE = "repeatability.json"
+"""Its name before it became JSON Lines: one JSON document, still read (never written)."""
+CEILINGS_FILE = "ceilings.jsonl"
+OWN_FILES = (LOAD_FILE, REPEATABILITY_FILE, LEGACY_REPEATABILITY_FILE, CEILINGS_FILE)
+"""mlxbench's files beside ASV's in a machine folder (each store module reads and writes its own)."""
 
 
 def _is_machine_dir(path: Path) -> bool:

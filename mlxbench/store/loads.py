@@ -14,7 +14,7 @@ from typing import Any
 
 from mlxbench.store import files
 
-LOAD_FILE = "load.jsonl"
+LOAD_FILE = files.LOAD_FILE
 Key = tuple[str, str, str, str]
 """(commit, environment, benchmark, variant)."""
 

@@ -23,9 +23,8 @@ from typing import Any
 from mlxbench.noise import Floor
 from mlxbench.store import files
 
-REPEATABILITY_FILE = "repeatability.jsonl"
-LEGACY_REPEATABILITY_FILE = "repeatability.json"
-"""Its name before it became JSON Lines: one JSON document, still read (never written)."""
+REPEATABILITY_FILE = files.REPEATABILITY_FILE
+LEGACY_REPEATABILITY_FILE = files.LEGACY_REPEATABILITY_FILE
 
 
 def read(machine_dir: Path) -> Floor | None:
@@ -69,10 +68,7 @@ def append(machine_dir: Path, doc: Mapping[str, Any], info: Mapping[str, Any] | 
     machine_file = path.parent / files.MACHINE_FILE
     if info is not None and not machine_file.exists():
         files.write_atomic(machine_file, json.dumps({**info, "version": 1}, indent=4, sort_keys=True) + "\n")
-    before = path.read_text() if path.exists() else ""
-    if before and not before.endswith("\n"):
-        before += "\n"
-    files.write_atomic(path, before + json.dumps(dict(doc), sort_keys=True) + "\n")
+    files.append_lines(path, [json.dumps(dict(doc), sort_keys=True)])
     return path
 
 

@@ -35,7 +35,7 @@ import math
 import re
 import sys
 from array import array
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -275,15 +275,28 @@ def _check_benchmarks(results_dir: Path, problems: list[str]) -> None:
         problems.append(f"skipped {path}: unreadable ({exc}); the report does not need it, asv publish/compare do")
 
 
+def _read_path(
+    path: Path,
+    release_of: Callable[[str], str],
+    problems: list[str],
+    busy: set[tuple[str, str, str, str]] = frozenset(),
+) -> tuple[dict[str, Any], str, list[Measurement]]:
+    """One result file: its document, its release (``release_of`` its commit) and its measurements.
+
+    Raises ValueError when the file is not an ASV results file at all; what is skipped inside goes to ``problems``.
+    """
+    try:
+        doc = files.read_result(path)
+        release = release_of(str(doc["commit_hash"]))
+        return doc, release, _read_file(path, doc, release, Path(path).parent.name, problems, busy)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"not an ASV results file ({type(exc).__name__}: {exc})") from None
+
+
 def read_file(path: Path) -> tuple[list[Measurement], list[str]]:
     """One result file's measurements and what in it was skipped (raises ValueError if it is not one at all)."""
-    path = Path(path)
     problems: list[str] = []
-    doc = files.read_result(path)
-    try:
-        found = _read_file(path, doc, str(doc["commit_hash"])[:8], path.parent.name, problems)
-    except (KeyError, TypeError, IndexError) as exc:
-        raise ValueError(f"not an ASV results file ({type(exc).__name__}: {exc})") from None
+    _, _, found = _read_path(Path(path), lambda commit: commit[:8], problems)
     return found, problems
 
 
@@ -295,10 +308,9 @@ def read_commit(machine_dir: Path, commit: str) -> list[Measurement]:
     out: list[Measurement] = []
     for path in files.result_files(machine_dir, commit):
         try:
-            doc = files.read_result(path)
-            out += _read_file(path, doc, commit[:8], machine_dir.name, problems, busy)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
+            out += _read_path(path, lambda c: c[:8], problems, busy)[2]
+        except ValueError as exc:
+            problems.append(f"skipped {path}: {exc}")
     for line in problems:
         print(f"warning: {line}", file=sys.stderr)
     return out
@@ -338,12 +350,9 @@ def load(results_dir: Path, tags: Mapping[str, str]) -> ResultSet:
                 repeatability_of[machine_dir.name] = floor
         for path in files.result_files(machine_dir):
             try:
-                doc = files.read_result(path)
-                commit = str(doc["commit_hash"])
-                release = by_hash.get(commit, commit[:8])
-                found = _read_file(path, doc, release, machine_dir.name, problems, busy)
-            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
-                problems.append(f"skipped {path}: not an ASV results file ({type(exc).__name__}: {exc})")
+                doc, release, found = _read_path(path, lambda c: by_hash.get(c, c[:8]), problems, busy)
+            except ValueError as exc:
+                problems.append(f"skipped {path}: {exc}")
                 continue
             if not any(m.ok for m in found):
                 problems.append(
