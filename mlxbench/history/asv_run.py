@@ -223,6 +223,7 @@ def run(
     measures it again).
     """
     available = runnable(backends)
+    first = None
     if not (rerun or quick):
         first = plan(preset, ops, available, machine_name, quick, rerun, config)
         if already_measured(first):
@@ -231,7 +232,12 @@ def run(
     if not chosen:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
         return Ran(1)
-    p = plan(preset, ops, chosen, machine_name, quick, rerun, config)
+    # the plan made above holds as it is unless verification dropped a backend
+    p = (
+        first
+        if first is not None and chosen == available
+        else plan(preset, ops, chosen, machine_name, quick, rerun, config)
+    )
     machine.save(p.machine)
     print(
         f"benchmarking mlx {p.tag} (timeline commit {p.commit[:8]}), torch {versions.torch_version()}, "
