@@ -181,7 +181,29 @@ def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
     broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
     lines: list[str] = []
     kept = passing([broken], "tiny", [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]], lines.append)
-    assert [b.name for b in kept] == ["mlx_cpu"]
+    assert [b.name for b in kept.backends] == ["mlx_cpu"]
     assert any(line.startswith("not timing torch_cpu") for line in lines), lines
     assert asv_run.run("tiny", [broken], [BACKENDS["torch_cpu"]], None, quick=True).code == 1
     assert "nothing timed" in capsys.readouterr().err
+
+
+def test_a_failing_op_is_not_timed_on_its_backend_and_the_others_are(monkeypatch):
+    """One op that computes another function on one backend leaves only that pair out of the ASV run."""
+    import re
+
+    from mlxbench.harness.verify import passing
+    from mlxbench.history import asv_run
+
+    broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)
+    ops = [broken, CATALOG["Sigmoid"]]
+    backends = [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]
+    lines: list[str] = []
+    verified = passing(ops, "tiny", backends, lines.append)
+    assert [b.name for b in verified.backends] == ["mlx_cpu", "torch_cpu"]
+    assert verified.failed == {("ReLU", "torch_cpu")}
+    assert any(line.startswith("not timing ReLU on torch_cpu") for line in lines), lines
+    regex = re.compile(asv_run.bench_regex(ops, verified.backends, skip=verified.failed))
+    assert not regex.search("ops.ReLU.time_torch_cpu('4x3x8')")
+    assert not regex.search("ops.ReLU.peakmem_torch_cpu")
+    for kept in ("ops.ReLU.time_mlx_cpu('4x3x8')", "ops.Sigmoid.time_torch_cpu('4x3x8')", "ops.Sigmoid.time_mlx_cpu"):
+        assert regex.search(kept), kept

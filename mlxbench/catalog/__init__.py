@@ -18,15 +18,32 @@ from mlxbench.catalog.ops import (
     convolution,
     indexing,
     linalg,
+    llm_attention,
+    llm_layers,
+    llm_vocab,
     losses,
     normalization,
+    quantized,
     reductions,
 )
 from mlxbench.catalog.spec import Op, Variant
 
 CATALOG: dict[str, Op] = {
     op.name: op
-    for module in (reductions, losses, indexing, convolution, normalization, activations, linalg, attention)
+    for module in (
+        reductions,
+        losses,
+        indexing,
+        convolution,
+        normalization,
+        activations,
+        linalg,
+        attention,
+        llm_layers,
+        llm_attention,
+        llm_vocab,
+        quantized,
+    )
     for op in module.OPS
 }
 CATALOG = dict(sorted(CATALOG.items()))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from mlxbench.catalog.spec import FLOAT32_EPS, Shape, Tolerance, ToleranceRule, Variant
+from mlxbench.catalog.spec import DTYPES, FLOAT32_EPS, Shape, Tolerance, ToleranceRule, Variant
 
-PRESETS: tuple[str, ...] = ("default", "seed", "tiny")
+PRESETS: tuple[str, ...] = ("default", "seed", "tiny", "models")
 """``seed``: the older suite's exact shapes. ``default``: the same ops sized for a
-laptop CPU (< 2 GB per process, minutes per backend). ``tiny``: for tests."""
+laptop CPU (< 2 GB per process, minutes per backend), in float32. ``tiny``: for
+tests, in every dtype. ``models``: float16 and bfloat16, and the ops of today's
+language models (:mod:`mlxbench.catalog.ops.models`) in every dtype."""
+HALF_DTYPES: tuple[str, ...] = DTYPES[1:]
 
 
 def var(*, options: Mapping[str, Any] | None = None, **kwargs: Any) -> Variant:
@@ -25,11 +29,34 @@ def var(*, options: Mapping[str, Any] | None = None, **kwargs: Any) -> Variant:
     return Variant(shapes=shapes, kwargs=op_kwargs, options=dict(options or {}))
 
 
+def in_dtypes(variants: Sequence[Variant], dtypes: Sequence[str] = DTYPES) -> tuple[Variant, ...]:
+    """Each variant in each of ``dtypes``, dtype by dtype."""
+    return tuple(dataclasses.replace(v, dtype=d) for d in dtypes for v in variants)
+
+
 def presets(
-    *, seed: Sequence[Variant], default: Sequence[Variant], tiny: Sequence[Variant]
+    *,
+    seed: Sequence[Variant],
+    default: Sequence[Variant],
+    tiny: Sequence[Variant],
+    models: Sequence[Variant] | None = None,
 ) -> dict[str, tuple[Variant, ...]]:
-    """All three presets, spelled out so none can be forgotten."""
-    return {"seed": tuple(seed), "default": tuple(default), "tiny": tuple(tiny)}
+    """Every preset, spelled out so none can be forgotten; variants are written in float32.
+
+    ``tiny`` runs in every dtype. ``models`` is ``default``'s shapes in float16
+    and bfloat16 unless given (their float32 is the default preset's).
+    """
+    return {
+        "seed": tuple(seed),
+        "default": tuple(default),
+        "tiny": in_dtypes(tiny),
+        "models": in_dtypes(default, HALF_DTYPES) if models is None else tuple(models),
+    }
+
+
+def model_presets(*, tiny: Sequence[Variant], models: Sequence[Variant]) -> dict[str, tuple[Variant, ...]]:
+    """An op of today's language models: in the ``models`` preset and ``tiny``, every dtype, none in the others."""
+    return {"seed": (), "default": (), "tiny": in_dtypes(tiny), "models": in_dtypes(models)}
 
 
 def each_axis(shape: Shape, axes: Sequence[int] | None = None, **extra: Any) -> list[Variant]:
@@ -53,9 +80,26 @@ def exact(_: Variant) -> Tolerance:
     return Tolerance(rtol=0.0, atol=0.0)
 
 
+HALF_ULPS = 4.0
+"""What a float16/bfloat16 result may be off by, in its dtype's epsilons, beyond float32 arithmetic: its own
+rounding (half an epsilon) and a few rounded intermediates (MLX's LayerNorm, SeLU and Softmax keep some in the
+dtype: up to 3.2 epsilons measured on the tiny preset)."""
+
+
 def elementwise(rtol: float = 1e-5, atol: float = 1e-6) -> ToleranceRule:
-    """A fixed tolerance for ops whose each output depends on O(1) inputs."""
-    return lambda _: Tolerance(rtol=rtol, atol=atol)
+    """``rtol``/``atol`` in float32, for ops whose each output depends on O(1) inputs.
+
+    In float16/bfloat16: HALF_ULPS of the dtype's epsilon, relative and
+    absolute (outputs are O(1): an ``exp(x) - 1`` in the dtype, as MLX's SeLU
+    computes, is off by epsilons of 1 where the result is near 0).
+    """
+
+    def rule(v: Variant) -> Tolerance:
+        if v.dtype == "float32":
+            return Tolerance(rtol=rtol, atol=atol)
+        return Tolerance(rtol=HALF_ULPS * v.eps, atol=HALF_ULPS * v.eps)
+
+    return rule
 
 
 def accumulating(length: Callable[[Variant], int], *, scale: float = 0.0) -> ToleranceRule:
@@ -66,10 +110,18 @@ def accumulating(length: Callable[[Variant], int], *, scale: float = 0.0) -> Tol
     data, dot products) the result can be near zero while the rounding error is
     not, so ``scale`` adds an absolute term of ``eps * n * scale``, with
     ``scale`` the magnitude of one term.
+
+    In float16/bfloat16 the inputs' products are exact in float32, where both
+    frameworks accumulate, so the dtype adds the result's own rounding and its
+    intermediates' (HALF_ULPS epsilons of the result), and, where terms cancel,
+    the same epsilons of one term's magnitude for each sqrt(n) terms.
     """
 
     def rule(v: Variant) -> Tolerance:
         n = max(1, length(v))
-        return Tolerance(rtol=8 * FLOAT32_EPS * math.sqrt(n) + 1e-6, atol=8 * FLOAT32_EPS * n * scale + 1e-6)
+        rtol, atol = 8 * FLOAT32_EPS * math.sqrt(n) + 1e-6, 8 * FLOAT32_EPS * n * scale + 1e-6
+        if v.dtype == "float32":
+            return Tolerance(rtol=rtol, atol=atol)
+        return Tolerance(rtol=rtol + HALF_ULPS * v.eps, atol=atol + HALF_ULPS * v.eps * math.sqrt(n) * scale)
 
     return rule

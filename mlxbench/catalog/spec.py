@@ -19,6 +19,17 @@ Arrays = dict[str, np.ndarray]
 
 FLOAT32_EPS = float(np.finfo(np.float32).eps)
 
+DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
+"""The floating-point dtypes ops run in; float32 first, the dtype of every variant id without a suffix."""
+EPS: dict[str, float] = {"float32": FLOAT32_EPS, "float16": 2.0**-10, "bfloat16": 2.0**-7}
+"""Machine epsilon of each dtype (the gap after 1.0): 23, 10 and 7 bits of mantissa."""
+
+
+def dtype_of(variant_id: str) -> str:
+    """The dtype a variant id names: its ``-float16`` / ``-bfloat16`` suffix, else float32."""
+    suffix = variant_id.rpartition("-")[2]
+    return suffix if suffix in DTYPES[1:] else DTYPES[0]
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -34,6 +45,12 @@ class Variant:
     shapes: Mapping[str, Shape]
     kwargs: Mapping[str, Any] = field(default_factory=dict)
     options: Mapping[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+    """The dtype both frameworks compute in: float inputs are rounded to it, and float outputs must be in it."""
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
 
     @property
     def params(self) -> dict[str, Any]:
@@ -42,14 +59,20 @@ class Variant:
 
     @property
     def id(self) -> str:
-        """A stable, human-readable key such as ``64x128x1024-axis2``.
+        """A stable, human-readable key such as ``64x128x1024-axis2`` (``-float16`` / ``-bfloat16`` after it).
 
         ASV uses it as the parameter value, so it must never change for a given
-        variant: history would split in two.
+        variant: history would split in two. float32 has no suffix, so every id
+        of the float32-only catalog is unchanged.
         """
         dims = "_".join("x".join(map(str, s)) for s in self.shapes.values())
         extra = "".join(f"-{v}" if isinstance(v, str) else f"-{k}{v}" for k, v in self.params.items())
-        return dims + extra
+        return dims + extra + ("" if self.dtype == DTYPES[0] else f"-{self.dtype}")
+
+    @property
+    def eps(self) -> float:
+        """Machine epsilon of the variant's dtype."""
+        return EPS[self.dtype]
 
     def numel(self, name: str) -> int:
         return int(np.prod(self.shapes[name], dtype=np.int64))
@@ -107,6 +130,8 @@ class Op:
     reference: Callable[..., np.ndarray]
     tolerance: ToleranceRule
     mlx_requires: tuple[str, ...] = ()
+    torch_requires: tuple[str, ...] = ()
+    """The torch attributes the torch side needs (``"nn.functional.rms_norm"``): n/a, with the release, before them."""
     torch_layout: Callable[[Arrays], Arrays] | None = None
     torch_output: Callable[[np.ndarray], np.ndarray] | None = None
     compare: Comparator | None = None
@@ -122,5 +147,22 @@ class Op:
         return self.presets[preset]
 
     def make_inputs(self, variant: Variant, seed: int = 0) -> Arrays:
-        """Deterministic inputs: the same seed gives the same bytes everywhere."""
-        return self.inputs(variant, np.random.default_rng(seed))
+        """Deterministic inputs, float ones rounded to the variant's dtype (held as float32, which holds them exactly).
+
+        The same seed gives the same bytes everywhere; both frameworks and the
+        float64 reference start from these values.
+        """
+        arrays = self.inputs(variant, np.random.default_rng(seed))
+        return {name: round_to(a, variant.dtype) for name, a in arrays.items()}
+
+
+def round_to(a: np.ndarray, dtype: str) -> np.ndarray:
+    """A float array's values rounded to ``dtype`` (nearest, ties to even), as float32; other arrays unchanged."""
+    if a.dtype.kind != "f" or dtype == "float32":
+        return a
+    if dtype == "float16":
+        return a.astype(np.float16).astype(np.float32)
+    bits = np.ascontiguousarray(a, dtype=np.float32).view(np.uint32)
+    finite = np.isfinite(a)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return np.where(finite, rounded, bits & np.uint32(0xFFFF0000)).view(np.float32)

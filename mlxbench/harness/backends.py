@@ -47,6 +47,9 @@ class Prepared:
     args: tuple[Any, ...]
     sync: Callable[[Any], None]
     to_numpy: Callable[[Any], np.ndarray]
+    """An output as numpy, float16/bfloat16 widened to float32 (exactly)."""
+    dtype_of: Callable[[Any], str] = field(default=lambda out: "float32", repr=False)
+    """An output's dtype by its plain name (``float16``, ``int64``): verification holds it to the variant's."""
     warm_up_times: list[float] = field(default_factory=list, repr=False)
     """Seconds of each warm-up call: the later ones are a free pilot for the sampling plan."""
     timed: Callable[[], Any] = field(init=False, repr=False, compare=False)
@@ -116,11 +119,15 @@ def _timed_function(framework: str, fn: Callable[..., Any], kwargs: Mapping[str,
 
     The framework's stand-ins in the catalog become the real modules (no
     ``LazyModule.__getattr__`` per call), a version-dependent implementation is
-    chosen (:class:`~mlxbench.catalog.frameworks.Chosen`), and keywords are bound
-    only where there are some (a ``partial`` is one more call per sample).
+    chosen (:class:`~mlxbench.catalog.frameworks.Chosen`; one that says
+    ``NotImplementedError`` makes the op n/a with its words), and keywords are
+    bound only where there are some (a ``partial`` is one more call per sample).
     """
     frameworks.load(framework)
-    fn = frameworks.resolve(fn)
+    try:
+        fn = frameworks.resolve(fn)
+    except NotImplementedError as exc:
+        raise Unavailable(str(exc)) from None
     return functools.partial(fn, **kwargs) if kwargs else fn
 
 
@@ -172,6 +179,31 @@ class Backend:
         if reason:
             raise Unavailable(reason)
 
+    def unsupported(self, op: Op) -> str | None:
+        """Why ``op`` cannot run on this backend's framework version (an API it lacks), or None."""
+        needs = op.mlx_requires if self.framework == "mlx" else op.torch_requires
+        missing = [path for path in needs if not versions.has_api(self.framework, path)]
+        if missing:
+            prefix = "mx." if self.framework == "mlx" else "torch."
+            version = versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
+            return f"unsupported in {self.framework} {version}: needs " + ", ".join(prefix + p for p in missing)
+        return None
+
+    def _warm_up(self, prepared: Prepared, op: Op, variant: Variant) -> Prepared:
+        """Warm ``prepared`` up; a float16/bfloat16 call the framework refuses is n/a, with its reason.
+
+        float32 errors stay errors: every op of the catalog runs in float32 on every framework it names.
+        """
+        try:
+            prepared.warm_up()
+        except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
+            if variant.dtype == "float32":
+                raise
+            version = versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise Unavailable(f"no {variant.dtype} {op.name} in {self.framework} {version} on {self.name}: {first}")
+        return prepared
+
 
 class MLXBackend(Backend):
     """MLX on its CPU or GPU device (Metal on macOS, CUDA on Linux), optionally ``mx.compile``d."""
@@ -191,12 +223,6 @@ class MLXBackend(Backend):
             return "no MLX GPU: needs Metal (macOS) or mlx's CUDA build (pip install 'mlx[cuda12]')"
         if self.compiled and not hasattr(mx, "compile"):
             return f"unsupported in mlx {mx.__version__}: no mx.compile"
-        return None
-
-    def unsupported(self, op: Op) -> str | None:
-        missing = [path for path in op.mlx_requires if not versions.mlx_has(path)]
-        if missing:
-            return f"unsupported in mlx {versions.mlx_version()}: needs " + ", ".join(f"mx.{p}" for p in missing)
         return None
 
     def synchronizer(self) -> Callable[[Any], None]:
@@ -221,14 +247,26 @@ class MLXBackend(Backend):
 
         mx.set_default_device(mx.gpu if self.device == "gpu" else mx.cpu)
         sync = self.synchronizer()
-        args = tuple(mx.array(a) for a in inputs.values())
+        dtype = getattr(mx, variant.dtype)
+        args = tuple(mx.array(a).astype(dtype) if a.dtype.kind == "f" else mx.array(a) for a in inputs.values())
         mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
         fn = _timed_function(self.framework, op.mlx, variant.kwargs)
         if self.compiled:
             fn = mx.compile(fn)
-        prepared = Prepared(fn=fn, args=args, sync=sync, to_numpy=lambda out: np.array(out))
-        prepared.warm_up()  # compile (g++ JIT on CPU), kernel caches, allocator pools
-        return prepared
+        halves = (mx.float16, mx.bfloat16)
+        prepared = Prepared(
+            fn=fn,
+            args=args,
+            sync=sync,
+            to_numpy=lambda out: np.array(out.astype(mx.float32) if out.dtype in halves else out),
+            dtype_of=_dtype_name,
+        )
+        return self._warm_up(prepared, op, variant)  # compile (g++ JIT on CPU), kernel caches, allocator pools
+
+
+def _dtype_name(out: Any) -> str:
+    """``float16`` for an MLX ``mlx.core.float16`` or a torch ``torch.float16`` output."""
+    return str(out.dtype).rpartition(".")[2]
 
 
 def _no_sync(_out: Any) -> None:
@@ -296,18 +334,22 @@ class TorchBackend(Backend):
             torch.backends.cudnn.allow_tf32 = False
         if op.torch_layout is not None:
             inputs = op.torch_layout(inputs)
-        args = tuple(torch.from_numpy(a).to(self.device) for a in inputs.values())
+        dtype = getattr(torch, variant.dtype)
+        args = tuple(
+            torch.from_numpy(a).to(self.device, dtype if a.dtype.kind == "f" else None) for a in inputs.values()
+        )
         sync = self.synchronizer()
         sync(args)
         restore = op.torch_output or (lambda a: a)
+        halves = (torch.float16, torch.bfloat16)
         prepared = Prepared(
             fn=_timed_function(self.framework, op.torch, variant.kwargs),
             args=args,
             sync=sync,
-            to_numpy=lambda out: restore(out.detach().cpu().numpy()),
+            to_numpy=lambda out: restore((out.float() if out.dtype in halves else out).detach().cpu().numpy()),
+            dtype_of=_dtype_name,
         )
-        prepared.warm_up()  # kernel selection, allocator caches
-        return prepared
+        return self._warm_up(prepared, op, variant)  # kernel selection, allocator caches
 
 
 BACKENDS: dict[str, Backend] = {

@@ -80,8 +80,11 @@ def check_variant(op: Op, variant: Variant, backends: Sequence[Backend], seed: i
         except Unavailable as exc:
             rows.append(Row(op.name, variant.id, backend.name, "skipped", None, tol.describe(), str(exc)))
             continue
-        result = prepared.to_numpy(prepared.run())
+        output = prepared.run()
+        result = prepared.to_numpy(output)
         check = compare(result, reference, inputs, variant, tol)
+        if check.ok and np.asarray(reference).dtype.kind == "f" and prepared.dtype_of(output) != variant.dtype:
+            check = Check(False, check.max_error, f"output is {prepared.dtype_of(output)}, not {variant.dtype}")
         status = "ok" if check.ok else "FAIL"
         rows.append(
             Row(op.name, variant.id, backend.name, status, check.max_error, tol.describe(), check.detail, check.used)
@@ -127,20 +130,36 @@ def verify(
     return rows
 
 
-def passing(ops: Sequence[Op], preset: str, backends: Sequence[Backend], write: Callable[[str], None]) -> list[Backend]:
-    """The backends on which every variant of ``ops`` agrees with float64; ``write`` gets progress and each failure.
+@dataclass(frozen=True)
+class Verified:
+    """What verification leaves to time: the backends with an op that agrees, and the (op, backend) pairs that do not."""
 
-    Run before timing (``mlxbench bench``): a backend that computes another
-    function gets no timings at all, the others go on.
+    backends: list[Backend]
+    failed: frozenset[tuple[str, str]]
+
+
+def passing(ops: Sequence[Op], preset: str, backends: Sequence[Backend], write: Callable[[str], None]) -> Verified:
+    """Which ops agree with float64 on which backends; ``write`` gets progress and each failure.
+
+    Run before timing (``mlxbench bench``, ``history``): an op that computes
+    another function on a backend gets no timings there (MLX's float16 BCE
+    overflows where torch's does not), the backend's other ops go on; a
+    backend on which nothing agrees is not timed at all.
     """
     rows = verify(ops, preset, backends, on_variant=progress_lines(ops, write))
-    failed = {r.backend for r in rows if r.failed}
+    failed = frozenset((r.op, r.backend) for r in rows if r.failed)
     for r in rows:
         if r.failed:
             write(f"verify FAILED: {r.op} {r.variant} on {r.backend}: {r.error}, {r.detail}")
+    kept = []
     for backend in backends:
-        if backend.name in failed:
+        bad = [op.name for op in ops if (op.name, backend.name) in failed]
+        if len(bad) == len(ops):
             write(f"not timing {backend.name}: it failed verification (`mlxbench verify --backend {backend.name}`)")
+            continue
+        kept.append(backend)
+        if bad:
+            write(f"not timing {', '.join(bad)} on {backend.name}: failed verification (`mlxbench verify --op {bad[0]}`)")
     checked = sum(r.status == "ok" for r in rows)
-    write(f"verify: {checked} checks ok on {', '.join(b.name for b in backends if b.name not in failed) or 'none'}")
-    return [b for b in backends if b.name not in failed]
+    write(f"verify: {checked} checks ok on {', '.join(b.name for b in kept) or 'none'}")
+    return Verified(kept, frozenset(pair for pair in failed if pair[1] in {b.name for b in kept}))

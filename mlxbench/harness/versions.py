@@ -142,16 +142,31 @@ def torch_version() -> str:
     return "(not installed)" if isinstance(torch, str) else str(torch.__version__)
 
 
-def mlx_has(path: str) -> bool:
-    """Whether ``mx.<path>`` exists, e.g. ``"fast.layer_norm"`` or ``"array.at"``."""
-    obj = import_mlx()
+def has_api(framework: str, path: str) -> bool:
+    """Whether ``mx.<path>`` (mlx) or ``torch.<path>`` exists: ``"fast.layer_norm"``, ``"nn.functional.rms_norm"``.
+
+    ``nn.`` paths are looked up in ``mlx.nn`` / ``torch.nn`` (imported: ``torch.nn.functional`` is a module).
+    """
+    root = "mlx.core" if framework == "mlx" else "torch"
+    if framework == "mlx" and path.startswith("nn."):
+        root, path = "mlx.nn", path.removeprefix("nn.")
+    obj: object = import_mlx() if framework == "mlx" else import_torch()
     if isinstance(obj, str):
         return False
+    if root != "mlx.core":
+        obj = _import(root)
+        if isinstance(obj, str):
+            return False
     for part in path.split("."):
         if not hasattr(obj, part):
             return False
         obj = getattr(obj, part)
     return True
+
+
+def mlx_has(path: str) -> bool:
+    """Whether ``mx.<path>`` exists, e.g. ``"fast.layer_norm"`` or ``"array.at"``."""
+    return has_api("mlx", path)
 
 
 def mlx_gpu_available(mx: ModuleType) -> bool:

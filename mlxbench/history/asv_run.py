@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,12 +65,20 @@ def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
 
 
 def bench_regex(
-    ops: Sequence[Op], backends: Sequence[Backend], kinds: Sequence[str] = ("time", "peakmem", "track_device_peak")
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    kinds: Sequence[str] = ("time", "peakmem", "track_device_peak"),
+    skip: Collection[tuple[str, str]] = (),
 ) -> str:
-    """The methods of these kinds (default: time, peak memory, device peak) of the selected ops and backends."""
+    """The methods of these kinds (default: time, peak memory, device peak) of the selected ops and backends.
+
+    ``skip``: (op, backend) pairs left out (they failed verification).
+    """
+    kind = f"({'|'.join(kinds)})"
+    skipped = "|".join(rf"{op}\.{kind}_{backend}" for op, backend in sorted(skip))
     return (
-        rf"^ops\.({'|'.join(op.name for op in ops)})\.({'|'.join(kinds)})_"
-        rf"({'|'.join(b.name for b in backends)})(?:\(|$)"
+        (rf"^(?!ops\.({skipped})(?:\(|$))" if skipped else "^")
+        + rf"ops\.({'|'.join(op.name for op in ops)})\.{kind}_({'|'.join(b.name for b in backends)})(?:\(|$)"
     )  # ASV matches "name(param, ...)"
 
 
@@ -134,8 +142,9 @@ def plan(
     quick: bool = False,
     rerun: bool = False,
     config: Path | None = None,
+    skip: Collection[tuple[str, str]] = (),
 ) -> Plan:
-    """Everything the run needs, checked: raises UsageError before anything is written.
+    """Everything the run needs, checked: raises UsageError before anything is written (``skip``: see bench_regex).
 
     ``config`` names another project's ASV configuration (the tests' throwaway
     ones); its timeline is used as it is. By default the preset's own
@@ -178,7 +187,7 @@ def plan(
         "--machine",
         info["machine"],
         "-b",
-        bench_regex(ops, chosen),
+        bench_regex(ops, chosen, skip=skip),
         "--show-stderr",
         "--record-samples",
         # A commit this machine already has is left exactly as it is (a committed results file stays byte-identical,
@@ -228,15 +237,15 @@ def run(
         first = plan(preset, ops, available, machine_name, quick, rerun, config)
         if already_measured(first):
             return Ran(0, first, measured=False)
-    chosen = verify.passing(ops, preset, available, lambda line: print(line, file=sys.stderr))
-    if not chosen:
+    verified = verify.passing(ops, preset, available, lambda line: print(line, file=sys.stderr))
+    if not verified.backends:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
         return Ran(1)
-    # the plan made above holds as it is unless verification dropped a backend
+    # the plan made above holds as it is unless verification dropped something
     p = (
         first
-        if first is not None and chosen == available
-        else plan(preset, ops, chosen, machine_name, quick, rerun, config)
+        if first is not None and verified.backends == available and not verified.failed
+        else plan(preset, ops, verified.backends, machine_name, quick, rerun, config, verified.failed)
     )
     machine.save(p.machine)
     print(

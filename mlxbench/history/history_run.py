@@ -73,6 +73,8 @@ class Plan:
     results_dir: Path
     rerun: bool = False
     quick: bool = False
+    skip: frozenset[tuple[str, str]] = frozenset()
+    """(op, backend) pairs verification failed: not timed (:func:`~mlxbench.history.asv_run.bench_regex`)."""
 
     @property
     def machine_dir(self) -> Path:
@@ -196,7 +198,7 @@ def asv_command(p: Plan, hashfile: Path) -> list[str]:
         "--machine",
         p.machine["machine"],
         "-b",
-        asv_run.bench_regex(p.ops, p.backends, kinds=("time",)),
+        asv_run.bench_regex(p.ops, p.backends, kinds=("time",), skip=p.skip),
         "--show-stderr",
         "--record-samples",
         *([] if p.rerun or p.quick else ["--skip-existing-successful"]),  # a trial run always measures
@@ -338,12 +340,12 @@ def run(p: Plan, call: Callable[..., int] = lock.call) -> Ran:
     A dry run runs nothing: its command prints :func:`describe` instead.
     """
     started = time.monotonic()
-    passed = verify.passing(p.ops, p.preset, p.backends, _log)
-    if not passed:
+    verified = verify.passing(p.ops, p.preset, p.backends, _log)
+    if not verified.backends:
         _log("nothing timed: every selected backend failed verification")
         return Ran(1)
-    check_backends(p.framework, passed)
-    p = replace(p, backends=passed)
+    check_backends(p.framework, verified.backends)
+    p = replace(p, backends=verified.backends, skip=verified.failed)
     machine.save(p.machine)
     _log(
         f"history of {len(p.selection.commits)} commit(s) ({', '.join(s.tag for s in p.selection.commits)}) "

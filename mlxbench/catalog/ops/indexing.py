@@ -20,12 +20,12 @@ NODES = {"seed": [(64, 16), (1024, 32)], "default": [(64, 16), (1024, 32)], "tin
 COUNTS = {"seed": [10, 1000, 1000000], "default": [10, 1000, 100000], "tiny": [1, 4, 50]}
 
 
-def _gather_presets() -> dict[str, list[Variant]]:
-    return {p: [var(table=t, index=(m,)) for t in TABLES[p] for m in COUNTS[p]] for p in TABLES}
+def _gather_presets() -> dict[str, tuple[Variant, ...]]:
+    return presets(**{p: [var(table=t, index=(m,)) for t in TABLES[p] for m in COUNTS[p]] for p in TABLES})
 
 
-def _scatter_presets() -> dict[str, list[Variant]]:
-    return {p: [var(nodes=t, edges=(2, e)) for t in NODES[p] for e in COUNTS[p]] for p in NODES}
+def _scatter_presets() -> dict[str, tuple[Variant, ...]]:
+    return presets(**{p: [var(nodes=t, edges=(2, e)) for t in NODES[p] for e in COUNTS[p]] for p in NODES})
 
 
 def _gather_inputs(v: Variant, rng: np.random.Generator) -> Arrays:
