@@ -35,7 +35,7 @@ def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch)
     timed = {f"ops.{op}.time_{backend}" for op in CATALOG for backend in BACKENDS}
     memory = {f"ops.{op}.peakmem_{backend}" for op in CATALOG for backend in BACKENDS}
     device = {f"ops.{op}.track_device_peak_{b}" for op in CATALOG for b, be in BACKENDS.items() if be.device != "cpu"}
-    assert len(timed) == 23 * 7
+    assert len(timed) == 36 * 7  # the older suite's 23 ops and the models preset's 13, all in tiny
     assert names == timed | memory | device
     for bench in found:
         op = CATALOG[bench.name.split(".")[1]]
@@ -116,7 +116,7 @@ def test_asv_compare_prints_rows_for_both_releases(e2e):
     _, asv, _ = e2e
     out = asv("compare", "v0.31.1", "v0.32.4", "--machine", "e2e").stdout
     rows = [line for line in out.splitlines() if "ops.ReLU.time_mlx_cpu" in line]
-    assert len(rows) == 2, out  # one per tiny variant
+    assert len(rows) == 6, out  # one per tiny variant: two shapes in three dtypes
     assert all(len(re.findall(r"\d+(?:\.\d+)?[μm]?s", row)) >= 2 for row in rows), rows
 
 
@@ -148,3 +148,11 @@ def test_default_preset_benchmarks_keep_their_committed_names_params_and_version
     committed = json.loads((ROOT / "tests" / "fixtures" / "benchmark_names.json").read_text())
     assert sorted(found) == sorted(committed)
     assert found == committed
+
+
+def test_the_models_preset_discovers_only_ops_with_models_variants(monkeypatch):
+    """An op with no variants in a preset has no ASV class there (ASV cannot run an empty parameter list)."""
+    models = {b.name.split(".")[1] for b in _discover(monkeypatch, "models")}
+    default = {b.name.split(".")[1] for b in _discover(monkeypatch, "default")}
+    assert models == set(CATALOG)
+    assert "QuantizedMatmul" in models and "QuantizedMatmul" not in default and len(default) == 23

@@ -187,23 +187,34 @@ def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
     assert "nothing timed" in capsys.readouterr().err
 
 
-def test_a_failing_op_is_not_timed_on_its_backend_and_the_others_are(monkeypatch):
-    """One op that computes another function on one backend leaves only that pair out of the ASV run."""
+def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(monkeypatch):
+    """An op that computes another function in one dtype on one backend leaves only those variants out."""
     import re
 
     from mlxbench.harness.verify import passing
     from mlxbench.history import asv_run
 
-    broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)
+    def relu_but_not_in_float16(x):
+        return x if x.dtype == torch.float16 else torch.relu(x)
+
+    broken = dataclasses.replace(CATALOG["ReLU"], torch=relu_but_not_in_float16)
     ops = [broken, CATALOG["Sigmoid"]]
     backends = [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]
     lines: list[str] = []
     verified = passing(ops, "tiny", backends, lines.append)
     assert [b.name for b in verified.backends] == ["mlx_cpu", "torch_cpu"]
-    assert verified.failed == {("ReLU", "torch_cpu")}
-    assert any(line.startswith("not timing ReLU on torch_cpu") for line in lines), lines
+    assert verified.failed == {("ReLU", "torch_cpu", "float16")}
+    assert any(line.startswith("not timing ReLU float16 on torch_cpu") for line in lines), lines
     regex = re.compile(asv_run.bench_regex(ops, verified.backends, skip=verified.failed))
-    assert not regex.search("ops.ReLU.time_torch_cpu('4x3x8')")
-    assert not regex.search("ops.ReLU.peakmem_torch_cpu")
-    for kept in ("ops.ReLU.time_mlx_cpu('4x3x8')", "ops.Sigmoid.time_torch_cpu('4x3x8')", "ops.Sigmoid.time_mlx_cpu"):
+    assert not regex.search("ops.ReLU.time_torch_cpu('4x3x8-float16')")
+    assert not regex.search("ops.ReLU.peakmem_torch_cpu('2x5x7-float16')")
+    for kept in (
+        "ops.ReLU.time_torch_cpu('4x3x8')",
+        "ops.ReLU.time_torch_cpu('4x3x8-bfloat16')",
+        "ops.ReLU.time_mlx_cpu('4x3x8-float16')",
+        "ops.Sigmoid.time_torch_cpu('4x3x8-float16')",
+    ):
         assert regex.search(kept), kept
+    float32_out = re.compile(asv_run.bench_regex(ops, backends, skip={("ReLU", "torch_cpu", "float32")}))
+    assert not float32_out.search("ops.ReLU.time_torch_cpu('4x3x8')")
+    assert float32_out.search("ops.ReLU.time_torch_cpu('4x3x8-bfloat16')")

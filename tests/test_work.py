@@ -50,3 +50,10 @@ def test_work_is_positive_for_every_op(name):
     op = CATALOG[name]
     w = work.of(op, op.variants("tiny")[-1])
     assert w.in_bytes > 0 and w.out_bytes > 0
+
+
+def test_half_precision_moves_half_the_bytes():
+    relu = CATALOG["ReLU"]
+    f32 = work.of(relu, _variant("ReLU", "16x128x1024"))
+    f16 = work.of(relu, next(v for v in relu.variants("models") if v.id == "16x128x1024-bfloat16"))
+    assert (2 * f16.in_bytes, 2 * f16.out_bytes, f16.flops) == (f32.in_bytes, f32.out_bytes, f32.flops)

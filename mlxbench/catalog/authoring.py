@@ -102,14 +102,15 @@ def elementwise(rtol: float = 1e-5, atol: float = 1e-6) -> ToleranceRule:
     return rule
 
 
-def accumulating(length: Callable[[Variant], int], *, scale: float = 0.0) -> ToleranceRule:
+def accumulating(length: Callable[[Variant], int], *, scale: float | Callable[[Variant], float] = 0.0) -> ToleranceRule:
     """Tolerance for float32 sums of ``length(v)`` terms.
 
     Float32 accumulation error grows with the number of terms (about
     ``eps * sqrt(n)`` relative for a random walk). Where terms cancel (signed
     data, dot products) the result can be near zero while the rounding error is
     not, so ``scale`` adds an absolute term of ``eps * n * scale``, with
-    ``scale`` the magnitude of one term.
+    ``scale`` the magnitude of one term (a number, or a function of the variant
+    where it depends on the shapes: weights drawn as +-1/sqrt(fan in)).
 
     In float16/bfloat16 the inputs' products are exact in float32, where both
     frameworks accumulate, so the dtype adds the result's own rounding and its
@@ -119,9 +120,31 @@ def accumulating(length: Callable[[Variant], int], *, scale: float = 0.0) -> Tol
 
     def rule(v: Variant) -> Tolerance:
         n = max(1, length(v))
-        rtol, atol = 8 * FLOAT32_EPS * math.sqrt(n) + 1e-6, 8 * FLOAT32_EPS * n * scale + 1e-6
+        term = scale(v) if callable(scale) else scale
+        rtol, atol = 8 * FLOAT32_EPS * math.sqrt(n) + 1e-6, 8 * FLOAT32_EPS * n * term + 1e-6
         if v.dtype == "float32":
             return Tolerance(rtol=rtol, atol=atol)
-        return Tolerance(rtol=rtol + HALF_ULPS * v.eps, atol=atol + HALF_ULPS * v.eps * math.sqrt(n) * scale)
+        return Tolerance(rtol=rtol + HALF_ULPS * v.eps, atol=atol + HALF_ULPS * v.eps * math.sqrt(n) * term)
+
+    return rule
+
+
+def weighted_average(length: Callable[[Variant], int]) -> ToleranceRule:
+    """Tolerance for attention: scores are float32 dot products of ``length(v)`` O(1) terms, the output a weighted
+    average of O(1) value rows.
+
+    In float16/bfloat16, the scores' and the weights' rounding move the
+    average by HALF_ULPS epsilons of a value, absolutely, however many rows it
+    averages over (a sum's sqrt(n) would forgive a dropped scale in bfloat16).
+    """
+    dot = accumulating(length, scale=1.0)
+
+    def rule(v: Variant) -> Tolerance:
+        tol = dot(dataclasses.replace(v, dtype="float32"))
+        return (
+            tol
+            if v.dtype == "float32"
+            else Tolerance(rtol=tol.rtol + HALF_ULPS * v.eps, atol=tol.atol + HALF_ULPS * v.eps)
+        )
 
     return rule

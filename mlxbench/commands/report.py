@@ -8,10 +8,11 @@ from pathlib import Path
 from rich.markup import escape
 
 from mlxbench import selection
+from mlxbench.catalog.spec import DTYPES
 from mlxbench.commands import options, output
 from mlxbench.errors import UsageError
 
-REPORT_TABLES = ("average", "detailed", "history", "race")
+REPORT_TABLES = ("average", "detailed", "history", "race", "dtypes")
 """`mlxbench report --table` choices, all by default (here, so the parser does not import the report)."""
 
 
@@ -31,7 +32,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--table",
         action="append",
         choices=REPORT_TABLES,
-        help="which tables (repeatable; default: all four; race: the MLX/torch time ratio over time)",
+        help="which tables (repeatable; default: all; race: the MLX/torch time ratio over time; dtypes: bfloat16 "
+        "against float16 per backend, where a machine measured both: the models preset)",
     )
     p.add_argument("--format", default="markdown", help="markdown (default), csv, json or html")
     p.add_argument(
@@ -41,6 +43,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--backend", action="append", help="a backend, e.g. mlx_cpu or cpu (repeatable; default: all)")
     p.add_argument("--release", help="a release (v0.31.1) or an inclusive range (v0.20.0..v0.31.1)")
+    p.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        help="only results in this dtype (default: every dtype, each in tables of its own: never averaged together)",
+    )
     p.add_argument("--mean", default="geometric", help="how variants aggregate: geometric (default) or arithmetic")
     p.add_argument(
         "--mode",
@@ -91,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         ceilings_by_machine,
         preset=preset,
         mode=args.mode,
+        dtype=args.dtype,
     )
     # Writing plots or the README is the point of such a run: the tables print only when asked (--print).
     if args.print or not (args.plots or args.update_readme):

@@ -156,10 +156,6 @@ class Backend:
         """Why this backend cannot run on this machine, or None if it can."""
         raise NotImplementedError
 
-    def unsupported(self, op: Op) -> str | None:
-        """Why ``op`` cannot run on this backend's framework version, or None."""
-        return None
-
     def prepare(self, op: Op, variant: Variant, inputs: Arrays) -> Prepared:
         raise NotImplementedError
 
@@ -201,7 +197,9 @@ class Backend:
                 raise
             version = versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise Unavailable(f"no {variant.dtype} {op.name} in {self.framework} {version} on {self.name}: {first}")
+            raise Unavailable(
+                f"no {variant.dtype} {op.name} in {self.framework} {version} on {self.name}: {first}"
+            ) from None
         return prepared
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant
+from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant, dtype_of
 from mlxbench.harness.backends import Backend, Unavailable
 
 
@@ -132,34 +132,37 @@ def verify(
 
 @dataclass(frozen=True)
 class Verified:
-    """What verification leaves to time: the backends with an op that agrees, and the (op, backend) pairs that do not."""
+    """What verification leaves to time: backends with an op that agrees, and the (op, backend, dtype) that do not."""
 
     backends: list[Backend]
-    failed: frozenset[tuple[str, str]]
+    failed: frozenset[tuple[str, str, str]]
 
 
 def passing(ops: Sequence[Op], preset: str, backends: Sequence[Backend], write: Callable[[str], None]) -> Verified:
-    """Which ops agree with float64 on which backends; ``write`` gets progress and each failure.
+    """Which ops agree with float64 in which dtype on which backends; ``write`` gets progress and each failure.
 
     Run before timing (``mlxbench bench``, ``history``): an op that computes
-    another function on a backend gets no timings there (MLX's float16 BCE
-    overflows where torch's does not), the backend's other ops go on; a
-    backend on which nothing agrees is not timed at all.
+    another function in a dtype on a backend gets no timings there (MLX's CPU
+    quantized matmul sums bfloat16 in bfloat16), its other dtypes and the
+    backend's other ops go on; a backend on which nothing agrees is not timed.
     """
     rows = verify(ops, preset, backends, on_variant=progress_lines(ops, write))
-    failed = frozenset((r.op, r.backend) for r in rows if r.failed)
+    failed = frozenset((r.op, r.backend, dtype_of(r.variant)) for r in rows if r.failed)
     for r in rows:
         if r.failed:
             write(f"verify FAILED: {r.op} {r.variant} on {r.backend}: {r.error}, {r.detail}")
+    combos = {(op.name, v.dtype) for op in ops for v in op.variants(preset)}
     kept = []
     for backend in backends:
-        bad = [op.name for op in ops if (op.name, backend.name) in failed]
-        if len(bad) == len(ops):
+        bad = sorted((op, dtype) for op, name, dtype in failed if name == backend.name)
+        if len(bad) == len(combos):
             write(f"not timing {backend.name}: it failed verification (`mlxbench verify --backend {backend.name}`)")
             continue
         kept.append(backend)
         if bad:
-            write(f"not timing {', '.join(bad)} on {backend.name}: failed verification (`mlxbench verify --op {bad[0]}`)")
+            listed = ", ".join(f"{op} {dtype}" for op, dtype in bad)
+            write(f"not timing {listed} on {backend.name}: failed verification (`mlxbench verify --op {bad[0][0]}`)")
     checked = sum(r.status == "ok" for r in rows)
     write(f"verify: {checked} checks ok on {', '.join(b.name for b in kept) or 'none'}")
-    return Verified(kept, frozenset(pair for pair in failed if pair[1] in {b.name for b in kept}))
+    names = {b.name for b in kept}
+    return Verified(kept, frozenset(triple for triple in failed if triple[1] in names))

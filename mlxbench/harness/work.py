@@ -37,15 +37,25 @@ class Work:
         return 2 * self.in_bytes + self.out_bytes
 
 
+ITEMSIZE = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""Bytes per element of each dtype: the float inputs (held as float32 on the host) reach the op in the variant's."""
+
+
+def _nbytes(a: np.ndarray, dtype: str) -> int:
+    return a.size * ITEMSIZE[dtype] if a.dtype.kind == "f" else a.nbytes
+
+
 def _output_size(op: Op, variant: Variant, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
     """(elements, itemsize) of the op's output in MLX (lazily), or of the reference."""
     if not isinstance(versions.import_mlx(), str) and all(versions.mlx_has(p) for p in op.mlx_requires):
         import mlx.core as mx
 
-        out = op.mlx(*(mx.array(a) for a in inputs.values()), **variant.kwargs)
+        dtype = getattr(mx, variant.dtype)
+        arrays = (mx.array(a).astype(dtype) if a.dtype.kind == "f" else mx.array(a) for a in inputs.values())
+        out = op.mlx(*arrays, **variant.kwargs)
         return int(out.size), int(out.itemsize)
     ref = np.asarray(op.reference(*(a.astype(np.float64) for a in inputs.values()), **variant.kwargs))
-    return int(ref.size), 4 if ref.dtype.kind == "f" else 8
+    return int(ref.size), ITEMSIZE[variant.dtype] if ref.dtype.kind == "f" else 8
 
 
 _cache: dict[tuple[str, str], Work] = {}
@@ -58,5 +68,5 @@ def of(op: Op, variant: Variant) -> Work:
         inputs = op.make_inputs(variant)
         elements, itemsize = _output_size(op, variant, inputs)
         flops = float(op.flops(variant, elements)) if op.flops else 0.0
-        _cache[key] = Work(sum(a.nbytes for a in inputs.values()), elements * itemsize, flops)
+        _cache[key] = Work(sum(_nbytes(a, variant.dtype) for a in inputs.values()), elements * itemsize, flops)
     return _cache[key]

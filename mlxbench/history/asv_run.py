@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlxbench.catalog.spec import Op
+from mlxbench.catalog.spec import DTYPES, Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import verify, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
@@ -64,20 +64,30 @@ def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
     return tag, tags[tag]
 
 
+HALF_SUFFIXES = "|".join(f"-{d}" for d in DTYPES[1:])
+
+
+def _variants_in(dtype: str) -> str:
+    """ASV's ``('<variant id>')`` of the variants in ``dtype`` (float32's ids have no dtype suffix)."""
+    if dtype == DTYPES[0]:
+        return rf"\('(?![^']*(?:{HALF_SUFFIXES})')[^']*'\)"
+    return rf"\('[^']*-{dtype}'\)"
+
+
 def bench_regex(
     ops: Sequence[Op],
     backends: Sequence[Backend],
     kinds: Sequence[str] = ("time", "peakmem", "track_device_peak"),
-    skip: Collection[tuple[str, str]] = (),
+    skip: Collection[tuple[str, str, str]] = (),
 ) -> str:
     """The methods of these kinds (default: time, peak memory, device peak) of the selected ops and backends.
 
-    ``skip``: (op, backend) pairs left out (they failed verification).
+    ``skip``: the (op, backend, dtype) left out, variant by variant (they failed verification).
     """
     kind = f"({'|'.join(kinds)})"
-    skipped = "|".join(rf"{op}\.{kind}_{backend}" for op, backend in sorted(skip))
+    skipped = "|".join(rf"{op}\.{kind}_{backend}{_variants_in(dtype)}" for op, backend, dtype in sorted(skip))
     return (
-        (rf"^(?!ops\.({skipped})(?:\(|$))" if skipped else "^")
+        (rf"^(?!ops\.({skipped}))" if skipped else "^")
         + rf"ops\.({'|'.join(op.name for op in ops)})\.{kind}_({'|'.join(b.name for b in backends)})(?:\(|$)"
     )  # ASV matches "name(param, ...)"
 
@@ -142,7 +152,7 @@ def plan(
     quick: bool = False,
     rerun: bool = False,
     config: Path | None = None,
-    skip: Collection[tuple[str, str]] = (),
+    skip: Collection[tuple[str, str, str]] = (),
 ) -> Plan:
     """Everything the run needs, checked: raises UsageError before anything is written (``skip``: see bench_regex).
 

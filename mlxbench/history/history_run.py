@@ -73,8 +73,8 @@ class Plan:
     results_dir: Path
     rerun: bool = False
     quick: bool = False
-    skip: frozenset[tuple[str, str]] = frozenset()
-    """(op, backend) pairs verification failed: not timed (:func:`~mlxbench.history.asv_run.bench_regex`)."""
+    skip: frozenset[tuple[str, str, str]] = frozenset()
+    """(op, backend, dtype) verification failed: not timed (:func:`~mlxbench.history.asv_run.bench_regex`)."""
 
     @property
     def machine_dir(self) -> Path:

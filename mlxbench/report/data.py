@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from mlxbench import noise, selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
+from mlxbench.catalog.spec import DTYPES
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order
 from mlxbench.harness.ceilings import Ceiling
@@ -42,6 +43,7 @@ class ReportData:
         preset: str | None = None,
         mode: str | None = None,
         stacks: Mapping[str, Stack] | None = None,
+        dtype: str | None = None,
     ) -> None:
         if how not in AGGREGATES:
             raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
@@ -59,6 +61,8 @@ class ReportData:
                 raise UsageError(
                     f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first"
                 )
+        if dtype is not None and dtype not in DTYPES:
+            raise UsageError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(DTYPES)}")
         if preset is not None and preset not in PRESETS:
             raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
         self._stacks = dict(timeline_stacks() if stacks is None else stacks)
@@ -71,6 +75,7 @@ class ReportData:
             and m.release in self.releases
             and (wanted is None or (m.op, m.variant) in wanted)
             and (mode is None or ("pinned" if m.torch else "timeline") == mode)
+            and (dtype is None or m.dtype == dtype)
         ]
         self.series_by_id = _split_series(self.machines, kept)
         """Series id -> the machine, environment and pin it stands for."""
@@ -83,7 +88,7 @@ class ReportData:
             i: results.repeatability.get(s.machine, noise.DEFAULT_FLOOR) for i, s in self.series_by_id.items()
         }
         self.ceilings = {i: dict((ceilings or {}).get(s.machine, {})) for i, s in self.series_by_id.items()}
-        ids = {(s.machine, s.env): i for i, s in self.series_by_id.items()}
+        ids = {(s.machine, s.env, s.dtype): i for i, s in self.series_by_id.items()}
         self._ms: dict[Key, Value] = {}
         self._peak_mb: dict[Key, Value] = {}
         self._spread: dict[Key, float] = {}
@@ -95,7 +100,7 @@ class ReportData:
         self.busy: set[Key] = set()
         """Time results sampled on a busy machine after every re-measurement: no change is called from them."""
         for m in kept:
-            series = ids[(m.machine, m.env)]
+            series = ids[(m.machine, m.env, m.dtype)]
             key = Key(series, m.release, m.op, m.variant, m.backend)
             if m.kind == "time" and m.ok:
                 self.runs.setdefault((series, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
@@ -124,14 +129,17 @@ class ReportData:
         return [series for series, s in self.series_by_id.items() if s.machine in best.values()]
 
     def label(self, series: str) -> str:
-        """How headers name a series: its chip configuration, plus the machine and environment where needed.
+        """How headers name a series: its chip configuration, plus the machine, environment and dtype where needed.
 
         The machine where its name is not the configuration's; the environment
-        where the machine has several, so two series never read the same.
+        where the machine has several; the dtype where it is not float32; so
+        two series never read the same.
         """
         s, config = self.series_by_id[series], self._config[series]
         name = s.machine if config == s.machine else f"{config}, machine {s.machine}"
-        return name if series == s.machine else f"{name}, environment {s.env}"
+        if series != s.machine and f"[{s.env}" in series:
+            name = f"{name}, environment {s.env}"
+        return name if s.dtype == DTYPES[0] else f"{name}, {s.dtype}"
 
     def machine_of(self, series: str) -> str:
         """The machine a series belongs to (the README shows one machine's series per chip)."""
@@ -285,17 +293,22 @@ def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
 
 
 def _split_series(machines: Sequence[str], measurements: Iterable[Measurement]) -> dict[str, Series]:
-    """Series id -> series: one per machine and environment, in machine order, pinned environments first.
+    """Series id -> series: one per machine, environment and dtype, in machine order, pinned environments first.
 
-    A machine with one environment is its own series id (its name); one
-    with several gets ``"<machine> [<environment>]"`` per environment.
+    A machine with one environment in float32 is its own series id (its name);
+    ``"<machine> [<environment>]"`` where it has several environments, and
+    ``"<machine> [float16]"`` (``[<environment>, float16]``) for another dtype.
     """
     envs: dict[str, dict[str, str | None]] = {}
+    dtypes: dict[tuple[str, str], set[str]] = {}
     for m in measurements:
         envs.setdefault(m.machine, {})[m.env] = m.torch
+        dtypes.setdefault((m.machine, m.env), set()).add(m.dtype)
     out: dict[str, Series] = {}
     for machine in machines:
         found = sorted(envs.get(machine, {}).items(), key=lambda env: (env[1] is None, env[0]))
         for env, pin in found:
-            out[machine if len(found) == 1 else f"{machine} [{env}]"] = Series(machine, env, pin)
+            for dtype in (d for d in DTYPES if d in dtypes[(machine, env)]):
+                parts = ([env] if len(found) > 1 else []) + ([] if dtype == DTYPES[0] else [dtype])
+                out[f"{machine} [{', '.join(parts)}]" if parts else machine] = Series(machine, env, pin, dtype)
     return out

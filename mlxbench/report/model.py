@@ -40,17 +40,19 @@ def version_label(framework: str, version: str) -> str:
 
 @dataclass(frozen=True)
 class Series:
-    """One machine's results in one ASV environment: what one table or plot line is drawn from.
+    """One machine's results in one ASV environment and one dtype: what one table or plot line is drawn from.
 
     ASV keeps one series per machine and environment; a pinned environment
     and a timeline one measured different pairs at the same commit, so they
-    are never mixed.
+    are never mixed; nor are dtypes.
     """
 
     machine: str
     env: str
     pin: str | None
     """The torch version the environment pins (pinned mode); None where each commit brings its own (timeline)."""
+    dtype: str = "float32"
+    """The dtype of its variants: float16 and bfloat16 results are series of their own, never averaged together."""
 
     @property
     def mode(self) -> str:

@@ -76,9 +76,10 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
             + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
         )
     mlx_shown = any(BACKENDS[b].framework == "mlx" for b in data.backends_of(series))
-    if mlx_shown and not per_variant and any(op in COMPILED_BY_MLX_NN for op in data.variants(series, release)):
+    compiled = [op for op in COMPILED_BY_MLX_NN if op in data.variants(series, release)]
+    if mlx_shown and not per_variant and compiled:
         notes.append(
-            f"{', '.join(COMPILED_BY_MLX_NN)}: MLX's side is an mlx.nn function that MLX compiles itself "
+            f"{', '.join(compiled)}: MLX's side is an mlx.nn function that MLX compiles itself "
             f"(mx.compile, shapeless) since {COMPILED_SINCE}, so the plain MLX backends run compiled code too and "
             "their compile speedup compares compiled with compiled."
         )

@@ -90,6 +90,7 @@ class Report(ReportData):
             "mlx": versions["mlx"],
             "torch": versions["torch"],
             "metric": self.metric,
+            "dtype": s.dtype,
         }
 
     # -- cells -----------------------------------------------------------
@@ -200,6 +201,7 @@ class Report(ReportData):
             "machine": s.machine,
             "environment": s.env,
             "mode": s.mode,
+            "dtype": s.dtype,
             "aggregation": self.how,
             "points": dict(zip(labels, releases)),
             "noise_floors": {
@@ -296,14 +298,65 @@ class Report(ReportData):
             table.rows.append(self._timed_row(op, values, changes))
         return table
 
+    def half_precision(self, float16: str, bfloat16: str) -> Table:
+        """bfloat16 against float16 per backend, at the newest release both series have, over the shapes both ran.
+
+        Variant ids differ only by their dtype suffix; an op's shapes measured
+        in one dtype only (QuantizedMatmul's grid is bfloat16) are left out of
+        its row, so the ratio compares like with like.
+        """
+        release = [r for r in self.releases_of(float16) if r in self.releases_of(bfloat16)][-1]
+        backends = [b for b in self.backends_of(float16) if b in self.backends_of(bfloat16)]
+        columns = [Column("Operation", "text")]
+        for b in backends:
+            name = COLUMN_NAMES[b]
+            columns += [
+                Column(f"{name} float16", "ms"),
+                Column(f"{name} bfloat16", "ms"),
+                Column(f"{name} bf16/fp16", "ratio"),
+            ]
+        notes = [
+            f"Times in ms ({self.how} mean over the shapes measured in both dtypes); bf16/fp16 is bfloat16's time over "
+            "float16's on the same backend: 2.00x means bfloat16 takes twice as long. Never averaged across dtypes.",
+        ]
+        title = f"bfloat16 vs float16: {self.label(float16).removesuffix(', float16')}, {self.stack(float16, release)}"
+        meta = {**self._header(float16, release), "dtype": "bfloat16/float16", "aggregation": self.how}
+        table = Table("dtypes", title, notes, columns, meta=meta)
+        halves = self.variants(float16, release), self.variants(bfloat16, release)
+        for op in sorted(set(halves[0]) & set(halves[1])):
+            shapes = {v.removesuffix("-float16") for v in halves[0][op]} & {
+                v.removesuffix("-bfloat16") for v in halves[1][op]
+            }
+            if not shapes:
+                continue
+            row: list[Value] = [op]
+            for b in backends:
+                fp16 = self.op_value(float16, release, op, [f"{v}-float16" for v in sorted(shapes)], b)
+                bf16 = self.op_value(bfloat16, release, op, [f"{v}-bfloat16" for v in sorted(shapes)], b)
+                row += [fp16, bf16, ratio(bf16, fp16)]
+            table.rows.append(row)
+        return table
+
+    def half_pairs(self) -> list[tuple[str, str]]:
+        """(float16 series, bfloat16 series) of each machine and environment that measured both."""
+        by_env: dict[tuple[str, str], dict[str, str]] = {}
+        for series, s in self.series_by_id.items():
+            by_env.setdefault((s.machine, s.env), {})[s.dtype] = series
+        return [(d["float16"], d["bfloat16"]) for d in by_env.values() if "float16" in d and "bfloat16" in d]
+
     def tables(self, kinds: Sequence[str]) -> list[Table]:
-        """The requested kinds for each series; average/detailed at its newest release, races where both ran."""
+        """The requested kinds for each series; average/detailed at its newest release, races where both ran;
+        ``dtypes``: bfloat16 against float16 where a machine measured both."""
         out: list[Table] = []
+        if "dtypes" in kinds:
+            out.extend(self.half_precision(*pair) for pair in self.half_pairs())
         for series in self.series:
             releases = self.releases_of(series)
             if not releases:
                 continue
             for kind in kinds:
+                if kind == "dtypes":
+                    continue
                 if kind == "history":
                     out.extend(self.history(series, b) for b in self.backends_of(series))
                 elif kind == "race":

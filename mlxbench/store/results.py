@@ -42,6 +42,7 @@ from typing import Any
 
 from mlxbench import noise
 from mlxbench.catalog import CATALOG
+from mlxbench.catalog.spec import dtype_of
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
 from mlxbench.store import files, loads, repeatability
@@ -86,6 +87,11 @@ class Measurement:
     change."""
     axes: tuple[str, ...] = ()
     """The values of the benchmark's further parameter axes (none: one axis, the variant)."""
+
+    @property
+    def dtype(self) -> str:
+        """The dtype the variant computed in (its id's suffix; float32 without one)."""
+        return dtype_of(self.variant)
 
     @property
     def ok(self) -> bool:

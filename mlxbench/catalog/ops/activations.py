@@ -26,8 +26,9 @@ PRELU_ALPHA = 0.25
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
-COMPILED_BY_MLX_NN = ("ReLU", "LeakyReLU", "PReLU", "SeLU", "Softplus")
-"""Ops whose MLX side is an ``mlx.nn`` function that MLX itself compiles, since :data:`COMPILED_SINCE`."""
+COMPILED_BY_MLX_NN = ("ReLU", "LeakyReLU", "PReLU", "SeLU", "Softplus", "GELU", "GELUTanh", "SiLU", "SwiGLU")
+"""Ops whose MLX side is an ``mlx.nn`` function that MLX itself compiles, since :data:`COMPILED_SINCE` (the
+last four, of the ``models`` preset, call ``nn.gelu``, ``nn.gelu_approx`` and ``nn.silu``)."""
 COMPILED_SINCE = "0.4.0"
 
 SHAPES = presets(

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.authoring import accumulating, presets, uniform, var
+from mlxbench.catalog.authoring import presets, uniform, var, weighted_average
 from mlxbench.catalog.frameworks import F, mx
 from mlxbench.catalog.spec import Arrays, Op, Variant
 
@@ -75,7 +75,7 @@ OPS = [
         mlx=lambda q, k, v, mask=None: mx.fast.scaled_dot_product_attention(q, k, v, scale=_scale(q), mask=mask),
         torch=lambda q, k, v, mask=None: F.scaled_dot_product_attention(q, k, v, attn_mask=mask, scale=_scale(q)),
         reference=_reference,
-        tolerance=accumulating(lambda v: v.shapes["q"][-1], scale=1.0),
+        tolerance=weighted_average(lambda v: v.shapes["q"][-1]),
         flops=_flops,
         mlx_requires=("fast.scaled_dot_product_attention",),
     ),

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.authoring import accumulating, model_presets, uniform, var
+from mlxbench.catalog.authoring import model_presets, uniform, var, weighted_average
 from mlxbench.catalog.frameworks import Chosen, F, mx, torch
 from mlxbench.catalog.ops.llm_shapes import CONTEXT, DECODE_BATCHES, HEAD_DIM, HEADS, KV_HEADS, PREFILL
 from mlxbench.catalog.spec import Arrays, Op, Variant
@@ -122,7 +122,7 @@ def _op(name: str, causal: bool, tiny: list[Variant], models: list[Variant]) -> 
         mlx=_mlx_attention(causal),
         torch=_torch_attention(causal),
         reference=functools.partial(_reference, causal=causal),
-        tolerance=accumulating(lambda v: v.shapes["k"][-2], scale=1.0),
+        tolerance=weighted_average(lambda v: v.shapes["q"][-1]),
         flops=_flops(causal),
         mlx_requires=("fast.scaled_dot_product_attention",),
     )

@@ -88,7 +88,8 @@ def _erf(x: np.ndarray) -> np.ndarray:
 @Chosen
 def _mlx_gelu_tanh():
     """``nn.gelu_approx`` where it is the tanh form (older releases approximated with a sigmoid: another function)."""
-    if "tanh" not in (mnn.gelu_approx.__doc__ or "").lower():
+    probe = mnn.gelu_approx(mx.array([1.0])).item()  # tanh form 0.841192, the sigmoid form 0.841530
+    if abs(probe - 0.5 * (1.0 + math.tanh(GELU_TANH_C * 1.044715))) > 1e-5:
         raise NotImplementedError(f"mlx {mx.__version__}: nn.gelu_approx is not the tanh approximation")
     return mnn.gelu_approx
 
@@ -108,10 +109,14 @@ def _swiglu_reference(x, w_gate, w_up, w_down):
 
 
 def _swiglu(batch: int, hidden: int, intermediate: int) -> Variant:
-    return var(x=(batch, 1, hidden), w_gate=(hidden, intermediate), w_up=(hidden, intermediate), w_down=(intermediate, hidden))
+    return var(
+        x=(batch, 1, hidden), w_gate=(hidden, intermediate), w_up=(hidden, intermediate), w_down=(intermediate, hidden)
+    )
 
 
-def _activation(name: str, mlx, torch_fn, reference, per_element: int, requires: tuple[str, ...] = ()) -> Op:
+def _activation(
+    name: str, mlx, torch_fn, reference, per_element: int, requires: tuple[str, ...] = (), atol: float = 1e-6
+) -> Op:
     return Op(
         name=name,
         presets=model_presets(tiny=[var(x=(2, 3, 16)), var(x=(1, 5, 7))], models=_tokens(INTERMEDIATE)),
@@ -119,7 +124,7 @@ def _activation(name: str, mlx, torch_fn, reference, per_element: int, requires:
         mlx=mlx,
         torch=torch_fn,
         reference=reference,
-        tolerance=elementwise(rtol=1e-5, atol=1e-6),
+        tolerance=elementwise(rtol=1e-5, atol=atol),
         flops=lambda v, out: per_element * out,
         mlx_requires=requires,
     )
@@ -146,7 +151,9 @@ OPS = [
             + [var(x=(1, HEADS, PREFILL, HEAD_DIM), offset=0)],
         ),
         inputs=lambda v, rng: {"x": uniform(rng, v.shapes["x"])},
-        mlx=lambda x, *, offset: mx.fast.rope(x, x.shape[-1], traditional=False, base=ROPE_BASE, scale=1.0, offset=offset),
+        mlx=lambda x, *, offset: mx.fast.rope(
+            x, x.shape[-1], traditional=False, base=ROPE_BASE, scale=1.0, offset=offset
+        ),
         torch=_torch_rope,
         reference=_rope_reference,
         tolerance=_rope_tolerance,
@@ -161,6 +168,7 @@ OPS = [
         lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
         per_element=5,
         requires=("nn.gelu",),
+        atol=4e-6,  # torch's vectorized float32 erf: off by 1.3e-6 at x = -3.48 (7.3M values of the models preset)
     ),
     _activation(
         "GELUTanh",
@@ -170,9 +178,7 @@ OPS = [
         per_element=8,
         requires=("nn.gelu_approx",),
     ),
-    _activation(
-        "SiLU", lambda x: mnn.silu(x), lambda x: F.silu(x), lambda x: x / (1.0 + np.exp(-x)), 4, ("nn.silu",)
-    ),
+    _activation("SiLU", lambda x: mnn.silu(x), lambda x: F.silu(x), lambda x: x / (1.0 + np.exp(-x)), 4, ("nn.silu",)),
     Op(
         name="SwiGLU",
         presets=model_presets(
@@ -183,7 +189,8 @@ OPS = [
         mlx=lambda x, w_gate, w_up, w_down: (mnn.silu(x @ w_gate) * (x @ w_up)) @ w_down,
         torch=lambda x, w_gate, w_up, w_down: (F.silu(x @ w_gate) * (x @ w_up)) @ w_down,
         reference=_swiglu_reference,
-        tolerance=accumulating(lambda v: v.shapes["w_down"][0], scale=0.1),
+        # one term of the down projection: an O(0.1) activation times a weight of about 0.6/sqrt(fan in)
+        tolerance=accumulating(lambda v: v.shapes["w_down"][0], scale=lambda v: 0.06 * v.shapes["w_down"][0] ** -0.5),
         flops=lambda v, out: 2 * 3 * math.prod(v.shapes["x"]) * v.shapes["w_gate"][1],  # three GEMMs
         mlx_requires=("nn.silu",),
     ),

@@ -47,7 +47,9 @@ def _as_sorted_set(result: np.ndarray, reference: np.ndarray, inputs: Arrays, v:
     diff = np.abs(np.sort(result, axis=-1).astype(np.float64) - np.sort(reference, axis=-1))
     err = float(diff.max(initial=0.0))
     ok = bool(err == 0.0)
-    return Check(ok, err, "" if ok else f"other top-{TOP_K} values (max |error| {err:.2e})", 0.0 if ok else float("inf"))
+    return Check(
+        ok, err, "" if ok else f"other top-{TOP_K} values (max |error| {err:.2e})", 0.0 if ok else float("inf")
+    )
 
 
 def _logit_rows(*rows: int) -> list[Variant]:
@@ -61,7 +63,10 @@ OPS = [
             tiny=[var(table=(50, 8), ids=(1,)), var(table=(50, 8), ids=(7,))],
             models=[var(table=(EMBEDDING_VOCAB, HIDDEN), ids=(n,)) for n in (1, SMALL_BATCH, PREFILL)],
         ),
-        inputs=lambda v, rng: {"table": uniform(rng, v.shapes["table"]), "ids": indices(rng, v.shapes["table"][0], v.shapes["ids"][0])},
+        inputs=lambda v, rng: {
+            "table": uniform(rng, v.shapes["table"]),
+            "ids": indices(rng, v.shapes["table"][0], v.shapes["ids"][0]),
+        },
         mlx=lambda table, ids: table[ids],  # mlx.nn.Embedding's own call
         torch=lambda table, ids: F.embedding(ids, table),
         reference=lambda table, ids: table[ids],
@@ -97,7 +102,9 @@ OPS = [
     ),
     Op(
         name="CrossEntropy",
-        presets=model_presets(tiny=[var(logits=(1, 300)), var(logits=(4, 200))], models=_logit_rows(SMALL_BATCH, PREFILL)),
+        presets=model_presets(
+            tiny=[var(logits=(1, 300)), var(logits=(4, 200))], models=_logit_rows(SMALL_BATCH, PREFILL)
+        ),
         inputs=_labelled,
         mlx=lambda logits, targets: mnn.losses.cross_entropy(logits, targets, reduction="mean"),
         torch=lambda logits, targets: F.cross_entropy(logits, targets),

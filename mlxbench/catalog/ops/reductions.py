@@ -15,7 +15,6 @@ from mlxbench.catalog.authoring import HALF_ULPS, accumulating, each_axis, exact
 from mlxbench.catalog.frameworks import Chosen, mx, torch
 from mlxbench.catalog.spec import FLOAT32_EPS, Arrays, Op, Tolerance, Variant
 
-
 FLOAT16_SUM = 2.0**13
 """The largest sum float16 data is drawn for: float16 ends at 65504, so a sum of a million values in [0, 1) is inf."""
 
