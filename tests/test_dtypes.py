@@ -267,3 +267,12 @@ def test_results_keep_dtypes_apart_in_every_table(tmp_path):
     assert row[3] == pytest.approx(2.0) and row[6] == pytest.approx(2.0)  # bf16/fp16 per backend
     only = Report(loaded, preset="tiny", ops=["ReLU"], dtype="float16")
     assert only.series == ["fixture-cpu [float16]"]
+
+
+def test_an_op_named_in_a_preset_without_it_is_refused_with_where_it_is():
+    from mlxbench import selection
+    from mlxbench.errors import UsageError
+
+    assert len(selection.ops(None, "default")) == 23 and len(selection.ops(None, "models")) == len(CATALOG)
+    with pytest.raises(UsageError, match="RMSNorm has no variants in preset 'default'; it is in: tiny, models"):
+        selection.ops(["RMSNorm"], "default")

@@ -77,10 +77,30 @@ COMMAND += ["--interleave-rounds", "-a", "rounds=2"]
 
 def test_narrowed_measures_one_commits_benchmarks_again_and_skips_nothing():
     out = quiet.narrowed(COMMAND, COMMIT, ["ops.Sum.time_mlx_cpu", "ops.ReLU.time_mlx_cpu"])
-    assert out == ["asv", "run", f"{COMMIT}^!", "-b", r"^(ops\.ReLU\.time_mlx_cpu|ops\.Sum\.time_mlx_cpu)(?:\(|$)"] + [
-        "-a",
-        "rounds=2",
+    busy = r"^(ops\.ReLU\.time_mlx_cpu|ops\.Sum\.time_mlx_cpu)(?:\(|$)"
+    assert out == ["asv", "run", f"{COMMIT}^!", "-b", f"(?={COMMAND[4]}){busy}", "-a", "rounds=2"]
+
+
+def test_narrowed_keeps_out_what_the_run_left_out():
+    """A variant that failed verification was not timed: measuring its benchmark again must not time it either."""
+    import re
+
+    from mlxbench.catalog import CATALOG
+    from mlxbench.harness.backends import BACKENDS
+    from mlxbench.history import asv_run
+
+    selected = asv_run.bench_regex(
+        [CATALOG["ReLU"]], [BACKENDS["mlx_cpu"]], kinds=("time",), skip={("ReLU", "mlx_cpu", "float16")}
+    )
+    (regex,) = [
+        a
+        for i, a in enumerate(quiet.narrowed(["asv", "run", "-b", selected], COMMIT, ["ops.ReLU.time_mlx_cpu"]))
+        if i == 3
     ]
+    assert re.search(regex, "ops.ReLU.time_mlx_cpu('4x3x8')")
+    assert re.search(regex, "ops.ReLU.time_mlx_cpu('4x3x8-bfloat16')")
+    assert not re.search(regex, "ops.ReLU.time_mlx_cpu('4x3x8-float16')")
+    assert not re.search(regex, "ops.Sum.time_mlx_cpu('3x4x5x6-axis0')")
 
 
 @pytest.mark.parametrize("clears", [True, False])

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from mlxbench.history import asv_run
 
     preset = selection.preset(args.preset)
-    ops = selection.ops(args.op)
+    ops = selection.ops(args.op, preset)
     ran = asv_run.run(preset, ops, selection.backends(args.backend), args.machine, args.quick, rerun=args.rerun)
     if ran.plan is not None and not ran.measured:
         print(

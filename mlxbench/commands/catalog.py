@@ -70,7 +70,7 @@ def catalog_json(ops: Sequence[Op], preset: str) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """The catalog as JSON (``--json``) or as two tables: the ops' work, the backends' availability."""
     preset = selection.preset(args.preset)
-    doc = catalog_json(selection.ops(None), preset)
+    doc = catalog_json(selection.ops(None, preset), preset)
     if args.json:
         print(json.dumps(doc, indent=2))
         return 0

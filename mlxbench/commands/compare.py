@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         args.base,
         args.head,
         selection.preset(args.preset),
-        selection.ops(args.op),
+        selection.ops(args.op, args.preset),
         selection.backends(args.backend),
         rounds=compare.DEFAULT_ROUNDS if args.rounds is None else args.rounds,
         fail_above=args.fail_above,

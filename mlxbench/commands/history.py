@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     preset = selection.preset(args.preset)
     plan = history_run.plan(
         preset,
-        selection.ops(args.op),
+        selection.ops(args.op, preset),
         selection.backends(args.backend),
         args.range,
         args.framework,

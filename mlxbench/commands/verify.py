@@ -57,7 +57,7 @@ def backend_lines(rows: Sequence[Row]) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Verify with progress on stderr (a bar on a terminal, a line per op in a log), then the table; 1 on a failure."""
     preset = selection.preset(args.preset)
-    ops = selection.ops(args.op)
+    ops = selection.ops(args.op, preset)
     backends = selection.backends(args.backend)
     out, err = output.console(), output.console(stderr=True)
     if not err.is_terminal:  # a log: a line per op instead of a bar that never draws

@@ -104,7 +104,10 @@ def before_round(wait: Callable[[float], tuple[bool, float, load.Load | None]] =
 
 
 def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> list[str]:
-    """``command`` (an ``asv run``) for one commit and these benchmarks only, measured again (nothing skipped)."""
+    """``command`` (an ``asv run``) for one commit and these benchmarks only, measured again (nothing skipped).
+
+    Within the command's own ``-b``: a variant it left out (one that failed verification) stays out.
+    """
     regex = "^(" + "|".join(re.escape(b) for b in sorted(benchmarks)) + r")(?:\(|$)"
     out: list[str] = []
     args = iter(command)
@@ -112,8 +115,7 @@ def narrowed(command: Sequence[str], commit: str, benchmarks: Iterable[str]) -> 
         if arg in ("--skip-existing-successful", "--skip-existing-commits", "--skip-existing", "--interleave-rounds"):
             continue
         if arg == "-b":
-            next(args)
-            out += ["-b", regex]
+            out += ["-b", f"(?={next(args)}){regex}"]
         elif arg.startswith("HASHFILE:") or arg.endswith("^!"):
             out.append(f"{commit}^!")
         else:
