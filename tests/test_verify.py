@@ -175,7 +175,7 @@ def test_error_is_reported_as_its_share_of_the_tolerance():
 
 def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
     """`mlxbench bench` drops a failing backend before ASV starts; with none left it times nothing."""
-    from mlxbench.harness.verify import passing
+    from mlxbench.harness.verified import passing
     from mlxbench.history import asv_run
 
     broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
@@ -191,7 +191,7 @@ def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(m
     """An op that computes another function in one dtype on one backend leaves only those variants out."""
     import re
 
-    from mlxbench.harness.verify import passing
+    from mlxbench.harness.verified import passing
     from mlxbench.history import asv_run
 
     def relu_but_not_in_float16(x):
@@ -201,11 +201,11 @@ def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(m
     ops = [broken, CATALOG["Sigmoid"]]
     backends = [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]
     lines: list[str] = []
-    verified = passing(ops, "tiny", backends, lines.append)
-    assert [b.name for b in verified.backends] == ["mlx_cpu", "torch_cpu"]
-    assert verified.failed == {("ReLU", "torch_cpu", "float16")}
+    outcome = passing(ops, "tiny", backends, lines.append)
+    assert [b.name for b in outcome.backends] == ["mlx_cpu", "torch_cpu"]
+    assert outcome.failed == {("ReLU", "torch_cpu", "float16")}
     assert any(line.startswith("not timing ReLU float16 on torch_cpu") for line in lines), lines
-    regex = re.compile(asv_run.bench_regex(ops, verified.backends, skip=verified.failed))
+    regex = re.compile(asv_run.bench_regex(ops, outcome.backends, skip=outcome.failed))
     assert not regex.search("ops.ReLU.time_torch_cpu('4x3x8-float16')")
     assert not regex.search("ops.ReLU.peakmem_torch_cpu('2x5x7-float16')")
     for kept in (

@@ -8,12 +8,12 @@ bug on one side must not be excused by the other.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant, dtype_of
+from mlxbench.catalog.spec import Arrays, Check, Op, Tolerance, Variant
 from mlxbench.harness.backends import Backend, Unavailable
 
 
@@ -119,50 +119,16 @@ def verify(
     backends: Sequence[Backend],
     seed: int = 0,
     on_variant: Callable[[Op, Variant], None] | None = None,
+    dtypes: Collection[str] | None = None,
 ) -> list[Row]:
-    """Every variant of ``ops`` in ``preset`` on every backend; ``on_variant`` reports progress."""
+    """Every variant of ``ops`` in ``preset`` (in ``dtypes``: default all) on every backend; ``on_variant`` reports
+    progress."""
     rows: list[Row] = []
     for op in ops:
         for variant in op.variants(preset):
+            if dtypes is not None and variant.dtype not in dtypes:
+                continue
             if on_variant is not None:
                 on_variant(op, variant)
             rows.extend(check_variant(op, variant, backends, seed))
     return rows
-
-
-@dataclass(frozen=True)
-class Verified:
-    """What verification leaves to time: backends with an op that agrees, and the (op, backend, dtype) that do not."""
-
-    backends: list[Backend]
-    failed: frozenset[tuple[str, str, str]]
-
-
-def passing(ops: Sequence[Op], preset: str, backends: Sequence[Backend], write: Callable[[str], None]) -> Verified:
-    """Which ops agree with float64 in which dtype on which backends; ``write`` gets progress and each failure.
-
-    Run before timing (``mlxbench bench``, ``history``): an op that computes
-    another function in a dtype on a backend gets no timings there (MLX's CPU
-    quantized matmul sums bfloat16 in bfloat16), its other dtypes and the
-    backend's other ops go on; a backend on which nothing agrees is not timed.
-    """
-    rows = verify(ops, preset, backends, on_variant=progress_lines(ops, write))
-    failed = frozenset((r.op, r.backend, dtype_of(r.variant)) for r in rows if r.failed)
-    for r in rows:
-        if r.failed:
-            write(f"verify FAILED: {r.op} {r.variant} on {r.backend}: {r.error}, {r.detail}")
-    combos = {(op.name, v.dtype) for op in ops for v in op.variants(preset)}
-    kept = []
-    for backend in backends:
-        bad = sorted((op, dtype) for op, name, dtype in failed if name == backend.name)
-        if len(bad) == len(combos):
-            write(f"not timing {backend.name}: it failed verification (`mlxbench verify --backend {backend.name}`)")
-            continue
-        kept.append(backend)
-        if bad:
-            listed = ", ".join(f"{op} {dtype}" for op, dtype in bad)
-            write(f"not timing {listed} on {backend.name}: failed verification (`mlxbench verify --op {bad[0][0]}`)")
-    checked = sum(r.status == "ok" for r in rows)
-    write(f"verify: {checked} checks ok on {', '.join(b.name for b in kept) or 'none'}")
-    names = {b.name for b in kept}
-    return Verified(kept, frozenset(triple for triple in failed if triple[1] in names))

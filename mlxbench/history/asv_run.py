@@ -26,7 +26,7 @@ from typing import Any
 
 from mlxbench.catalog.spec import DTYPES, Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import verify, versions
+from mlxbench.harness import verified, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, layout, lock, machine, quiet, renames
@@ -247,15 +247,15 @@ def run(
         first = plan(preset, ops, available, machine_name, quick, rerun, config)
         if already_measured(first):
             return Ran(0, first, measured=False)
-    verified = verify.passing(ops, preset, available, lambda line: print(line, file=sys.stderr))
-    if not verified.backends:
+    outcome = verified.passing(ops, preset, available, lambda line: print(line, file=sys.stderr))
+    if not outcome.backends:
         print("nothing timed: every selected backend failed verification", file=sys.stderr)
         return Ran(1)
     # the plan made above holds as it is unless verification dropped something
     p = (
         first
-        if first is not None and verified.backends == available and not verified.failed
-        else plan(preset, ops, verified.backends, machine_name, quick, rerun, config, verified.failed)
+        if first is not None and outcome.backends == available and not outcome.failed
+        else plan(preset, ops, outcome.backends, machine_name, quick, rerun, config, outcome.failed)
     )
     machine.save(p.machine)
     print(

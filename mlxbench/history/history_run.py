@@ -42,7 +42,7 @@ from typing import Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import verify
+from mlxbench.harness import verified
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_run, commits, layout, lock, machine, quiet
@@ -340,12 +340,12 @@ def run(p: Plan, call: Callable[..., int] = lock.call) -> Ran:
     A dry run runs nothing: its command prints :func:`describe` instead.
     """
     started = time.monotonic()
-    verified = verify.passing(p.ops, p.preset, p.backends, _log)
-    if not verified.backends:
+    outcome = verified.passing(p.ops, p.preset, p.backends, _log)
+    if not outcome.backends:
         _log("nothing timed: every selected backend failed verification")
         return Ran(1)
-    check_backends(p.framework, verified.backends)
-    p = replace(p, backends=verified.backends, skip=verified.failed)
+    check_backends(p.framework, outcome.backends)
+    p = replace(p, backends=outcome.backends, skip=outcome.failed)
     machine.save(p.machine)
     _log(
         f"history of {len(p.selection.commits)} commit(s) ({', '.join(s.tag for s in p.selection.commits)}) "
