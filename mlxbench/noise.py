@@ -153,6 +153,8 @@ def judge(
     change = (ratio - 1.0) * 100.0
     sign = _sign(ratio - 1.0)
     tests = [is_different(before[v], after[v]) for v in shared]
+    if floor.fraction == 0.0 and all(t is None for t in tests):  # a one-sample trial (--quick): nothing to test
+        return Verdict(change, False, "no samples or intervals to test, and no floor: not judged")
     if any(t is not None for t in tests):
         agree = sum(1 for v, t in zip(shared, tests) if t and _sign(after[v].median - before[v].median) == sign)
         if sign == 0 or agree * 2 <= len(shared):

@@ -111,3 +111,12 @@ def test_which_frameworks_changed():
         "mlx"
     }
     assert noise.changed_frameworks({"mlx": "0.31.1", "torch": None}, {"mlx": "0.31.1", "torch": None}) == {"torch"}
+
+
+def test_one_sample_within_a_run_is_not_judged():
+    """A --quick trial has one sample per benchmark and no interval: a speedup there cannot beat the noise."""
+    before = {"a": noise.Stats(1.0), "b": noise.Stats(1.0)}
+    after = {"a": noise.Stats(2.0), "b": noise.Stats(2.0)}
+    verdict = noise.judge(before, after, noise.WITHIN_RUN)
+    assert not verdict.changed and "not judged" in verdict.why
+    assert noise.judge(before, after, noise.Floor(0.05, "test")).changed  # a floor of its own still judges

@@ -102,3 +102,13 @@ def test_submit_keeps_what_is_not_an_asv_result_file_and_refuses_to_keep_too_few
     for keep in (0, 1, submit.MIN_KEEP - 1):
         with pytest.raises(UsageError, match=f"keep at least {submit.MIN_KEEP} samples"):
             submit.run(tmp_path / "results", "m", keep)
+
+
+def test_a_second_compact_leaves_the_file_byte_for_byte(tmp_path):
+    """Results already thinned (the committed history) are not rewritten: submit shows git no change."""
+    path = _with_samples(tmp_path, 1000)
+    submit.compact(path, keep=50)
+    pretty = json.dumps(json.loads(path.read_text()), indent=1)  # as a committed file may be laid out
+    path.write_text(pretty)
+    submit.compact(path, keep=50)
+    assert path.read_text() == pretty

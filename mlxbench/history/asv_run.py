@@ -261,7 +261,8 @@ def run(
     print(
         f"benchmarking mlx {p.tag} (timeline commit {p.commit[:8]}), torch {versions.torch_version()}, "
         f"preset {preset!r} on {p.machine['machine']!r}, series {', '.join(p.series)}, "
-        f"results in {p.results_dir}" + ("" if rerun else " (benchmarks already measured there are kept: --rerun)"),
+        f"results in {p.results_dir}"
+        + (" (a trial: it measures everything)" if quick else "" if rerun else " (what is there is kept: --rerun)"),
         file=sys.stderr,
     )
     asv = quiet.AsvRun(p.command, lock.call, p.config.parent, p.env, p.commit, p.series[0])

@@ -38,13 +38,17 @@ def thin(samples: list[float], keep: int = KEEP_SAMPLES) -> list[float]:
 
 
 def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
-    """Thin the samples of one ASV results file in place; returns (samples before, after)."""
+    """Thin the samples of one ASV results file in place; returns (samples before, after).
+
+    A file already thinned is left byte for byte as it is (a second submit changes nothing git would see).
+    """
     doc = files.read_result(path)
     columns = doc.get("result_columns") or []
     if "samples" not in columns:
         return 0, 0
     at = columns.index("samples")
     before = after = 0
+    changed = False
     for values in doc["results"].values():
         if len(values) <= at or not values[at]:
             continue
@@ -53,8 +57,10 @@ def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
             before += len(samples or [])
             thinned.append(thin(samples, keep) if samples else samples)
             after += len(thinned[-1] or [])
+        changed = changed or thinned != values[at]
         values[at] = thinned
-    files.write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n")
+    if changed:
+        files.write_atomic(path, json.dumps(doc, separators=(",", ":")) + "\n")
     return before, after
 
 

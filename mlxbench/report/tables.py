@@ -364,5 +364,11 @@ class Report(ReportData):
                 else:
                     out.append(getattr(self, kind)(series, releases[-1]))
         if not out:
-            raise UsageError("no results match the selected machine, backend and release range")
+            hint = ""
+            if "dtypes" in kinds and not self.half_pairs():
+                hint = (
+                    "; --table dtypes needs one machine's float16 and bfloat16 results "
+                    "(the models preset: `mlxbench bench --preset models`, then `report --preset models`)"
+                )
+            raise UsageError(f"no results match the selected machine, backend, release range and dtype{hint}")
         return out
