@@ -15,7 +15,7 @@ PRESETS: tuple[str, ...] = ("default", "seed", "tiny", "models")
 """``seed``: the older suite's exact shapes. ``default``: the same ops sized for a
 laptop CPU (< 2 GB per process, minutes per backend), in float32. ``tiny``: for
 tests, in every dtype. ``models``: float16 and bfloat16, and the ops of today's
-language models (:mod:`mlxbench.catalog.ops.models`) in every dtype."""
+language models (``ops/llm_*.py``, ``ops/quantized.py``) in every dtype."""
 HALF_DTYPES: tuple[str, ...] = DTYPES[1:]
 
 
@@ -86,6 +86,11 @@ rounding (half an epsilon) and a few rounded intermediates (MLX's LayerNorm, SeL
 dtype: up to 3.2 epsilons measured on the tiny preset)."""
 
 
+def own_rounding(v: Variant, float32: float) -> float:
+    """The relative error a result may carry from its own rounding: ``float32`` in float32, else HALF_ULPS epsilons."""
+    return float32 if v.dtype == "float32" else HALF_ULPS * v.eps
+
+
 def elementwise(rtol: float = 1e-5, atol: float = 1e-6) -> ToleranceRule:
     """``rtol``/``atol`` in float32, for ops whose each output depends on O(1) inputs.
 
@@ -95,9 +100,7 @@ def elementwise(rtol: float = 1e-5, atol: float = 1e-6) -> ToleranceRule:
     """
 
     def rule(v: Variant) -> Tolerance:
-        if v.dtype == "float32":
-            return Tolerance(rtol=rtol, atol=atol)
-        return Tolerance(rtol=HALF_ULPS * v.eps, atol=HALF_ULPS * v.eps)
+        return Tolerance(rtol=own_rounding(v, rtol), atol=own_rounding(v, atol))
 
     return rule
 

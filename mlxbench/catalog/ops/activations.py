@@ -15,6 +15,8 @@ a single primitive, compiled only by the ``*_compile`` backends.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 
 from mlxbench.catalog.authoring import elementwise, presets, uniform, var
@@ -47,29 +49,42 @@ def _prelu_inputs(v: Variant, rng: np.random.Generator) -> Arrays:
     return {**_x(v, rng), "alpha": np.full((1,), PRELU_ALPHA, dtype=np.float32)}
 
 
-def _activation(name: str, per_element: int, mlx, torch_fn, reference, inputs=_x) -> Op:
+def activation(
+    name: str,
+    per_element: int,
+    mlx,
+    torch_fn,
+    reference,
+    *,
+    inputs=_x,
+    shapes: Mapping[str, Sequence[Variant]] = SHAPES,
+    atol: float = 1e-6,
+    mlx_requires: tuple[str, ...] = (),
+) -> Op:
+    """An elementwise activation on x in [-4, 4]: ``per_element`` FLOPs per output, float32 rtol 1e-5."""
     return Op(
         name=name,
-        presets=SHAPES,
+        presets=shapes,
         inputs=inputs,
         mlx=mlx,
         torch=torch_fn,
         reference=reference,
-        tolerance=elementwise(rtol=1e-5, atol=1e-6),
+        tolerance=elementwise(rtol=1e-5, atol=atol),
         flops=lambda v, out: per_element * out,
+        mlx_requires=mlx_requires,
     )
 
 
 OPS = [
-    _activation("ReLU", 1, lambda x: mnn.relu(x), lambda x: torch.relu(x), lambda x: np.maximum(x, 0.0)),
-    _activation(
+    activation("ReLU", 1, lambda x: mnn.relu(x), lambda x: torch.relu(x), lambda x: np.maximum(x, 0.0)),
+    activation(
         "LeakyReLU",
         3,
         lambda x: mnn.leaky_relu(x, negative_slope=LEAKY_SLOPE),
         lambda x: F.leaky_relu(x, negative_slope=LEAKY_SLOPE),
         lambda x: np.where(x > 0, x, LEAKY_SLOPE * x),
     ),
-    _activation(
+    activation(
         "PReLU",
         3,
         lambda x, alpha: mnn.prelu(x, alpha),
@@ -77,15 +92,15 @@ OPS = [
         lambda x, alpha: np.where(x > 0, x, alpha * x),
         inputs=_prelu_inputs,
     ),
-    _activation(
+    activation(
         "SeLU",
         6,
         lambda x: mnn.selu(x),
         lambda x: F.selu(x),
         lambda x: SELU_SCALE * np.where(x > 0, x, SELU_ALPHA * np.expm1(x)),
     ),
-    _activation("Sigmoid", 4, lambda x: mx.sigmoid(x), lambda x: torch.sigmoid(x), lambda x: 1.0 / (1.0 + np.exp(-x))),
-    _activation(
+    activation("Sigmoid", 4, lambda x: mx.sigmoid(x), lambda x: torch.sigmoid(x), lambda x: 1.0 / (1.0 + np.exp(-x))),
+    activation(
         "Softplus",
         4,
         lambda x: mnn.softplus(x),

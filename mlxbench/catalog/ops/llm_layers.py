@@ -13,8 +13,9 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.authoring import HALF_ULPS, accumulating, elementwise, model_presets, uniform, var
+from mlxbench.catalog.authoring import accumulating, elementwise, model_presets, own_rounding, uniform, var
 from mlxbench.catalog.frameworks import Chosen, F, mnn, mx, torch
+from mlxbench.catalog.ops.activations import activation
 from mlxbench.catalog.ops.llm_shapes import (
     CONTEXT,
     DECODE_BATCHES,
@@ -34,10 +35,6 @@ GELU_TANH_C = math.sqrt(2.0 / math.pi)
 def _tokens(width: int) -> list[Variant]:
     """Decode (one token at each batch size) and one prefill, ``width`` features per token."""
     return [var(x=(b, 1, width)) for b in DECODE_BATCHES] + [var(x=(1, PREFILL, width))]
-
-
-def _x(v: Variant, rng: np.random.Generator) -> Arrays:
-    return {"x": uniform(rng, v.shapes["x"], -4.0, 4.0)}
 
 
 def _rms_inputs(v: Variant, rng: np.random.Generator) -> Arrays:
@@ -77,7 +74,7 @@ def _rope_reference(x: np.ndarray, *, offset: int) -> np.ndarray:
 def _rope_tolerance(v: Variant) -> Tolerance:
     """Angles up to CONTEXT radians computed in float32 (MLX) are off by a few float32 epsilons of the angle."""
     positions = v.kwargs["offset"] + v.shapes["x"][-2]
-    rounding = 1e-5 if v.dtype == "float32" else HALF_ULPS * v.eps
+    rounding = own_rounding(v, 1e-5)
     return Tolerance(rtol=rounding, atol=rounding + 4 * FLOAT32_EPS * positions)
 
 
@@ -114,20 +111,10 @@ def _swiglu(batch: int, hidden: int, intermediate: int) -> Variant:
     )
 
 
-def _activation(
-    name: str, mlx, torch_fn, reference, per_element: int, requires: tuple[str, ...] = (), atol: float = 1e-6
-) -> Op:
-    return Op(
-        name=name,
-        presets=model_presets(tiny=[var(x=(2, 3, 16)), var(x=(1, 5, 7))], models=_tokens(INTERMEDIATE)),
-        inputs=_x,
-        mlx=mlx,
-        torch=torch_fn,
-        reference=reference,
-        tolerance=elementwise(rtol=1e-5, atol=atol),
-        flops=lambda v, out: per_element * out,
-        mlx_requires=requires,
-    )
+def _activation(name: str, per_element: int, mlx, torch_fn, reference, requires: str, atol: float = 1e-6) -> Op:
+    """An activation of the MLP, at its width (:data:`INTERMEDIATE`)."""
+    shapes = model_presets(tiny=[var(x=(2, 3, 16)), var(x=(1, 5, 7))], models=_tokens(INTERMEDIATE))
+    return activation(name, per_element, mlx, torch_fn, reference, shapes=shapes, atol=atol, mlx_requires=(requires,))
 
 
 OPS = [
@@ -163,22 +150,22 @@ OPS = [
     ),
     _activation(
         "GELU",
+        5,
         lambda x: mnn.gelu(x),
         lambda x: F.gelu(x),
         lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0))),
-        per_element=5,
-        requires=("nn.gelu",),
+        "nn.gelu",
         atol=4e-6,  # torch's vectorized float32 erf: off by 1.3e-6 at x = -3.48 (7.3M values of the models preset)
     ),
     _activation(
         "GELUTanh",
+        8,
         _mlx_gelu_tanh,
         lambda x: F.gelu(x, approximate="tanh"),
         lambda x: 0.5 * x * (1.0 + np.tanh(GELU_TANH_C * (x + 0.044715 * x**3))),
-        per_element=8,
-        requires=("nn.gelu_approx",),
+        "nn.gelu_approx",
     ),
-    _activation("SiLU", lambda x: mnn.silu(x), lambda x: F.silu(x), lambda x: x / (1.0 + np.exp(-x)), 4, ("nn.silu",)),
+    _activation("SiLU", 4, lambda x: mnn.silu(x), lambda x: F.silu(x), lambda x: x / (1.0 + np.exp(-x)), "nn.silu"),
     Op(
         name="SwiGLU",
         presets=model_presets(

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from mlxbench.catalog.authoring import HALF_ULPS, accumulating, each_axis, exact, presets, uniform, var
+from mlxbench.catalog.authoring import accumulating, each_axis, exact, own_rounding, presets, uniform, var
 from mlxbench.catalog.frameworks import Chosen, mx, torch
 from mlxbench.catalog.spec import FLOAT32_EPS, Arrays, Op, Tolerance, Variant
 
@@ -45,8 +45,7 @@ def _softmax_tolerance(v: Variant) -> Tolerance:
     # Outputs are about 1/n: the absolute floor must sit well below that, or a
     # softmax over the wrong axis (outputs 1/N for N >> n) would pass.
     n = _axis_length(v)
-    rounding = 1e-5 if v.dtype == "float32" else HALF_ULPS * v.eps  # the output's own rounding
-    return Tolerance(rtol=rounding + 8 * FLOAT32_EPS * math.sqrt(n), atol=1e-3 / n)
+    return Tolerance(rtol=own_rounding(v, 1e-5) + 8 * FLOAT32_EPS * math.sqrt(n), atol=1e-3 / n)
 
 
 @Chosen
