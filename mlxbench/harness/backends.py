@@ -175,14 +175,17 @@ class Backend:
         if reason:
             raise Unavailable(reason)
 
+    def version(self) -> str:
+        """The installed version of the backend's framework."""
+        return versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
+
     def unsupported(self, op: Op) -> str | None:
         """Why ``op`` cannot run on this backend's framework version (an API it lacks), or None."""
         needs = op.mlx_requires if self.framework == "mlx" else op.torch_requires
         missing = [path for path in needs if not versions.has_api(self.framework, path)]
         if missing:
             prefix = "mx." if self.framework == "mlx" else "torch."
-            version = versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
-            return f"unsupported in {self.framework} {version}: needs " + ", ".join(prefix + p for p in missing)
+            return f"unsupported in {self.framework} {self.version()}: needs " + ", ".join(prefix + p for p in missing)
         return None
 
     def _warm_up(self, prepared: Prepared, op: Op, variant: Variant) -> Prepared:
@@ -195,10 +198,9 @@ class Backend:
         except (RuntimeError, TypeError, ValueError, NotImplementedError) as exc:
             if variant.dtype == "float32":
                 raise
-            version = versions.mlx_version() if self.framework == "mlx" else versions.torch_version()
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise Unavailable(
-                f"no {variant.dtype} {op.name} in {self.framework} {version} on {self.name}: {first}"
+                f"no {variant.dtype} {op.name} in {self.framework} {self.version()} on {self.name}: {first}"
             ) from None
         return prepared
 
@@ -245,8 +247,7 @@ class MLXBackend(Backend):
 
         mx.set_default_device(mx.gpu if self.device == "gpu" else mx.cpu)
         sync = self.synchronizer()
-        dtype = getattr(mx, variant.dtype)
-        args = tuple(mx.array(a).astype(dtype) if a.dtype.kind == "f" else mx.array(a) for a in inputs.values())
+        args = mlx_arrays(inputs, variant.dtype)
         mx.eval(*args)  # inputs materialized now, not lazily inside the timed call
         fn = _timed_function(self.framework, op.mlx, variant.kwargs)
         if self.compiled:
@@ -260,6 +261,14 @@ class MLXBackend(Backend):
             dtype_of=_dtype_name,
         )
         return self._warm_up(prepared, op, variant)  # compile (g++ JIT on CPU), kernel caches, allocator pools
+
+
+def mlx_arrays(inputs: Arrays, dtype: str) -> tuple[Any, ...]:
+    """The inputs as MLX arrays, float ones in ``dtype`` (lazily: evaluate them to materialize)."""
+    import mlx.core as mx
+
+    cast = getattr(mx, dtype)
+    return tuple(mx.array(a).astype(cast) if a.dtype.kind == "f" else mx.array(a) for a in inputs.values())
 
 
 def _dtype_name(out: Any) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 
 from mlxbench.catalog.spec import Op, Variant
 from mlxbench.harness import versions
+from mlxbench.harness.backends import mlx_arrays
 
 BUDGET_BYTES = 2 * 2**30
 """A default-preset benchmark process must fit in 2 GB (8 GB laptops run the suite)."""
@@ -49,11 +50,7 @@ def _nbytes(a: np.ndarray, dtype: str) -> int:
 def _output_size(op: Op, variant: Variant, inputs: dict[str, np.ndarray]) -> tuple[int, int]:
     """(elements, itemsize) of the op's output in MLX (lazily), or of the reference."""
     if not isinstance(versions.import_mlx(), str) and all(versions.mlx_has(p) for p in op.mlx_requires):
-        import mlx.core as mx
-
-        dtype = getattr(mx, variant.dtype)
-        arrays = (mx.array(a).astype(dtype) if a.dtype.kind == "f" else mx.array(a) for a in inputs.values())
-        out = op.mlx(*arrays, **variant.kwargs)
+        out = op.mlx(*mlx_arrays(inputs, variant.dtype), **variant.kwargs)
         return int(out.size), int(out.itemsize)
     ref = np.asarray(op.reference(*(a.astype(np.float64) for a in inputs.values()), **variant.kwargs))
     return int(ref.size), ITEMSIZE[variant.dtype] if ref.dtype.kind == "f" else 8
