@@ -30,14 +30,12 @@ def _pick(kind: str, names: Iterable[str], table: Mapping[str, T], valid: Iterab
     return picked
 
 
-def ops(names: Sequence[str] | None, preset: str | None = None) -> list[Op]:
-    """The named ops as given, or all of them; with ``preset``, those with variants in it (one named without: refused).
+def ops(names: Sequence[str] | None, preset: str) -> list[Op]:
+    """The named ops as given, or all of them; those with variants in ``preset`` (one named without: refused).
 
     The ops of today's models have none in ``default`` or ``seed``: naming one there says where it is.
     """
     picked = _pick("op", names, CATALOG) if names else list(CATALOG.values())
-    if preset is None:
-        return picked
     for op in picked if names else ():
         if not op.variants(preset):
             elsewhere = ", ".join(p for p in PRESETS if op.variants(p))

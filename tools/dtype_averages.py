@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mlxbench.catalog.spec import DTYPES  # noqa: E402
+from mlxbench.catalog.spec import DTYPES, shape_id  # noqa: E402
 from mlxbench.history import asv_run  # noqa: E402
 from mlxbench.store import results  # noqa: E402
 
@@ -32,8 +32,7 @@ def times(result_sets: list[results.ResultSet], machine: str) -> dict[tuple[str,
     for loaded in result_sets:
         for m in loaded.measurements:
             if m.machine == machine and m.kind == "time" and m.ok and m.release == loaded.releases[-1]:
-                shape = m.variant.removesuffix(f"-{m.dtype}") if m.dtype != DTYPES[0] else m.variant
-                out.setdefault((m.backend, m.op, shape), {})[m.dtype] = float(m.value)
+                out.setdefault((m.backend, m.op, shape_id(m.variant)), {})[m.dtype] = float(m.value)
     return out
 
 

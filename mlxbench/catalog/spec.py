@@ -31,6 +31,12 @@ def dtype_of(variant_id: str) -> str:
     return suffix if suffix in DTYPES[1:] else DTYPES[0]
 
 
+def shape_id(variant_id: str) -> str:
+    """A variant id without its dtype suffix: the same shapes and arguments in any dtype."""
+    dtype = dtype_of(variant_id)
+    return variant_id if dtype == DTYPES[0] else variant_id.removesuffix(f"-{dtype}")
+
+
 @dataclass(frozen=True)
 class Variant:
     """One size/argument combination of an op.

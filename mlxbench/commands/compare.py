@@ -34,11 +34,12 @@ def run(args: argparse.Namespace) -> int:
     """Measure and judge both releases (:func:`mlxbench.history.compare.run`, which prints its table); its status."""
     from mlxbench.history import compare
 
+    preset = selection.preset(args.preset)
     return compare.run(
         args.base,
         args.head,
-        selection.preset(args.preset),
-        selection.ops(args.op, args.preset),
+        preset,
+        selection.ops(args.op, preset),
         selection.backends(args.backend),
         rounds=compare.DEFAULT_ROUNDS if args.rounds is None else args.rounds,
         fail_above=args.fail_above,

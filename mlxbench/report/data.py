@@ -137,7 +137,7 @@ class ReportData:
         """
         s, config = self.series_by_id[series], self._config[series]
         name = s.machine if config == s.machine else f"{config}, machine {s.machine}"
-        if series != s.machine and f"[{s.env}" in series:
+        if len({t.env for t in self.series_by_id.values() if t.machine == s.machine}) > 1:
             name = f"{name}, environment {s.env}"
         return name if s.dtype == DTYPES[0] else f"{name}, {s.dtype}"
 

@@ -76,7 +76,8 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
             + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
         )
     mlx_shown = any(BACKENDS[b].framework == "mlx" for b in data.backends_of(series))
-    compiled = [op for op in COMPILED_BY_MLX_NN if op in data.variants(series, release)]
+    shown = data.variants(series, release)
+    compiled = [op for op in COMPILED_BY_MLX_NN if op in shown]
     if mlx_shown and not per_variant and compiled:
         notes.append(
             f"{', '.join(compiled)}: MLX's side is an mlx.nn function that MLX compiles itself "

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mlxbench import noise
+from mlxbench.catalog.spec import shape_id
 from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, report_order, speedup_pairs
 from mlxbench.report import metrics
@@ -324,9 +325,7 @@ class Report(ReportData):
         table = Table("dtypes", title, notes, columns, meta=meta)
         halves = self.variants(float16, release), self.variants(bfloat16, release)
         for op in sorted(set(halves[0]) & set(halves[1])):
-            shapes = {v.removesuffix("-float16") for v in halves[0][op]} & {
-                v.removesuffix("-bfloat16") for v in halves[1][op]
-            }
+            shapes = {shape_id(v) for v in halves[0][op]} & {shape_id(v) for v in halves[1][op]}
             if not shapes:
                 continue
             row: list[Value] = [op]
