@@ -85,8 +85,9 @@ def check_variant(op: Op, variant: Variant, backends: Sequence[Backend], seed: i
         output = prepared.run()
         result = prepared.to_numpy(output)
         check = compare(result, reference, inputs, variant, tol)
-        if check.ok and np.asarray(reference).dtype.kind == "f" and prepared.dtype_of(output) != variant.dtype:
-            check = Check(False, check.max_error, f"output is {prepared.dtype_of(output)}, not {variant.dtype}")
+        got = prepared.dtype_of(output)
+        if check.ok and np.asarray(reference).dtype.kind == "f" and got != variant.dtype:
+            check = Check(False, check.max_error, f"output is {got}, not {variant.dtype}")
         status = "ok" if check.ok else "FAIL"
         rows.append(
             Row(op.name, variant.id, backend.name, status, check.max_error, tol.describe(), check.detail, check.used)
