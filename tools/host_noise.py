@@ -3,17 +3,12 @@
     .venv/bin/python tools/host_noise.py               # 120 s; nothing else may run
     .venv/bin/python tools/host_noise.py --seconds 60 --op ReLU:16x128x1024
 
-For each benchmark named (default: memory-bound torch_cpu variants that
-missed issue 17's target, and one held within the core's L2 beside them), one process calls the harness's own timed body in
-turns of ``--window`` seconds, benchmark after benchmark, for ``--seconds``,
-and reads the machine's CPU counters around it (others' CPU and steal, as the
-history's quiet check does). It prints each benchmark's window medians
-(p10/p50/p90, max/min) and, drawn from those windows, what a history of
-``--commits`` commits measured in ``--rounds`` windows each would read: the
-share of draws whose max/min across the commits stays within 1.3x. Where the
-windows move while the other core is idle and steal is nil, the noise is the
-host's (other guests' cache and memory traffic): no sampling method in this
-process removes it. Writes nothing.
+One process times each named benchmark (default: torch_cpu variants that
+missed issue 17's target, and an L2-resident one beside them) in turns of
+``--window`` seconds and reads the machine's CPU counters around it. It prints
+each benchmark's window medians, and what a ``--commits`` x ``--rounds``
+history drawn from those windows would read. Writes nothing. The story:
+docs/measurements/host-noise-2026-12-02.md.
 """
 
 from __future__ import annotations
