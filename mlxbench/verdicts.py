@@ -93,16 +93,63 @@ def noise_floor(
 
 
 BUSY_WHY = "sampled while other processes used the machine: no verdict"
+QUICK_WHY = "--quick: one sample per side, not judged"
+
+
+Rounds = tuple[Sequence[float], Sequence[float]]
+"""One variant's median in each round alone: (before's rounds, after's rounds), in order."""
+
+
+def rounds_agree(rounds: Rounds, pooled: float, floor: Floor) -> tuple[bool, str]:
+    """Whether each round alone shows the pooled change, and the change outgrows each side's own spread; why not.
+
+    The machine's noise comes in bursts: one over one side's run of one round
+    moves the pooled medians as a change would, but not the other rounds'
+    after/before ratios. And where one side's own rounds differ by as much as
+    the change, this variant's noise is as large as the change.
+    """
+    before, after = rounds
+    ratios = [b / a for a, b in zip(before, after)]
+    sign = _direction(pooled)
+    short = [f"x{r:.2f}" for r in ratios if _direction(r) != sign or abs(r - 1.0) <= floor.fraction]
+    if short:
+        return False, (
+            f"the rounds disagree: {len(short)} of {len(ratios)} round(s) alone read {', '.join(short)}, "
+            f"inside the floor or the other way (noise on one side of a round): no verdict"
+        )
+    spread = max(max(side) / min(side) for side in rounds)
+    if max(pooled, 1.0 / pooled) <= spread:
+        return False, (
+            f"the rounds disagree: one side's own rounds differ by x{spread:.2f}, as much as the change: no verdict"
+        )
+    return True, ""
+
+
+def _direction(ratio: float) -> int:
+    return (ratio > 1.0) - (ratio < 1.0)
 
 
 def compare_points(
-    before: Mapping[Key, Point], after: Mapping[Key, Point], floor: Floor, busy: Iterable[Key] = ()
+    before: Mapping[Key, Point],
+    after: Mapping[Key, Point],
+    floor: Floor,
+    busy: Iterable[Key] = (),
+    rounds: Mapping[Key, Rounds] | None = None,
 ) -> list[Row]:
-    """One row per variant measured on both sides, judged against ``floor``; a ``busy`` variant is never changed."""
+    """One row per variant measured on both sides, judged against ``floor``.
+
+    A ``busy`` variant is never changed; nor is one whose ``rounds`` (each
+    side's median in each round alone, where known) do not show the change
+    (:func:`rounds_agree`).
+    """
     busy = set(busy)
     rows = []
     for key in sorted(before.keys() & after.keys()):
         changed, why = (False, BUSY_WHY) if key in busy else judge(before[key], after[key], floor)
+        pooled = after[key].median / before[key].median
+        if changed and rounds is not None and key in rounds:
+            changed, disagree = rounds_agree(rounds[key], pooled, floor)
+            why = disagree or why
         rows.append(Row(key, before[key].median, after[key].median, changed, why))
     return rows
 

@@ -103,3 +103,46 @@ def test_gate_and_rounds_are_validated():
         compare.run("v0.31.1", "v0.32.4", "tiny", [], [], rounds=1)
     with pytest.raises(UsageError, match="above 1"):
         compare.run("v0.31.1", "v0.32.4", "tiny", [], [], fail_above=0.8)
+
+
+def test_a_change_counts_only_where_every_round_shows_it_alone():
+    """A burst over one side of one round moves the pooled medians as a change would: no verdict then."""
+    key = ("ops.Sum.time_mlx_cpu", "v")
+    before, after = {key: _point(1e-3, seed=1)}, {key: _point(1.3e-3, seed=2)}
+    floor = Floor(0.15, "test")
+    (steady,) = verdicts.compare_points(before, after, floor, rounds={key: ([1.0, 1.02], [1.28, 1.36])})
+    assert steady.changed
+    (burst,) = verdicts.compare_points(before, after, floor, rounds={key: ([1.0, 1.0], [1.7, 1.02])})
+    assert not burst.changed and "1 of 2 round(s) alone read x1.02" in burst.why
+    (reversed_round,) = verdicts.compare_points(before, after, floor, rounds={key: ([1.0, 1.5], [1.6, 1.2])})
+    assert not reversed_round.changed and "x0.80" in reversed_round.why
+    # both rounds show it, but the side before moved between its own rounds by as much: this variant's noise
+    (wide,) = verdicts.compare_points(before, after, floor, rounds={key: ([0.8, 1.1], [1.3, 1.3])})
+    assert not wide.changed and "differ by x1.38" in wide.why
+    (unknown,) = verdicts.compare_points(before, after, floor, rounds={})
+    assert unknown.changed  # rounds not known apart: the pooled verdict stands
+    text = compare.render("v0.32.3", "v0.32.4", "m", "tiny", 2, floor, [burst], 1, 1)
+    assert "but the rounds disagree" in text and "x1.30" not in text
+
+
+def test_rounds_are_cut_from_the_pooled_samples_asv_appended():
+    key = ("ops.Sum.time_mlx_cpu", "v")
+    a = Point(1.0, None, [1.0, 1.0, 1.0, 1.0, 1.0], 5)
+    b = Point(1.5, None, [2.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0], 7)
+    assert compare.round_medians(b, [3, 7]) == [2.0, 1.0]
+    assert compare.round_medians(b, [3, 6]) is None  # the counts must end at the pooled total
+    assert compare.round_medians(b, [3, 3, 7]) is None  # a round that added nothing
+    rounds = compare.rounds_of({key: a}, {key: b}, [{key: 2}, {key: 5}], [{key: 3}, {key: 7}])
+    assert rounds == {key: ([1.0, 1.0], [2.0, 1.0])}
+    assert compare.rounds_of({key: a}, {key: b}, [{key: 2}, {}], [{key: 3}, {key: 7}]) == {}
+
+
+def test_a_quick_comparison_judges_nothing_and_cannot_gate():
+    before, after = _pair({"ops.Softmax.time_mlx_cpu": 1.5})
+    (row,) = compare.verdict_rows(before, after, Floor(0.1, "test"), set(), ([], []), quick=True)
+    assert not row.changed and row.why == verdicts.QUICK_WHY
+    (judged,) = compare.verdict_rows(before, after, Floor(0.1, "test"), set(), ([], []), quick=False)
+    assert judged.changed
+    assert verdicts.QUICK_WHY in compare.render("v0.31.1", "v0.32.4", "m", "tiny", 1, Floor(0.1, "t"), [row], 1, 1)
+    with pytest.raises(UsageError, match="--quick takes one sample"):
+        compare.run("v0.31.1", "v0.32.4", "tiny", [], [], quick=True, fail_above=1.2)

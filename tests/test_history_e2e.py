@@ -217,8 +217,11 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
     history.mkdir(parents=True, exist_ok=True)
     before = snapshot(history)
     code = compare.run(OLDER_TAG, TAG, "tiny", OPS, BACKEND, rounds=2, fail_above=50.0, config=work / "asv.conf.json")
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert code == 0, out
+    order = [line.rsplit("(", 1)[1].rstrip(")") for line in captured.err.splitlines() if line.startswith("round ")]
+    assert order == ["a", "b", "a", "b"]  # no two runs of one side next to each other
     assert f"mlxbench compare {OLDER_TAG} -> {TAG}" in out and "noise floor:" in out
     assert snapshot(history) == before  # the history is never written by a comparison
     sides = layout.compare_dir("tiny", OLDER_TAG, TAG, work)

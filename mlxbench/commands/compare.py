@@ -12,7 +12,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "compare",
         help="measure two releases in interleaved rounds; print only the changes beyond the noise",
-        description="Measure two releases of the timeline now, in interleaved rounds (A then B, then B then A), and "
+        description="Measure two releases of the timeline now, in interleaved rounds (A then B in each), and "
         "print only the changes that beat the noise. The same release twice records this machine's repeatability.",
     )
     p.add_argument("base", help="the release to compare against, e.g. v0.31.1")

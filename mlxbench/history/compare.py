@@ -4,13 +4,18 @@ Two runs an hour apart on one machine drift (79% of medians within +-10%
 here), so two releases measured one after the other differ by the drift as
 well as by any real change. This command therefore:
 
-- measures both releases in **interleaved rounds**: round 1 runs A then B,
-  round 2 B then A, and so on, each round adding its samples to the earlier
-  ones (ASV's ``--append-samples``), so slow drift lands on both sides alike.
-  This is what ``asv continuous --interleave-rounds -a rounds=N`` does, done
-  with one ``asv run`` per side and round because each side has its own
-  results directory: ASV files results by commit, and ``vA vA`` (two runs of
-  one release) needs two;
+- measures both releases in **interleaved rounds**, A then B in each, each
+  round adding its samples to the earlier ones (ASV's ``--append-samples``),
+  so slow drift lands on both sides alike. This is what ``asv continuous
+  --interleave-rounds -a rounds=N`` does, done with one ``asv run`` per side
+  and round because each side has its own results directory: ASV files
+  results by commit, and ``vA vA`` (two runs of one release) needs two;
+- calls a change only where **every round shows it on its own** (each round's
+  median of B over A beyond the floor, the same way): the machine's noise
+  comes in bursts of seconds to minutes, and a burst over one side of one
+  round moves the pooled medians as a change would. A B A B rather than
+  A B B A, so that no two runs of one side follow each other: a burst over
+  two adjacent runs covers one of each side and moves the rounds apart;
 - measures into ``.asv/compare/<preset>/<vA>..<vB>/`` (ASV's virtualenvs,
   shared with ``asv run``), never into a history's results;
 - prints only the changes that beat the noise: ASV's own test per variant
@@ -32,10 +37,12 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mlxbench import verdicts
 from mlxbench.catalog.spec import Op
@@ -48,7 +55,7 @@ from mlxbench.stack import releases, timeline
 from mlxbench.store import files, repeatability, results
 
 DEFAULT_ROUNDS = 2
-"""As a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): A then B, then B then A."""
+"""As a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): A then B, A then B."""
 # ---------------------------------------------------------------- reading results
 
 
@@ -59,6 +66,45 @@ def read_points(results_dir: Path, machine: str, commit: str) -> dict[verdicts.K
         for m in results.read_commit(Path(results_dir) / machine, commit)
         if m.kind == "time" and m.ok
     }
+
+
+def sample_counts(points: Mapping[verdicts.Key, verdicts.Point]) -> dict[verdicts.Key, int]:
+    """How many samples each variant holds so far (read after each round, to cut the pooled samples by round)."""
+    return {key: len(p.samples or ()) for key, p in points.items()}
+
+
+def round_medians(point: verdicts.Point, counts: Sequence[int]) -> list[float] | None:
+    """Each round's median of its own samples: the pooled samples (ASV appends in order) cut at ``counts``.
+
+    ``counts`` holds the number of samples after each round; None where a
+    round added none or the counts do not end at the pooled total.
+    """
+    samples = list(point.samples or ())
+    if not counts or counts[-1] != len(samples):
+        return None
+    medians, start = [], 0
+    for end in counts:
+        if end <= start:
+            return None
+        medians.append(float(np.median(samples[start:end])))
+        start = end
+    return medians
+
+
+def rounds_of(
+    before: Mapping[verdicts.Key, verdicts.Point],
+    after: Mapping[verdicts.Key, verdicts.Point],
+    counts_before: Sequence[Mapping[verdicts.Key, int]],
+    counts_after: Sequence[Mapping[verdicts.Key, int]],
+) -> dict[verdicts.Key, verdicts.Rounds]:
+    """Each side's median in each round alone, for the variants whose every round is known on both sides."""
+    out = {}
+    for key in before.keys() & after.keys():
+        a = round_medians(before[key], [c.get(key, 0) for c in counts_before])
+        b = round_medians(after[key], [c.get(key, 0) for c in counts_after])
+        if a is not None and b is not None and len(a) == len(b):
+            out[key] = (a, b)
+    return out
 
 
 def read_repeatability(machine_dir: Path) -> verdicts.Floor | None:
@@ -164,6 +210,21 @@ def _run_round(
         files.set_aside_unreadable(side.results_dir / name)
 
 
+def verdict_rows(
+    before: Mapping[verdicts.Key, verdicts.Point],
+    after: Mapping[verdicts.Key, verdicts.Point],
+    floor: verdicts.Floor,
+    busy: set[verdicts.Key],
+    counts: tuple[Sequence[Mapping[verdicts.Key, int]], Sequence[Mapping[verdicts.Key, int]]],
+    quick: bool,
+) -> list[verdicts.Row]:
+    """Every variant's row: judged by the floor and by each round alone (``counts``, per side); --quick judges none."""
+    if quick:
+        unjudged = verdicts.compare_points(before, after, floor)
+        return [replace(r, changed=False, why=verdicts.QUICK_WHY) for r in unjudged]
+    return verdicts.compare_points(before, after, floor, busy, rounds_of(before, after, *counts))
+
+
 def run(
     base: str,
     head: str,
@@ -187,6 +248,8 @@ def run(
         raise UsageError("interleaving needs at least 2 rounds (--rounds)")
     if fail_above is not None and not fail_above > 1:
         raise UsageError("--fail-above is a slowdown factor above 1, e.g. 1.2 for 20% slower")
+    if fail_above is not None and quick:
+        raise UsageError("--fail-above judges changes; --quick takes one sample per side and judges none")
     chosen = asv_run.runnable(backends)
     both, conf, history = sides(base, head, preset, config)
     info = asv_run.machine_for(history, machine_name)
@@ -198,10 +261,10 @@ def run(
     failed = False
     total = 1 if quick else rounds
     busy: set[verdicts.Key] = set()
+    counts: dict[str, list[dict[verdicts.Key, int]]] = {side.label: [] for side in both}
     with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as tmp:
         for round_no in range(1, total + 1):
-            order = both if round_no % 2 else both[::-1]
-            for side in order:
+            for side in both:
                 quiet.before_round(wait)
                 print(f"round {round_no}/{total}: {side.tag} ({side.label})", file=sys.stderr)
                 loads = Path(tmp) / f"{side.label}-{round_no}"
@@ -210,6 +273,7 @@ def run(
                     print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
                     failed = True
                 busy |= {(r.benchmark, r.variant) for r in load.collect(loads) if r.busy}
+                counts[side.label].append(sample_counts(read_points(side.results_dir, name, side.commit)))
     before = read_points(both[0].results_dir, name, both[0].commit)
     after = read_points(both[1].results_dir, name, both[1].commit)
     repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
@@ -220,7 +284,7 @@ def run(
     floor = verdicts.noise_floor(
         before, after, verdicts.changed_frameworks(*pins, matrix), read_repeatability(history / name)
     )
-    rows = verdicts.compare_points(before, after, floor, busy)
+    rows = verdict_rows(before, after, floor, busy, (counts[both[0].label], counts[both[1].label]), quick)
     if floor.source.startswith("default"):
         print(
             f"warning: no control benchmarks (a backend of a framework that did not change) and no measured "
@@ -296,6 +360,10 @@ def render(
     ]
     if busy := sum(r.why == verdicts.BUSY_WHY for r in rows):
         lines.append(f"{busy} variant(s) sampled while other processes used the machine: no verdict for them")
+    if split := sum(r.why.startswith("the rounds disagree") for r in rows):
+        lines.append(f"{split} variant(s) beyond the noise pooled, but the rounds disagree: no verdict for them")
+    if rows and all(r.why == verdicts.QUICK_WHY for r in rows):
+        lines.append(verdicts.QUICK_WHY)
     if changed:
         width = max(len(f"{r.key[0]} {r.key[1]}") for r in changed)
         for r in changed:
