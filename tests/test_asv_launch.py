@@ -126,3 +126,20 @@ def test_a_quick_asv_run_never_writes_a_history(tmp_path):
     asv_launch.refuse_a_quick_history(trial, quick=True, dry_run=False)
     other = SimpleNamespace(results_dir=str(tmp_path / "results"))  # a project that is not this repository's
     asv_launch.refuse_a_quick_history(other, quick=True, dry_run=False)
+
+
+def test_asv_run_of_another_preset_is_refused_in_every_environment_type(monkeypatch, tmp_path):
+    """``-E existing`` tells the suite no configuration directory, so the check happens before ASV starts."""
+    monkeypatch.setitem(asv_launch._originals, "run", lambda cls, conf, range_spec, *a, **k: "ran")
+    default = SimpleNamespace(mlxbench_preset="default", results_dir=str(tmp_path / "results"))
+    for env_spec in (["existing:/usr/bin/python3"], ["virtualenv"], None):
+        with pytest.raises(util.UserError, match=r"MLXBENCH_PRESET='tiny'.*keeps the 'default' preset's results"):
+            asv_launch.refuse_another_preset(default, {"MLXBENCH_PRESET": "tiny"})
+        monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
+        with pytest.raises(util.UserError, match="mlxbench bench --preset tiny"):
+            asv_launch._run(run_command.Run, default, "HEAD^!", env_spec=env_spec)
+        monkeypatch.delenv("MLXBENCH_PRESET")
+    asv_launch.refuse_another_preset(default, {})  # unset is the default preset
+    asv_launch.refuse_another_preset(SimpleNamespace(), {"MLXBENCH_PRESET": "tiny"})  # a project naming no preset
+    tiny = SimpleNamespace(mlxbench_preset="tiny", results_dir=str(tmp_path / ".asv" / "presets" / "tiny"))
+    asv_launch.refuse_another_preset(tiny, {"MLXBENCH_PRESET": "tiny"})

@@ -194,17 +194,19 @@ def test_presets_never_overwrite_each_other(project):
     assert regenerated["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("tiny")]]
     assert snapshot(layout.results_dir("default", root)) == default_results_after_rerun
 
-    # and `MLXBENCH_PRESET=tiny asv run` under the default configuration is refused at discovery
+    # and `MLXBENCH_PRESET=tiny asv run` under the default configuration is refused before it starts,
+    # also in an existing environment, where the suite is told no configuration directory to check
     default_results = snapshot(layout.results_dir("default", root))
-    proc = subprocess.run(
-        [asv_project.ASV, "run", "--config", str(default), "-E", f"installed:{sys.executable}"]
-        + ["--set-commit-hash", TAG, "--machine", machine.describe()["machine"], "-b", "ReLU.time_mlx_cpu"]
-        + ["--quick", "--dry-run"],  # a quick run that saves nothing: the suite's own preset check speaks
-        capture_output=True,
-        text=True,
-        env={**os.environ, "MLXBENCH_PRESET": "tiny"},
-    )
-    assert "keeps the 'default' preset's results" in proc.stdout + proc.stderr
+    for env_spec in (f"installed:{sys.executable}", f"existing:{sys.executable}"):
+        proc = subprocess.run(
+            [asv_project.ASV, "run", "--config", str(default), "-E", env_spec]
+            + ["--set-commit-hash", TAG, "--machine", machine.describe()["machine"], "-b", "ReLU.time_mlx_cpu"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "MLXBENCH_PRESET": "tiny"},
+        )
+        assert proc.returncode != 0 and "keeps the 'default' preset's results" in proc.stdout + proc.stderr
+        assert "Traceback" not in proc.stdout + proc.stderr  # ASV's own one-line refusal
     assert {k: v for k, v in snapshot(layout.results_dir("default", root)).items() if "machine.json" not in k} == {
         k: v for k, v in default_results.items() if "machine.json" not in k
     }

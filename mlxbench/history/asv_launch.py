@@ -11,6 +11,9 @@
   reason on stderr, without a process of its own: which backends are absent is
   asked once per environment and commit, in one process. Every machine keeps
   every benchmark name, so results from many chips still merge.
+- **One preset per results directory.** ``asv run`` with ``MLXBENCH_PRESET``
+  naming another preset than the configuration keeps is refused before it
+  starts, in every environment type.
 - **No one-sample history.** ``asv run --quick`` under one of this
   repository's configurations is refused unless it saves nothing
   (``--dry-run``) or writes a trial's results (``mlxbench bench --quick``).
@@ -30,14 +33,16 @@ import os
 import re
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from asv import runner, util
 from asv.commands import run as run_command
 
+from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.history.commits import pinned_torch
-from mlxbench.history.layout import PRESET_KEY
+from mlxbench.history.layout import DEFAULT_PRESET, PRESET_KEY, preset_mismatch
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
 
@@ -148,7 +153,20 @@ def refuse_a_quick_history(conf: Any, quick: bool, dry_run: bool) -> None:
     )
 
 
+def refuse_another_preset(conf: Any, environ: Mapping[str, str] = os.environ) -> None:
+    """``asv run`` of another preset (``MLXBENCH_PRESET``) under a configuration that keeps one preset's results.
+
+    Raises ASV's UserError before anything runs, in every environment type
+    (``-E existing`` passes the suite no configuration directory to check).
+    """
+    preset = environ.get(PRESET_ENV, DEFAULT_PRESET).strip() or DEFAULT_PRESET
+    where = f"the configuration with results in {getattr(conf, 'results_dir', 'results')}"
+    if (problem := preset_mismatch(preset, getattr(conf, PRESET_KEY, None), where)) is not None:
+        raise util.UserError(problem)
+
+
 def _run(cls: Any, conf: Any, range_spec: Any = None, *args: Any, **kwargs: Any) -> Any:
+    refuse_another_preset(conf)
     refuse_a_quick_history(conf, bool(kwargs.get("quick")), bool(kwargs.get("dry_run")))
     if not _existing_only(kwargs.get("env_spec")):
         range_spec = mode_commits(conf, range_spec)

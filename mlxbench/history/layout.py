@@ -194,19 +194,28 @@ def check_preset(preset: str, environ: Mapping[str, str] = os.environ) -> None:
     """Raise ValueError when ASV runs ``preset`` under a configuration that keeps another preset's results.
 
     ASV tells the suite its configuration's directory (``ASV_CONF_DIR``; the
-    ``virtualenv`` and ``installed`` environments pass it). Projects that name
+    ``virtualenv`` and ``installed`` environments pass it; ``asv run -E
+    existing`` is checked before it starts, by the plugin). Projects that name
     no preset (the tests' throwaway ones) run any preset.
     """
     conf_dir = environ.get("ASV_CONF_DIR")
     if not conf_dir:
         return
     conf_path = Path(conf_dir) / CONFIG_NAME
-    declared = _declared_preset(conf_path)
+    if (problem := preset_mismatch(preset, _declared_preset(conf_path), str(conf_path))) is not None:
+        raise ValueError(problem)
+
+
+def preset_mismatch(preset: str, declared: str | None, where: str) -> str | None:
+    """Why running ``preset`` under a configuration (``where``, in words) that keeps ``declared``'s results is refused.
+
+    None where it is not: the presets agree, or the configuration names none.
+    """
     if declared is None or declared == preset:
-        return
+        return None
     own = CONFIG_NAME if preset == DEFAULT_PRESET else f".asv/presets/{preset}/{CONFIG_NAME}"
-    raise ValueError(
-        f"MLXBENCH_PRESET={preset!r}, but {conf_path} keeps the {declared!r} preset's results: running {preset!r} "
+    return (
+        f"MLXBENCH_PRESET={preset!r}, but {where} keeps the {declared!r} preset's results: running {preset!r} "
         f"there would overwrite them. Run `mlxbench bench --preset {preset}`, which uses {own} "
         "(or pass that file to asv run --config)"
     )
