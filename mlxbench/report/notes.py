@@ -53,6 +53,8 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
     what = (
         "ASV median per variant"
         if per_variant
+        else "each op is its largest variant's peak"
+        if data.metric == "memory"
         else f"each op is the {data.how} mean over its variants "
         f"(`--mean {'arithmetic' if data.how == 'geometric' else 'geometric'}` for the other)"
     )
@@ -100,6 +102,11 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
     notes.append(
         "n/a: the backend or the MLX API is missing"
         + ("" if per_variant else ", or it did not run every variant")
+        + (
+            ", or no peak memory was measured (`mlxbench bench` measures it; a history times only)"
+            if data.metric == "memory"
+            else ""
+        )
         + ("; ops that only move data have no FLOP rate." if data.metric == "flops" else ".")
     )
     noisy = data.noisy(series, release)
