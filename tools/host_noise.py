@@ -83,12 +83,12 @@ def history_draws(windows: list[list[float]], commits: int, rounds: int, draws: 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--op", action="append", help="OP:VARIANT of the default preset (repeatable)")
-    parser.add_argument("--backend", default="torch_cpu")
-    parser.add_argument("--seconds", type=float, default=120.0)
+    parser.add_argument("--backend", default="torch_cpu", help="the backend to time (default: torch_cpu)")
+    parser.add_argument("--seconds", type=float, default=120.0, help="how long to sample, all benchmarks (120)")
     parser.add_argument("--window", type=float, default=0.1, help="one round's sampling time (the history's)")
-    parser.add_argument("--commits", type=int, default=28)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--commits", type=int, default=28, help="commits of the history drawn (28)")
+    parser.add_argument("--rounds", type=int, default=2, help="windows per commit, the history's rounds (2)")
+    parser.add_argument("--draws", type=int, default=500, help="histories drawn (500)")
     args = parser.parse_args()
     versions.pin_torch_threads()
     benchmarks = [prepare(spec, args.backend, "default") for spec in (args.op or DEFAULT_BENCHMARKS)]
