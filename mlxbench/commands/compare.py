@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("base", help="the release to compare against, e.g. v0.31.1")
     p.add_argument("head", help="the release to test, e.g. v0.32.4 (the same release: measure repeatability)")
     options.add_selection(p)
-    p.add_argument("--rounds", type=int, help="interleaved rounds, at least 2 (default: 2)")
+    p.add_argument("--rounds", type=int, help="interleaved rounds, at least 2 (default: 4)")
     p.add_argument(
         "--fail-above",
         type=float,

@@ -10,12 +10,14 @@ well as by any real change. This command therefore:
   --interleave-rounds -a rounds=N`` does, done with one ``asv run`` per side
   and round because each side has its own results directory: ASV files
   results by commit, and ``vA vA`` (two runs of one release) needs two;
-- calls a change only where **every round shows it on its own** (each round's
-  median of B over A beyond the floor, the same way): the machine's noise
-  comes in bursts of seconds to minutes, and a burst over one side of one
-  round moves the pooled medians as a change would. A B A B rather than
-  A B B A, so that no two runs of one side follow each other: a burst over
-  two adjacent runs covers one of each side and moves the rounds apart;
+- calls a change only where **the rounds show it on their own** (each
+  round's median of B over A beyond the floor, the same way; all of two
+  rounds, all but one of more): the machine's noise comes in bursts of
+  seconds to minutes, and a burst over one side of one round moves the
+  pooled medians as a change would. A B A B rather than A B B A, so that no
+  two runs of one side follow each other: a burst over two adjacent runs
+  covers one of each side and moves the rounds apart. Four rounds by
+  default (docs/measurements/compare-rounds-2026-12-02.md);
 - measures into ``.asv/compare/<preset>/<vA>..<vB>/`` (ASV's virtualenvs,
   shared with ``asv run``), never into a history's results;
 - prints only the changes that beat the noise: ASV's own test per variant
@@ -54,8 +56,8 @@ from mlxbench.history import asv_environment, asv_run, layout, lock, machine, qu
 from mlxbench.stack import releases, timeline
 from mlxbench.store import files, repeatability, results
 
-DEFAULT_ROUNDS = 2
-"""As a history's rounds (:data:`~mlxbench.history.history_run.ROUNDS`): A then B, A then B."""
+DEFAULT_ROUNDS = 4
+"""A then B, four times: a change must show in each (the history keeps its two, spread over 28 commits)."""
 # ---------------------------------------------------------------- reading results
 
 
