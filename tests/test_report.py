@@ -582,9 +582,9 @@ def test_two_hosts_of_one_chip_are_two_machines_never_spliced(capsys, results_co
     assert report.machines == ["Chip X a1b2c3", "Chip X d4e5f6", "Chip Y 0a0b0c"]  # grouped by config
     titles = [t.title for t in report.tables(["history"]) if t.meta["backend"] == "mlx_cpu"]
     assert titles == [
-        "History: Chip X, machine Chip X a1b2c3, mlx_cpu (mlx_cpu) across MLX releases",
-        "History: Chip X, machine Chip X d4e5f6, mlx_cpu (mlx_cpu) across MLX releases",
-        "History: Chip Y, machine Chip Y 0a0b0c, mlx_cpu (mlx_cpu) across MLX releases",
+        "History: Chip X, machine Chip X a1b2c3, mlx_cpu across MLX releases",
+        "History: Chip X, machine Chip X d4e5f6, mlx_cpu across MLX releases",
+        "History: Chip Y, machine Chip Y 0a0b0c, mlx_cpu across MLX releases",
     ]
     assert len(report.representatives()) == 2  # the README shows one machine's series per chip
     code, out, _ = run_cli(capsys, "--results", str(results_copy), "--machine", "chip y", "--table", "average")

@@ -17,6 +17,13 @@ COLUMN_NAMES = {backend.name: backend.column for backend in report_order(list(BA
 
 FRAMEWORK_NAMES = {"mlx": "MLX", "torch": "torch"}
 
+
+def backend_label(backend: str) -> str:
+    """A backend in a title: its column heading, with its name where they differ (``cpu (torch_cpu)``)."""
+    column = COLUMN_NAMES[backend]
+    return column if column == backend else f"{column} ({backend})"
+
+
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {"geometric": geometric_mean, "arithmetic": fmean}
 
 

@@ -21,7 +21,7 @@ import textwrap
 from pathlib import Path
 
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Table, format_pct
+from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Table, backend_label, format_pct
 from mlxbench.report.tables import Report
 
 
@@ -119,7 +119,7 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
             ax.axhline(reference, color="grey", lw=0.8, ls="--")
     for ax in list(axes.flat)[len(rows) :]:
         ax.axis("off")
-    fig.suptitle("\n".join(textwrap.wrap(title, width=int(16 * 3.0 * cols))), fontsize=11)  # ~16 chars per inch
+    fig.suptitle("\n".join(textwrap.wrap(title, width=int(10 * 3.0 * cols))), fontsize=11)  # ~10 chars per inch, 11 pt
     fig.supylabel(ylabel, x=0.002)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -132,7 +132,7 @@ def history_figure(report: Report, series: str, backend: str, path: Path) -> Pat
     return _over_time_figure(
         report.history(series, backend),
         path,
-        f"{report.label(series)}: {COLUMN_NAMES[backend]} ({backend}), ms per call across {framework} releases "
+        f"{report.label(series)}: {backend_label(backend)}, ms per call across {framework} releases "
         f"({report.how} mean over variants; missing point = n/a; labelled: changes beyond the noise)",
         "ms (log scale)",
     )

@@ -30,6 +30,7 @@ from mlxbench.report.formatting import (
     Column,
     Table,
     aggregate,
+    backend_label,
     change,
     format_rate,
     ratio,
@@ -239,7 +240,7 @@ class Report(ReportData):
         table, steps = self._over_time(
             "history",
             series,
-            f"History: {self.label(series)}, {COLUMN_NAMES[backend]} ({backend}) across {name} releases",
+            f"History: {self.label(series)}, {backend_label(backend)} across {name} releases",
             labels,
             releases,
             notes,
