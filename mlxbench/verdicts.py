@@ -89,6 +89,8 @@ def noise_floor(
     shared = before.keys() & after.keys()
     ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
     what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
+    if 0 < len(ratios) < noise.MIN_CONTROLS:  # said, so that a reader of the floor knows the controls were seen
+        fallback = Floor(fallback.fraction, f"{fallback.source}; {what}: too few to set it")
     return noise.floor_from_controls(ratios, what, fallback)
 
 

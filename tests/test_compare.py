@@ -60,6 +60,11 @@ def test_controls_whose_framework_did_not_change_set_the_floor():
     both = verdicts.changed_frameworks({"mlx": "0.31.1", "torch": "2.9.0"}, {"mlx": "0.32.4", "torch": "2.10.0"}, {})
     assert verdicts.noise_floor(before, after, both, Floor(0.07, "measured")).fraction == 0.07
     assert verdicts.noise_floor(before, after, both, None).fraction == verdicts.DEFAULT_FLOOR
+    # two controls are too few to set the floor: the fallback says they were seen
+    few = dict(list(drift.items())[:2])
+    before, after = _pair({**few, "ops.B.time_mlx_cpu": 1.30})
+    floor = verdicts.noise_floor(before, after, changed, Floor(0.15, "measured"))
+    assert floor.fraction == 0.15 and "2 control variant(s) of torch" in floor.source and "too few" in floor.source
 
 
 def test_two_runs_of_one_release_record_the_machines_repeatability(tmp_path):
@@ -124,7 +129,8 @@ def test_a_change_counts_only_where_every_round_shows_it_alone():
     (unknown,) = verdicts.compare_points(before, after, floor, rounds={})
     assert unknown.changed  # rounds not known apart: the pooled verdict stands
     text = compare.render("v0.32.3", "v0.32.4", "m", "tiny", 2, floor, [burst], 1, 1)
-    assert "but the rounds disagree" in text and "x1.30" not in text
+    assert "1 variant(s) beyond the noise pooled, but the rounds disagree" in text and "x1.30  slower" not in text
+    assert "ops.Sum.time_mlx_cpu v  x1.30 pooled; 1 of 2 round(s) alone read x1.02" in text  # which, and why
 
 
 def test_rounds_are_cut_from_the_pooled_samples_asv_appended():
@@ -145,6 +151,7 @@ def test_a_quick_comparison_judges_nothing_and_cannot_gate():
     assert not row.changed and row.why == verdicts.QUICK_WHY
     (judged,) = compare.verdict_rows(before, after, Floor(0.1, "test"), set(), ([], []), quick=False)
     assert judged.changed
-    assert verdicts.QUICK_WHY in compare.render("v0.31.1", "v0.32.4", "m", "tiny", 1, Floor(0.1, "t"), [row], 1, 1)
+    text = compare.render("v0.31.1", "v0.32.4", "m", "tiny", 1, Floor(0.1, "t"), [row], 1, 1)
+    assert verdicts.QUICK_WHY in text and "noise floor" not in text and "changed beyond" not in text
     with pytest.raises(UsageError, match="--quick takes one sample"):
         compare.run("v0.31.1", "v0.32.4", "tiny", [], [], quick=True, fail_above=1.2)

@@ -85,7 +85,7 @@ def main() -> int:
     parser.add_argument("--op", action="append", help="OP:VARIANT of the default preset (repeatable)")
     parser.add_argument("--backend", default="torch_cpu", help="the backend to time (default: torch_cpu)")
     parser.add_argument("--seconds", type=float, default=120.0, help="how long to sample, all benchmarks (120)")
-    parser.add_argument("--window", type=float, default=0.1, help="one round's sampling time (the history's)")
+    parser.add_argument("--window", type=float, default=0.1, help="seconds per window (0.1, a history round's cap)")
     parser.add_argument("--commits", type=int, default=28, help="commits of the history drawn (28)")
     parser.add_argument("--rounds", type=int, default=2, help="windows per commit, the history's rounds (2)")
     parser.add_argument("--draws", type=int, default=500, help="histories drawn (500)")

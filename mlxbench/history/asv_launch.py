@@ -160,8 +160,7 @@ def refuse_another_preset(conf: Any, environ: Mapping[str, str] = os.environ) ->
     (``-E existing`` passes the suite no configuration directory to check).
     """
     preset = environ.get(PRESET_ENV, DEFAULT_PRESET).strip() or DEFAULT_PRESET
-    where = f"the configuration with results in {getattr(conf, 'results_dir', 'results')}"
-    if (problem := preset_mismatch(preset, getattr(conf, PRESET_KEY, None), where)) is not None:
+    if (problem := preset_mismatch(preset, getattr(conf, PRESET_KEY, None), "this configuration")) is not None:
         raise util.UserError(problem)
 
 

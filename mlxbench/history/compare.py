@@ -352,29 +352,38 @@ def render(
     n_before: int,
     n_after: int,
 ) -> str:
-    """The changes beyond the noise, slowest first; the rest counted, not listed."""
+    """The changes beyond the noise, slowest first, then the variants the rounds left without a verdict, each why.
+
+    A --quick run judges nothing: it says so, with no floor and no count of changes.
+    """
     changed = sorted((r for r in rows if r.changed), key=lambda r: -r.ratio)
+    head_line = f"mlxbench compare {base} -> {head} on {machine}, preset {preset}, {rounds} interleaved round(s)"
+    measured = f"{len(rows)} variant(s) measured on both sides ({n_before} at {base}, {n_after} at {head})"
+    if rows and all(r.why == verdicts.QUICK_WHY for r in rows):
+        return "\n".join([head_line, f"{measured}; {verdicts.QUICK_WHY}"])
     lines = [
-        f"mlxbench compare {base} -> {head} on {machine}, preset {preset}, {rounds} interleaved round(s)",
+        head_line,
         f"noise floor: {floor}",
-        f"{len(rows)} variant(s) measured on both sides ({n_before} at {base}, {n_after} at {head}); "
-        f"{len(changed)} changed beyond the noise; ratio = {head} / {base}, above 1 is slower",
+        f"{measured}; {len(changed)} changed beyond the noise; ratio = {head} / {base}, above 1 is slower",
     ]
     if busy := sum(r.why == verdicts.BUSY_WHY for r in rows):
         lines.append(f"{busy} variant(s) sampled while other processes used the machine: no verdict for them")
-    if split := sum(r.why.startswith("the rounds disagree") for r in rows):
-        lines.append(f"{split} variant(s) beyond the noise pooled, but the rounds disagree: no verdict for them")
-    if rows and all(r.why == verdicts.QUICK_WHY for r in rows):
-        lines.append(verdicts.QUICK_WHY)
-    if changed:
-        width = max(len(f"{r.key[0]} {r.key[1]}") for r in changed)
-        for r in changed:
-            label = f"{r.key[0]} {r.key[1]}".ljust(width)
-            lines.append(
-                f"  {label}  {_ms(r.before)} -> {_ms(r.after)}  x{r.ratio:.2f}  "
-                + ("slower" if r.ratio > 1 else "faster")
-            )
+    for r in changed:
+        lines.append(f"  {_label(r)}  {_ms(r.before)} -> {_ms(r.after)}  x{r.ratio:.2f}  " + _way(r.ratio))
+    split = [r for r in rows if r.why.startswith("the rounds disagree")]
+    if split:
+        lines.append(f"{len(split)} variant(s) beyond the noise pooled, but the rounds disagree: no verdict for them")
+        for r in split:
+            lines.append(f"  {_label(r)}  x{r.ratio:.2f} pooled; {r.why.removeprefix('the rounds disagree: ')}")
     return "\n".join(lines)
+
+
+def _label(row: verdicts.Row) -> str:
+    return f"{row.key[0]} {row.key[1]}"
+
+
+def _way(ratio: float) -> str:
+    return "slower" if ratio > 1 else "faster"
 
 
 def _ms(seconds: float) -> str:

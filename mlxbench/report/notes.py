@@ -103,13 +103,14 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
         "n/a: the backend or the MLX API is missing"
         + ("" if per_variant else ", or it did not run every variant")
         + (
-            ", or no peak memory was measured (`mlxbench bench` measures it; a history times only)"
+            ", or no peak memory was measured (`mlxbench bench` measures it, with --rerun where the release is "
+            "already measured; a history times only)"
             if data.metric == "memory"
             else ""
         )
         + ("; ops that only move data have no FLOP rate." if data.metric == "flops" else ".")
     )
-    noisy = data.noisy(series, release)
+    noisy = data.noisy(series, release) if data.metric != "memory" else []  # a timing's spread, not a peak's
     if noisy:
         notes.append(
             f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
