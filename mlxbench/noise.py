@@ -128,7 +128,8 @@ def _ci(s: Stats) -> dict[str, float]:
     return {"ci_99_a": s.ci_99[0], "ci_99_b": s.ci_99[1]}
 
 
-def _sign(x: float) -> int:
+def sign(x: float) -> int:
+    """-1, 0 or 1: the direction of ``x``."""
     return (x > 0) - (x < 0)
 
 
@@ -151,13 +152,13 @@ def judge(
         raise ValueError("no variant measured at both points")
     ratio = mean([after[v].median for v in shared]) / mean([before[v].median for v in shared])
     change = (ratio - 1.0) * 100.0
-    sign = _sign(ratio - 1.0)
+    direction = sign(ratio - 1.0)
     tests = [is_different(before[v], after[v]) for v in shared]
     if floor.fraction == 0.0 and all(t is None for t in tests):  # a one-sample trial (--quick): nothing to test
         return Verdict(change, False, "no samples or intervals to test, and no floor: not judged")
     if any(t is not None for t in tests):
-        agree = sum(1 for v, t in zip(shared, tests) if t and _sign(after[v].median - before[v].median) == sign)
-        if sign == 0 or agree * 2 <= len(shared):
+        agree = sum(1 for v, t in zip(shared, tests) if t and sign(after[v].median - before[v].median) == direction)
+        if direction == 0 or agree * 2 <= len(shared):
             return Verdict(change, False, f"ASV's test: {agree} of {len(shared)} variant(s) differ in this direction")
     if abs(ratio - 1.0) <= floor.fraction:
         return Verdict(change, False, f"inside the noise floor {floor}")

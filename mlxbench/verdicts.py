@@ -96,6 +96,8 @@ def noise_floor(
 
 BUSY_WHY = "sampled while other processes used the machine: no verdict"
 QUICK_WHY = "--quick: one sample per side, not judged"
+ROUNDS_WHY = "the rounds disagree"
+"""How a variant's reason starts where its rounds did not show the pooled change (:func:`rounds_agree`)."""
 
 
 Rounds = tuple[Sequence[float], Sequence[float]]
@@ -112,18 +114,14 @@ def rounds_agree(rounds: Rounds, pooled: float, floor: Floor) -> tuple[bool, str
     """
     before, after = rounds
     ratios = [b / a for a, b in zip(before, after)]
-    sign = _direction(pooled)
-    short = [f"x{r:.2f}" for r in ratios if _direction(r) != sign or abs(r - 1.0) <= floor.fraction]
+    direction = noise.sign(pooled - 1.0)
+    short = [f"x{r:.2f}" for r in ratios if noise.sign(r - 1.0) != direction or abs(r - 1.0) <= floor.fraction]
     if len(ratios) - len(short) >= max(2, len(ratios) - 1):
         return True, ""
     return False, (
-        f"the rounds disagree: {len(short)} of {len(ratios)} round(s) alone read {', '.join(short)}, "
+        f"{ROUNDS_WHY}: {len(short)} of {len(ratios)} round(s) alone read {', '.join(short)}, "
         f"inside the floor or the other way (noise on one side of a round): no verdict"
     )
-
-
-def _direction(ratio: float) -> int:
-    return (ratio > 1.0) - (ratio < 1.0)
 
 
 def compare_points(
@@ -143,9 +141,8 @@ def compare_points(
     rows = []
     for key in sorted(before.keys() & after.keys()):
         changed, why = (False, BUSY_WHY) if key in busy else judge(before[key], after[key], floor)
-        pooled = after[key].median / before[key].median
         if changed and rounds is not None and key in rounds:
-            changed, disagree = rounds_agree(rounds[key], pooled, floor)
+            changed, disagree = rounds_agree(rounds[key], after[key].median / before[key].median, floor)
             why = disagree or why
         rows.append(Row(key, before[key].median, after[key].median, changed, why))
     return rows

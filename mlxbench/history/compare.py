@@ -368,22 +368,21 @@ def render(
     ]
     if busy := sum(r.why == verdicts.BUSY_WHY for r in rows):
         lines.append(f"{busy} variant(s) sampled while other processes used the machine: no verdict for them")
+    split = [r for r in rows if r.why.startswith(verdicts.ROUNDS_WHY)]
+    width = max((len(_label(r)) for r in changed + split), default=0)
     for r in changed:
-        lines.append(f"  {_label(r)}  {_ms(r.before)} -> {_ms(r.after)}  x{r.ratio:.2f}  " + _way(r.ratio))
-    split = [r for r in rows if r.why.startswith("the rounds disagree")]
+        way = "slower" if r.ratio > 1 else "faster"
+        lines.append(f"  {_label(r).ljust(width)}  {_ms(r.before)} -> {_ms(r.after)}  x{r.ratio:.2f}  {way}")
     if split:
-        lines.append(f"{len(split)} variant(s) beyond the noise pooled, but the rounds disagree: no verdict for them")
+        lines.append(f"{len(split)} variant(s) beyond the noise pooled, but {verdicts.ROUNDS_WHY}: no verdict for them")
         for r in split:
-            lines.append(f"  {_label(r)}  x{r.ratio:.2f} pooled; {r.why.removeprefix('the rounds disagree: ')}")
+            why = r.why.removeprefix(f"{verdicts.ROUNDS_WHY}: ")
+            lines.append(f"  {_label(r).ljust(width)}  x{r.ratio:.2f} pooled; {why}")
     return "\n".join(lines)
 
 
 def _label(row: verdicts.Row) -> str:
     return f"{row.key[0]} {row.key[1]}"
-
-
-def _way(ratio: float) -> str:
-    return "slower" if ratio > 1 else "faster"
 
 
 def _ms(seconds: float) -> str:
