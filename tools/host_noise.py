@@ -26,8 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlxbench.catalog import CATALOG  # noqa: E402
-from mlxbench.harness import load, versions  # noqa: E402
-from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
+from mlxbench.harness import asv_suite, load, versions  # noqa: E402
+from mlxbench.harness.backends import Prepared  # noqa: E402
 
 DEFAULT_BENCHMARKS = (
     "ReLU:32x16x1024",  # 2 MB in, 2 MB out: within the core's L2, the contrast
@@ -57,14 +57,13 @@ class Windows:
 
 
 def prepare(spec: str, backend: str, preset: str) -> Windows:
+    """``OP:VARIANT``'s call on ``backend``, prepared as its benchmark's setup prepares it."""
     op_name, _, variant_id = spec.partition(":")
     op = CATALOG[op_name]
-    variant = next((v for v in op.variants(preset) if v.id == variant_id), None)
-    if variant is None:
-        ids = ", ".join(v.id for v in op.variants(preset))
-        raise SystemExit(f"{op_name} has no variant {variant_id!r} in preset {preset}; it has: {ids}")
-    call = BACKENDS[backend].prepare(op, variant, op.make_inputs(variant))
-    return Windows(spec, call, [])
+    ids = [v.id for v in op.variants(preset)]
+    if variant_id not in ids:
+        raise SystemExit(f"{op_name} has no variant {variant_id!r} in preset {preset}; it has: {', '.join(ids)}")
+    return Windows(spec, asv_suite.prepare(op, variant_id, backend, preset), [])
 
 
 def history_draws(windows: list[list[float]], commits: int, rounds: int, draws: int, seed: int = 0) -> np.ndarray:
@@ -102,9 +101,10 @@ def main() -> int:
         seen = load.between(before, after)
         print(f"others' CPU {seen.others:.3f} cores, steal {seen.steal:.3f} cores over {seen.seconds:.0f} s")
     for b in benchmarks:
-        medians = [statistics.median(w) for w in b.times if w]
+        windows = [w for w in b.times if w]
+        medians = [statistics.median(w) for w in windows]
         p10, p50, p90 = np.percentile(medians, [10, 50, 90]) * 1e6
-        spread = history_draws([w for w in b.times if w], args.commits, args.rounds, args.draws)
+        spread = history_draws(windows, args.commits, args.rounds, args.draws)
         print(
             f"{b.name}: {len(medians)} windows, median us p10 {p10:.0f} p50 {p50:.0f} p90 {p90:.0f}, "
             f"max/min {max(medians) / min(medians):.2f}; a history of {args.commits} commits x {args.rounds} "
