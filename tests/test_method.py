@@ -207,3 +207,54 @@ def test_timed_body_reads_no_attribute_through_a_lazy_stand_in(op, cpu_backends,
         prepared.run()
         monkeypatch.undo()
         assert lookups == [], (backend.name, lookups)
+
+
+class _FromNumpy(TorchBackend):
+    """torch on the CPU as the suite prepared it before: the timed call reads numpy's own buffers."""
+
+    def prepare(self, op, variant, inputs):
+        import torch
+
+        p = super().prepare(op, variant, inputs)
+        return Prepared(p.fn, tuple(torch.from_numpy(a) for a in inputs.values()), p.sync, p.to_numpy)
+
+
+class _Misaligned(TorchBackend):
+    """torch-owned copies that start 16 bytes past torch's 64-byte boundary, as numpy's large arrays do."""
+
+    def prepare(self, op, variant, inputs):
+        import torch
+
+        p = super().prepare(op, variant, inputs)
+        shifted = []
+        for a in p.args:
+            flat = torch.empty(a.numel() + 16, dtype=a.dtype)[16 // a.element_size() :]
+            shifted.append(flat[: a.numel()].view(a.shape).copy_(a))
+        return Prepared(p.fn, tuple(shifted), p.sync, p.to_numpy)
+
+
+def test_torch_inputs_in_numpys_memory_are_named():
+    op = CATALOG["Sum"]
+    problems = audit.audit(_FromNumpy("torch_cpu", "cpu"), op, op.variants("tiny")[0])
+    assert "input 0 ('x') shares memory with numpy's input 'x': a view, not torch's copy" in problems, problems
+
+
+def test_torch_inputs_off_torchs_alignment_are_named():
+    op = CATALOG["Sum"]
+    problems = audit.audit(_Misaligned("torch_cpu", "cpu"), op, op.variants("tiny")[0])
+    assert problems == ["input 0 ('x') starts 16 bytes past a 64-byte boundary"], problems
+
+
+def test_every_default_torch_cpu_input_is_torchs_own_aligned_copy(monkeypatch):
+    monkeypatch.setattr(Prepared, "warm_up", lambda self: 0)  # placement only: no call of the op
+    backend = BACKENDS["torch_cpu"]
+    checked = 0
+    for op in CATALOG.values():
+        if backend.unsupported(op):
+            continue
+        for variant in op.variants("default"):
+            inputs = op.make_inputs(variant)
+            prepared = backend.prepare(op, variant, inputs)
+            assert audit.torch_ownership(backend, prepared.args, inputs) == [], (op.name, variant.id)
+            checked += len(prepared.args)
+    assert checked > 100

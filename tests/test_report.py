@@ -236,6 +236,21 @@ def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
     ]
 
 
+def test_torch_cpu_numbers_from_numpys_memory_are_another_series(results_copy, tags):
+    """torch_cpu's inputs moved into torch's allocator (revision b1): its older numbers never mix in, MLX's stay."""
+    path = _result_file(results_copy, tags, "v0.32.4")
+    doc = json.loads(path.read_text())
+    version = doc["result_columns"].index("version")
+    mlx_version = doc["results"]["ops.ReLU.time_mlx_cpu"][version]
+    assert doc["results"]["ops.ReLU.time_torch_cpu"][version] == mlx_version + "-b1"
+    doc["results"]["ops.ReLU.time_torch_cpu"][version] = mlx_version  # as recorded before the copy
+    path.write_text(json.dumps(doc))
+    loaded = results.load(results_copy, tags)
+    assert any("ops.ReLU.time_torch_cpu" in p and f"now {mlx_version}-b1" in p for p in loaded.problems)
+    kept = {(m.backend, m.kind) for m in loaded.measurements if (m.op, m.release) == ("ReLU", "v0.32.4")}
+    assert ("mlx_cpu", "time") in kept and ("torch_cpu", "time") not in kept
+
+
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["report", "--preset", "tiny", *args])
     out, err = capsys.readouterr()

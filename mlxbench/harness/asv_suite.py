@@ -32,9 +32,14 @@ HARNESS_REVISION = 1
 """Bump when the timing method itself changes (all history restarts)."""
 
 
-def benchmark_version(op: Op) -> str:
-    """ASV's ``version`` of the op's benchmarks: results under another version are not comparable."""
-    return f"{op.name}-r{op.revision}-h{HARNESS_REVISION}"
+def benchmark_version(op: Op, backend: str) -> str:
+    """ASV's ``version`` of the op's benchmarks on ``backend``: results under another version are not comparable.
+
+    A backend's own :attr:`~mlxbench.harness.backends.Backend.revision` is
+    appended only where it is not 0, so the other backends' series go on.
+    """
+    revision = BACKENDS[backend].revision
+    return f"{op.name}-r{op.revision}-h{HARNESS_REVISION}" + (f"-b{revision}" if revision else "")
 
 
 def preset_from_env() -> str:
@@ -171,6 +176,7 @@ def _bind(
     method.__qualname__ = f"{op.name}.{kind}_{backend}"
     method.__doc__ = doc
     method.setup = setup  # ASV: a method's own setup runs before it (and only it)
+    method.version = benchmark_version(op, backend)  # ASV reads a method's version before its class's
     if kind == "time":
         method.teardown = teardown
     return method
@@ -224,7 +230,7 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
         "params": [[v.id for v in op.variants(preset)]],
         "param_names": ["variant"],
         # history survives cosmetic edits; bump Op.revision when the measured work changes
-        "version": benchmark_version(op),
+        # (each method carries its version: a backend's revision restarts only its series)
         "timeout": 600.0,
         # Sampling: prepare() already warmed up, so no ASV warm-up; one process per
         # variant (setup is reused within it). asv_runner times one call per sample

@@ -6,7 +6,8 @@ the op, synchronized on its exact output": the op called twice or not at all,
 a compiled function re-traced inside the timed region, no synchronization or
 one on a different array, inputs built or moved inside the body instead of in
 setup, inputs not on the backend's device, a framework reached through a lazy
-stand-in or a version check (``hasattr``) made by our code inside the body. Tests run it for every backend and
+stand-in or a version check (``hasattr``) made by our code inside the body, and torch
+CPU inputs that are numpy's memory rather than torch's own copies. Tests run it for every backend and
 plant each bug to prove it is caught.
 """
 
@@ -20,9 +21,11 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
+
 from mlxbench.catalog import frameworks
 from mlxbench.catalog.frameworks import LazyModule
-from mlxbench.catalog.spec import Op, Variant
+from mlxbench.catalog.spec import Arrays, Op, Variant
 from mlxbench.harness.backends import Backend, MLXBackend, Prepared, TorchBackend, timed_body
 
 
@@ -50,6 +53,56 @@ def _placement(backend: Backend, args: tuple[Any, ...]) -> list[str]:
                 problems.append(f"input {i} is {type(arg).__name__}, not a torch.Tensor made in setup")
             elif arg.device.type != backend.device:
                 problems.append(f"input {i} is on {arg.device.type}, not {backend.device}")
+    return problems
+
+
+TORCH_ALIGNMENT = 64
+"""Bytes torch's CPU allocator aligns every tensor to (c10's ``gAlignment``)."""
+
+
+def _byte_range(a: np.ndarray) -> tuple[int, int]:
+    """The first and one-past-last byte addresses ``a`` can touch (numpy's ``byte_bounds``)."""
+    low = high = a.__array_interface__["data"][0]
+    for size, stride in zip(a.shape, a.strides):
+        if size == 0:
+            return low, low
+        if stride < 0:
+            low += stride * (size - 1)
+        else:
+            high += stride * (size - 1)
+    return low, high + a.itemsize
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1] and a[0] < a[1] and b[0] < b[1]
+
+
+def torch_ownership(backend: Backend, args: tuple[Any, ...], inputs: Arrays) -> list[str]:
+    """torch CPU inputs must be torch's copies, as a model's tensors are: not views of numpy's buffers.
+
+    Owned means three things: no memory shared with any numpy input, storage
+    made by torch's allocator (``from_numpy``'s is not resizable) and an
+    address 64-byte aligned.
+    """
+    if not isinstance(backend, TorchBackend) or backend.device != "cpu":
+        return []
+    import torch
+
+    names = list(inputs)
+    problems = []
+    for i, arg in enumerate(args):
+        if not isinstance(arg, torch.Tensor):
+            continue
+        label = f"input {i} ({names[i]!r})" if i < len(names) else f"input {i}"
+        storage = arg.untyped_storage()  # read before anything else: Tensor.numpy() would make it unresizable
+        held = (storage.data_ptr(), storage.data_ptr() + storage.nbytes())
+        shared = [n for n, a in inputs.items() if _overlap(held, _byte_range(a))]
+        if shared:
+            problems.append(f"{label} shares memory with numpy's input {shared[0]!r}: a view, not torch's copy")
+        elif not storage.resizable():
+            problems.append(f"{label} is not torch-owned: its storage was not made by torch's allocator")
+        if (offset := arg.data_ptr() % TORCH_ALIGNMENT) != 0:
+            problems.append(f"{label} starts {offset} bytes past a {TORCH_ALIGNMENT}-byte boundary")
     return problems
 
 
@@ -163,8 +216,9 @@ def audit(backend: Backend, op: Op, variant: Variant) -> list[str]:
     op_calls: list[tuple[Any, ...]] = []
     side = backend.framework
     spied = dataclasses.replace(op, **{side: _counting(frameworks.resolve(getattr(op, side)), op_calls)})
-    prepared = backend.prepare(spied, variant, op.make_inputs(variant))
-    problems = []
+    inputs = op.make_inputs(variant)
+    prepared = backend.prepare(spied, variant, inputs)
+    problems = torch_ownership(backend, prepared.args, inputs)
     compiled = getattr(backend, "compiled", False)
     if not op_calls:
         problems.append("setup never ran the op: no warm-up (compile, kernels, allocator) before timing")

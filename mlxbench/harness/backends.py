@@ -146,6 +146,8 @@ class Backend:
     device: str
     column: str
     compiled: bool = False
+    revision: int = 0
+    """Bumped when this backend's method changes what it measures: its series restart, other backends' stay."""
 
     @property
     def accelerated(self) -> bool:
@@ -300,8 +302,9 @@ class TorchBackend(Backend):
 
     framework = "torch"
 
-    def __init__(self, name: str, device: str) -> None:
+    def __init__(self, name: str, device: str, revision: int = 0) -> None:
         self.name, self.device, self.column = name, device, device  # the older tables' "cpu", "mps", "cuda"
+        self.revision = revision
 
     def unavailable(self) -> str | None:
         if reason := versions.missing_by_install(self.framework):  # the timeline's install step said why
@@ -342,9 +345,7 @@ class TorchBackend(Backend):
         if op.torch_layout is not None:
             inputs = op.torch_layout(inputs)
         dtype = getattr(torch, variant.dtype)
-        args = tuple(
-            torch.from_numpy(a).to(self.device, dtype if a.dtype.kind == "f" else None) for a in inputs.values()
-        )
+        args = tuple(torch_tensor(a, self.device, dtype if a.dtype.kind == "f" else None) for a in inputs.values())
         sync = self.synchronizer()
         sync(args)
         restore = op.torch_output or (lambda a: a)
@@ -359,6 +360,19 @@ class TorchBackend(Backend):
         return self._warm_up(prepared, op, variant)  # kernel selection, allocator caches
 
 
+def torch_tensor(a: np.ndarray, device: str, dtype: Any = None) -> Any:
+    """``a`` copied into torch's own allocator on ``device`` (``dtype`` for a float input, else its own).
+
+    Always a copy, on the CPU too: ``from_numpy`` alone would leave the timed
+    call reading numpy's buffer, aligned to 16 bytes where torch's allocator,
+    which makes every tensor a model's op receives, aligns to 64
+    (docs/measurements/torch-inputs-2026-12-06.md).
+    """
+    import torch
+
+    return torch.from_numpy(a).to(device, dtype, copy=True)
+
+
 BACKENDS: dict[str, Backend] = {
     b.name: b
     for b in (
@@ -366,7 +380,7 @@ BACKENDS: dict[str, Backend] = {
         MLXBackend("mlx_cpu_compile", "cpu", compiled=True),
         MLXBackend("mlx_gpu", "gpu"),
         MLXBackend("mlx_gpu_compile", "gpu", compiled=True),
-        TorchBackend("torch_cpu", "cpu"),
+        TorchBackend("torch_cpu", "cpu", revision=1),  # 1: inputs in torch's allocator, not numpy's buffer
         TorchBackend("torch_mps", "mps"),
         TorchBackend("torch_cuda", "cuda"),
     )

@@ -45,6 +45,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.catalog.spec import dtype_of
 from mlxbench.errors import UsageError
 from mlxbench.harness.asv_suite import benchmark_version
+from mlxbench.harness.backends import BACKENDS
 from mlxbench.store import files, loads, repeatability
 
 BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
@@ -212,8 +213,10 @@ def _read_file(
             continue
         entry = dict(zip(columns, values))
         op = CATALOG[match["op"]]
-        if entry.get("version") != benchmark_version(op):
-            stale[name] = (str(entry.get("version")), benchmark_version(op))
+        if match["backend"] not in BACKENDS:
+            continue
+        if entry.get("version") != (current := benchmark_version(op, match["backend"])):
+            stale[name] = (str(entry.get("version")), current)
             continue
         combos = _combinations(entry.get("params"))
         variants = [combo[0] if combo else "" for combo in combos]
