@@ -7,6 +7,7 @@ what does a sweep cost and how well do two sweeps agree?
     .venv/bin/python tools/harness_bench.py sweep --sampling fixed   # the same with the former 1 s per variant
     .venv/bin/python tools/harness_bench.py sweep --neighbour        # the same beside a process spinning on one core
     .venv/bin/python tools/harness_bench.py switch      # seconds to install one more release (warm pip cache)
+    .venv/bin/python tools/harness_bench.py inputs      # torch_cpu on numpy's buffer against torch's copy
     .venv/bin/python tools/harness_bench.py all
 
 Figures go to stdout as markdown, ready for the README's methodology section.
@@ -189,6 +190,77 @@ def body() -> list[str]:
     return lines
 
 
+INPUT_CASES = [
+    ("Sum", "default", "16x64x64x64-axis0"),
+    ("Sum", "default", "16x64x64x64-axis1"),
+    ("Sum", "default", "16x64x64x64-axis2"),
+    ("Sum", "default", "16x64x64x64-axis3"),
+    ("SumAll", "default", "16x64x64x64"),
+    ("Argmax", "default", "32x256x128-axis1"),
+    ("ReLU", "default", "16x128x1024"),
+    ("Sigmoid", "default", "16x128x1024"),
+    ("Softmax", "default", "64x16384-axis-1"),
+    ("LayerNorm", "default", "16x128x1024"),
+    ("Sum", "seed", "64x128x128x128-axis1"),
+]
+INPUT_BLOCKS = 10
+INPUT_BLOCK_SECONDS = 0.3
+
+
+def _block(fn, seconds: float) -> list[float]:
+    """Per-call seconds of ``fn`` for about ``seconds`` (at least 3 calls)."""
+    times: list[float] = []
+    while len(times) < 3 or sum(times) < seconds:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def inputs() -> list[str]:
+    """torch_cpu on numpy's buffer (the suite before issue 27) against torch's own copy, one process, interleaved.
+
+    Both sides are the harness's prepared call for the same variant; the "numpy"
+    side swaps its inputs for ``torch.from_numpy`` views of the very arrays the
+    copy was made from (laid out as torch receives them). Blocks of calls
+    alternate between the two sides (INPUT_BLOCKS each, about
+    INPUT_BLOCK_SECONDS a block); each side's figure is the median of all its
+    calls.
+    """
+    import torch
+
+    lines = [
+        "| torch_cpu variant | numpy's buffer: address mod 64 | median (ms) | torch's copy: address mod 64 "
+        "| median (ms) | numpy / torch |",
+        "|---|---|---|---|---|---|",
+    ]
+    backend = BACKENDS["torch_cpu"]
+    for name, preset, variant_id in INPUT_CASES:
+        op = CATALOG[name]
+        variant = next(v for v in op.variants(preset) if v.id == variant_id)
+        arrays = op.make_inputs(variant)
+        owned = backend.prepare(op, variant, arrays)
+        laid_out = op.torch_layout(arrays) if op.torch_layout is not None else arrays
+        views = tuple(torch.from_numpy(a) for a in laid_out.values())
+        borrowed = Prepared(owned.fn, views, owned.sync, owned.to_numpy)
+        borrowed.warm_up()
+        times: dict[str, list[float]] = {"numpy": [], "torch": []}
+        for _ in range(INPUT_BLOCKS):
+            times["numpy"] += _block(borrowed.timed, INPUT_BLOCK_SECONDS)
+            times["torch"] += _block(owned.timed, INPUT_BLOCK_SECONDS)
+        ms = {side: statistics.median(t) * 1e3 for side, t in times.items()}
+        lines.append(
+            f"| {name} {variant_id} ({preset}) | {views[0].data_ptr() % 64} | {ms['numpy']:.3f} "
+            f"| {owned.args[0].data_ptr() % 64} | {ms['torch']:.3f} | {ms['numpy'] / ms['torch']:.2f} |"
+        )
+        del owned, borrowed, views, laid_out, arrays
+    lines.append(
+        f"\ntorch {versions.torch_version()}, {torch.get_num_threads()} thread(s); {INPUT_BLOCKS} blocks of about "
+        f"{INPUT_BLOCK_SECONDS} s per side, alternating, one process; medians of every call."
+    )
+    return lines
+
+
 def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list, rounds: int = 1) -> tuple[float, dict]:
     """One full default-preset `asv run` at the installed release, every sample recorded: (wall s, results doc)."""
     conf = asv_run.asv_conf()
@@ -335,7 +407,7 @@ def switch() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("figure", choices=["body", "agreement", "sweep", "switch", "all"])
+    parser.add_argument("figure", choices=["body", "agreement", "sweep", "switch", "inputs", "all"])
     parser.add_argument(
         "--launch-method",
         default="forkserver",
@@ -365,6 +437,7 @@ def main() -> None:
         ("agreement", agreement),
         ("sweep", lambda: sweep(args.launch_method, args.sampling, args.runs, args.keep, args.rounds)),
         ("switch", switch),
+        ("inputs", inputs),
     )
     with lock.measuring(["tools/harness_bench.py", *sys.argv[1:]]), neighbour(args.neighbour):
         for name, fn in runs:
