@@ -217,46 +217,53 @@ def _block(fn, seconds: float) -> list[float]:
     return times
 
 
-def inputs() -> list[str]:
-    """torch_cpu on numpy's buffer (the suite before issue 27) against torch's own copy, one process, interleaved.
-
-    Both sides are the harness's prepared call for the same variant; the "numpy"
-    side swaps its inputs for ``torch.from_numpy`` views of the very arrays the
-    copy was made from (laid out as torch receives them). Blocks of calls
-    alternate between the two sides (INPUT_BLOCKS each, about
-    INPUT_BLOCK_SECONDS a block); each side's figure is the median of all its
-    calls.
-    """
+def input_case(name: str, preset: str, variant_id: str) -> str:
+    """One row of :func:`inputs`, measured in this process."""
     import torch
 
+    op = CATALOG[name]
+    variant = next(v for v in op.variants(preset) if v.id == variant_id)
+    arrays = op.make_inputs(variant)
+    owned = BACKENDS["torch_cpu"].prepare(op, variant, arrays)
+    laid_out = op.torch_layout(arrays) if op.torch_layout is not None else arrays
+    views = tuple(torch.from_numpy(a) for a in laid_out.values())
+    borrowed = Prepared(owned.fn, views, owned.sync, owned.to_numpy)
+    borrowed.warm_up()
+    times: dict[str, list[float]] = {"numpy": [], "torch": []}
+    for _ in range(INPUT_BLOCKS):
+        times["numpy"] += _block(borrowed.timed, INPUT_BLOCK_SECONDS)
+        times["torch"] += _block(owned.timed, INPUT_BLOCK_SECONDS)
+    ms = {side: statistics.median(t) * 1e3 for side, t in times.items()}
+    return (
+        f"| {name} {variant_id} ({preset}) | {views[0].data_ptr() % 64} | {ms['numpy']:.3f} "
+        f"| {owned.args[0].data_ptr() % 64} | {ms['torch']:.3f} | {ms['numpy'] / ms['torch']:.2f} |"
+    )
+
+
+def inputs() -> list[str]:
+    """torch_cpu on numpy's buffer (the suite before issue 27) against torch's own copy, interleaved.
+
+    Each variant runs in a fresh process, as a benchmark does (where numpy puts
+    a fresh array depends on what the process freed before). Both sides are
+    the harness's prepared call; the "numpy" side swaps its inputs for
+    ``torch.from_numpy`` views of the very arrays the copy was made from (laid
+    out as torch receives them). Blocks of calls alternate between the two
+    sides (INPUT_BLOCKS each, about INPUT_BLOCK_SECONDS a block); each side's
+    figure is the median of all its calls.
+    """
     lines = [
         "| torch_cpu variant | numpy's buffer: address mod 64 | median (ms) | torch's copy: address mod 64 "
         "| median (ms) | numpy / torch |",
         "|---|---|---|---|---|---|",
     ]
-    backend = BACKENDS["torch_cpu"]
-    for name, preset, variant_id in INPUT_CASES:
-        op = CATALOG[name]
-        variant = next(v for v in op.variants(preset) if v.id == variant_id)
-        arrays = op.make_inputs(variant)
-        owned = backend.prepare(op, variant, arrays)
-        laid_out = op.torch_layout(arrays) if op.torch_layout is not None else arrays
-        views = tuple(torch.from_numpy(a) for a in laid_out.values())
-        borrowed = Prepared(owned.fn, views, owned.sync, owned.to_numpy)
-        borrowed.warm_up()
-        times: dict[str, list[float]] = {"numpy": [], "torch": []}
-        for _ in range(INPUT_BLOCKS):
-            times["numpy"] += _block(borrowed.timed, INPUT_BLOCK_SECONDS)
-            times["torch"] += _block(owned.timed, INPUT_BLOCK_SECONDS)
-        ms = {side: statistics.median(t) * 1e3 for side, t in times.items()}
-        lines.append(
-            f"| {name} {variant_id} ({preset}) | {views[0].data_ptr() % 64} | {ms['numpy']:.3f} "
-            f"| {owned.args[0].data_ptr() % 64} | {ms['torch']:.3f} | {ms['numpy'] / ms['torch']:.2f} |"
+    for case in INPUT_CASES:
+        proc = subprocess.run(
+            [sys.executable, __file__, "input-case", ":".join(case)], capture_output=True, text=True, check=True
         )
-        del owned, borrowed, views, laid_out, arrays
+        lines.append(proc.stdout.strip())
     lines.append(
-        f"\ntorch {versions.torch_version()}, {torch.get_num_threads()} thread(s); {INPUT_BLOCKS} blocks of about "
-        f"{INPUT_BLOCK_SECONDS} s per side, alternating, one process; medians of every call."
+        f"\ntorch {versions.torch_version()}, {versions.torch_threads()} thread(s); a process per variant; "
+        f"{INPUT_BLOCKS} blocks of about {INPUT_BLOCK_SECONDS} s per side, alternating; medians of every call."
     )
     return lines
 
@@ -407,7 +414,7 @@ def switch() -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("figure", choices=["body", "agreement", "sweep", "switch", "inputs", "all"])
+    parser.add_argument("figure", choices=["body", "agreement", "sweep", "switch", "inputs", "input-case", "all"])
     parser.add_argument(
         "--launch-method",
         default="forkserver",
@@ -430,8 +437,11 @@ def main() -> None:
         action="store_true",
         help="keep one core busy (a process spinning) for the whole run: the A/A test under a neighbour",
     )
-    args = parser.parse_args()
+    args, rest = parser.parse_known_args()
     figure = args.figure
+    if figure == "input-case":  # one variant of `inputs`, in the process `inputs` started for it
+        print(input_case(*rest[0].split(":")))
+        return
     runs = (
         ("body", body),
         ("agreement", agreement),
