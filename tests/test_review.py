@@ -30,13 +30,16 @@ def good_folder(results_dir: Path, name: str = NAME) -> Path:
     (folder / "machine.json").write_text(json.dumps(info))
     op = CATALOG["ReLU"]
     variants = [repr(v.id) for v in op.variants("default")[:2]]
-    entry = [[1e-4, 2e-4], [variants], benchmark_version(op), 1_790_000_000_000, [[1e-4] * 30, [2e-4] * 30]]
+
+    def entry(backend: str) -> list:
+        return [[1e-4, 2e-4], [variants], benchmark_version(op, backend), 1_790_000_000_000, [[1e-4] * 30, [2e-4] * 30]]
+
     doc = {
         "commit_hash": COMMIT,
         "env_name": ENV,
         "params": {"machine": name, "host": "a1b2c3", "torch": "2.13.0"},
         "result_columns": COLUMNS,
-        "results": {"ops.ReLU.time_mlx_cpu": entry, "ops.ReLU.time_torch_cpu": json.loads(json.dumps(entry))},
+        "results": {"ops.ReLU.time_mlx_cpu": entry("mlx_cpu"), "ops.ReLU.time_torch_cpu": entry("torch_cpu")},
     }
     (folder / f"{COMMIT[:8]}-{ENV}.json").write_text(json.dumps(doc))
     return folder

@@ -23,8 +23,8 @@ def result_doc(benchmarks: dict[str, tuple[list[list[str]], list[object]]], comm
     """An ASV result document: benchmark -> (parameter axes, one median per combination)."""
     out = {}
     for name, (params, medians) in benchmarks.items():
-        op = CATALOG[name.split(".")[1]]
-        out[name] = [medians, params, benchmark_version(op), 1_700_000_000_000, None]
+        op, backend = CATALOG[name.split(".")[1]], name.split(".")[2].partition("_")[2]
+        out[name] = [medians, params, benchmark_version(op, backend), 1_700_000_000_000, None]
     return {"commit_hash": commit, "env_name": ENV, "params": {}, "result_columns": COLUMNS, "results": out}
 
 
