@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
 
 from mlxbench import noise, selection
 from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
@@ -16,9 +15,6 @@ from mlxbench.report import metrics
 from mlxbench.report.formatting import AGGREGATES, COLUMN_NAMES, SPREAD_LIMIT, aggregate
 from mlxbench.report.model import MODES, Key, Point, Series, Stack, Value, timeline_stacks, version_label
 from mlxbench.store.results import FAILED, Measurement, ResultSet
-
-if TYPE_CHECKING:
-    from mlxbench.report.judgement import Pair
 
 _CATALOG_ORDER = {key: i for i, key in enumerate(VARIANTS)}
 
@@ -95,7 +91,7 @@ class ReportData:
         # The noise tests use every backend and op of the preset (controls), whatever the tables show.
         self.runs: dict[tuple[str, str, str], dict[tuple[str, str], noise.Stats]] = {}
         """(series, release, backend) -> (op, variant) -> the time measurement's statistics."""
-        self.pairs: dict[tuple[str, str, str], Pair] = {}
+        self.pairs: dict[tuple[str, str, str], noise.Pair] = {}
         """(series, before, after) -> the two commits as the noise tests see them (filled as tables ask)."""
         self.busy: set[Key] = set()
         """Time results sampled on a busy machine after every re-measurement: no change is called from them."""
@@ -246,7 +242,7 @@ class ReportData:
         is not a timeline tag (a hash) has no known versions but the pin.
         """
         stack = self._stacks.get(release, Stack(None, None))
-        return {"mlx": stack.mlx, "torch": self.series_by_id[series].pin or stack.torch}
+        return noise.point_versions({"mlx": stack.mlx, "torch": stack.torch}, self.series_by_id[series].pin)
 
 
 def _ms(m: Measurement) -> Value:

@@ -9,7 +9,6 @@ otherwise print.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from mlxbench import noise
 from mlxbench.harness.backends import BACKENDS
@@ -18,42 +17,24 @@ from mlxbench.report.formatting import AGGREGATES, Change, change, ratio
 from mlxbench.report.model import Key, Value
 
 
-class Pair(NamedTuple):
-    """Two commits of one series, as the noise tests see them."""
+def commit_pair(data: ReportData, series: str, before: str, after: str) -> noise.Pair:
+    """Which frameworks changed between two commits, and the pair's between-run floor (:func:`noise.pair`).
 
-    changed: frozenset[str]
-    """Frameworks whose version differs between the two (an unknown version counts as changed)."""
-    floor: noise.Floor
-
-
-def commit_pair(data: ReportData, series: str, before: str, after: str) -> Pair:
-    """Which frameworks changed between two commits, and the pair's between-run noise floor.
-
-    The floor is the drift of the control benchmarks (backends whose
-    framework did not change), one ratio per op and backend as the tables
-    aggregate them, else the machine's repeatability or the default.
+    One control ratio per op and backend, aggregated as the tables aggregate
+    ops; else the machine's repeatability or the default.
     """
-    if (series, before, after) in data.pairs:
-        return data.pairs[(series, before, after)]
-    old, new = data.versions(series, before), data.versions(series, after)
-    changed = noise.changed_frameworks(old, new)
-    mean = AGGREGATES[data.how]
-    controls, ratios = [], []
-    for backend in BACKENDS.values():
-        a = data.runs.get((series, before, backend.name), {})
-        b = data.runs.get((series, after, backend.name), {})
-        if backend.framework in changed or not a or not b:
-            continue
-        controls.append(backend.column)
-        for op in sorted({op for op, _ in a}):
-            shared = [v for o, v in a if o == op and (o, v) in b]
-            if shared:
-                ratios.append(mean([b[(op, v)].median for v in shared]) / mean([a[(op, v)].median for v in shared]))
-    kept = ", ".join(f"{f} {old[f]}" for f in sorted(old.keys() - changed))
-    what = f"{len(ratios)} op results of {', '.join(controls)}, whose {kept} is the same at both points"
-    pair = Pair(frozenset(changed), noise.floor_from_controls(ratios, what, data.repeatability[series]))
-    data.pairs[(series, before, after)] = pair
-    return pair
+    if (series, before, after) not in data.pairs:
+        data.pairs[(series, before, after)] = noise.pair(
+            {b: run for (s, r, b), run in data.runs.items() if (s, r) == (series, before)},
+            {b: run for (s, r, b), run in data.runs.items() if (s, r) == (series, after)},
+            (data.versions(series, before), data.versions(series, after)),
+            data.repeatability[series],
+            unit=lambda variant: variant[0],
+            mean=AGGREGATES[data.how],
+            counted="op results",
+            label=lambda backend: BACKENDS[backend].column,
+        )
+    return data.pairs[(series, before, after)]
 
 
 def judged(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from mlxbench import noise
 from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.report.data import ReportData
 from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, SPREAD_LIMIT
-from mlxbench.report.judgement import Pair
 from mlxbench.report.model import Point
 from mlxbench.stack.releases import TAG_PREFIX
 
@@ -155,7 +155,7 @@ def points_notes(data: ReportData, series: str, backend: str, points: Sequence[P
     return notes
 
 
-def noise_notes(data: ReportData, series: str, kind: str, pairs: Mapping[str, Pair]) -> list[str]:
+def noise_notes(data: ReportData, series: str, kind: str, pairs: Mapping[str, noise.Pair]) -> list[str]:
     """What `~` means in a history or race table, and each pair's noise floor with where it comes from."""
     if not pairs:
         return []
