@@ -16,7 +16,6 @@ from asv import _stats
 
 from mlxbench import noise, verdicts
 from mlxbench.noise import Floor, Stats
-from mlxbench.report.judgement import commit_pair
 from mlxbench.report.model import Stack
 from mlxbench.report.tables import Report
 from mlxbench.store import repeatability, results
@@ -185,7 +184,7 @@ def test_the_report_and_compare_call_the_same_pair_the_same_way(points, pin, jud
     """One variant per op, so the report's per-op ratios and compare's per-variant ones are the same numbers."""
     ratios = {judged: [1.30, 1.05, 0.60, 1.0, 1.02, 0.98], control: [1.1, 0.9, 1.1, 0.9, 1.1, 0.9]}
     report, before, after, versions = _one_pair(points, pin, ratios)
-    pair = commit_pair(report, "m", *points)
+    pair = report.judge.pair("m", *points)
     history = report.history("m", judged)
     step = next(i for i, column in enumerate(history.columns) if column.name.endswith(" change"))
     reported = {row[0]: row[step].beats_noise for row in history.rows}
@@ -202,7 +201,7 @@ def test_where_nothing_changed_both_take_every_backend_as_a_control():
     points = {"v0.32.4": ("0.32.4", "2.12.1"), "a1b2c3d": ("0.32.4", "2.12.1")}
     ratios = {"mlx_cpu": [1.2, 0.9, 1.05], "torch_cpu": [1.1, 0.95, 1.0]}
     report, before, after, versions = _one_pair(points, "2.13.0", ratios)
-    pair = commit_pair(report, "m", *points)
+    pair = report.judge.pair("m", *points)
     floor = verdicts.noise_floor(before, after, versions, Floor(0.3, "measured"))
     assert pair.changed == frozenset() and noise.changed_frameworks(*versions) == set()
     assert floor.fraction == pytest.approx(pair.floor.fraction, rel=1e-12) and floor.fraction < 0.3

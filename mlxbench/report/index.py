@@ -1,116 +1,121 @@
-"""The measurements a report draws from: filtered, split into series and indexed; and what exists in them."""
+"""The results a :class:`~mlxbench.report.query.Query` keeps, split into series and looked up by :class:`Key`.
+
+What exists (releases, backends, ops and variants per series, the history's columns), each value
+the tables show, and the time statistics the noise judgement compares; reads only, decides nothing.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-from mlxbench import noise, selection
-from mlxbench.catalog import CATALOG, PRESETS, VARIANTS
+from mlxbench import noise
+from mlxbench.catalog import VARIANTS
 from mlxbench.catalog.spec import DTYPES
-from mlxbench.errors import UsageError
-from mlxbench.harness.backends import BACKENDS, report_order
+from mlxbench.harness.backends import BACKENDS
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.report import metrics
-from mlxbench.report.formatting import AGGREGATES, COLUMN_NAMES, SPREAD_LIMIT, aggregate
-from mlxbench.report.model import MODES, Key, Point, Series, Stack, Value, timeline_stacks, version_label
+from mlxbench.report.formatting import COLUMN_NAMES, SPREAD_LIMIT, aggregate
+from mlxbench.report.model import Key, Point, Series, Stack, Value, timeline_stacks, version_label
+from mlxbench.report.query import Query
 from mlxbench.store.results import FAILED, Measurement, ResultSet
 
 _CATALOG_ORDER = {key: i for i, key in enumerate(VARIANTS)}
 
+Variant = tuple[str, str]
+"""(op, variant)."""
 
-class ReportData:
-    """A :class:`ResultSet` filtered as a :class:`~mlxbench.report.tables.Report` asks, indexed by :class:`Key`.
 
-    The series it splits into, the releases, backends, ops and variants each
-    has results for, and the statistics the noise judgement compares.
+class ResultIndex:
+    """A :class:`ResultSet` filtered by a :class:`Query`, one series per machine, environment and dtype.
+
+    ``stacks`` maps each timeline tag to the pair its commit pins (default: the committed catalogs'
+    timeline); ``ceilings`` maps machine -> backend -> its calibrated ceilings.
     """
 
     def __init__(
         self,
         results: ResultSet,
-        machines: Sequence[str] | None = None,
-        backends: Sequence[str] | None = None,
-        release_range: str | None = None,
-        how: str = "geometric",
-        metric: str = "time",
-        ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
-        ops: Sequence[str] | None = None,
-        preset: str | None = None,
-        mode: str | None = None,
+        query: Query,
         stacks: Mapping[str, Stack] | None = None,
-        dtype: str | None = None,
+        ceilings: Mapping[str, Mapping[str, Ceiling]] | None = None,
     ) -> None:
-        if how not in AGGREGATES:
-            raise UsageError(f"unknown aggregation {how!r}; valid: {', '.join(AGGREGATES)}")
-        if metric not in metrics.METRICS:
-            raise UsageError(f"unknown metric {metric!r}; valid metrics: {', '.join(metrics.METRICS)}")
-        if mode is not None and mode not in MODES:
-            raise UsageError(f"unknown mode {mode!r}; valid modes: {', '.join(MODES)}")
-        self.how, self.metric = how, metric
-        self.machines = _pick_machines(results, machines)
-        self.backends = [b.name for b in selection.backends(backends, order=report_order(list(BACKENDS.values())))]
-        self.releases = _pick_releases(results.releases, release_range)
-        if metric == "roofline":
-            missing = [m for m in self.machines if not (ceilings or {}).get(m)]
-            if missing:
-                raise UsageError(
-                    f"no ceilings for {', '.join(missing)}: run `mlxbench calibrate` on that machine first"
-                )
-        if dtype is not None and dtype not in DTYPES:
-            raise UsageError(f"unknown dtype {dtype!r}; valid dtypes: {', '.join(DTYPES)}")
-        if preset is not None and preset not in PRESETS:
-            raise UsageError(f"unknown preset {preset!r}; valid presets: {', '.join(PRESETS)}")
+        self.query = query
+        kept = [m for m in results.measurements if query.keeps(m)]
         self._stacks = dict(timeline_stacks() if stacks is None else stacks)
-        # Presets measure different sizes: one table never mixes them.
-        wanted = None if preset is None else {(op.name, v.id) for op in CATALOG.values() for v in op.variants(preset)}
-        kept = [
-            m
-            for m in results.measurements
-            if m.machine in self.machines
-            and m.release in self.releases
-            and (wanted is None or (m.op, m.variant) in wanted)
-            and (mode is None or ("pinned" if m.torch else "timeline") == mode)
-            and (dtype is None or m.dtype == dtype)
-        ]
-        self.series_by_id = _split_series(self.machines, kept)
+        self.series_by_id = _split_series(query.machines, kept)
         """Series id -> the machine, environment and pin it stands for."""
         self.series = list(self.series_by_id)
-        """Series ids, grouped by chip configuration like :attr:`machines`."""
-        self._machine_config = {m: results.config(m) for m in self.machines}
-        self._config = {i: self._machine_config[s.machine] for i, s in self.series_by_id.items()}
+        """Series ids, grouped by chip configuration like the query's machines."""
+        self._machine_config = {m: results.config(m) for m in query.machines}
         self.machine_info = {i: results.machines.get(s.machine, {}) for i, s in self.series_by_id.items()}
+        """Series id -> its machine's ``machine.json``."""
         self.repeatability = {
             i: results.repeatability.get(s.machine, noise.DEFAULT_FLOOR) for i, s in self.series_by_id.items()
         }
+        """Series id -> its machine's measured repeatability, else the default floor."""
         self.ceilings = {i: dict((ceilings or {}).get(s.machine, {})) for i, s in self.series_by_id.items()}
-        ids = {(s.machine, s.env, s.dtype): i for i, s in self.series_by_id.items()}
+        """Series id -> backend -> its machine's calibrated ceilings."""
         self._ms: dict[Key, Value] = {}
         self._peak_mb: dict[Key, Value] = {}
         self._spread: dict[Key, float] = {}
-        # The noise tests use every backend and op of the preset (controls), whatever the tables show.
-        self.runs: dict[tuple[str, str, str], dict[tuple[str, str], noise.Stats]] = {}
-        """(series, release, backend) -> (op, variant) -> the time measurement's statistics."""
-        self.pairs: dict[tuple[str, str, str], noise.Pair] = {}
-        """(series, before, after) -> the two commits as the noise tests see them (filled as tables ask)."""
+        self._runs: dict[tuple[str, str, str], dict[Variant, noise.Stats]] = {}
         self.busy: set[Key] = set()
         """Time results sampled on a busy machine after every re-measurement: no change is called from them."""
+        ids = {(s.machine, s.env, s.dtype): i for i, s in self.series_by_id.items()}
         for m in kept:
-            series = ids[(m.machine, m.env, m.dtype)]
-            key = Key(series, m.release, m.op, m.variant, m.backend)
-            if m.kind == "time" and m.ok:
-                self.runs.setdefault((series, m.release, m.backend), {})[(m.op, m.variant)] = m.stats()
-                if m.busy:
-                    self.busy.add(key)
-            if m.backend in self.backends and (ops is None or m.op in ops):
-                if m.kind == "peakmem":
-                    self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
-                    continue
-                self._ms[key] = _ms(m)
-                if m.ok and m.q25 is not None and m.q75 is not None:
-                    self._spread[key] = (m.q75 - m.q25) / m.value * 100.0
+            self._add(Key(ids[(m.machine, m.env, m.dtype)], m.release, m.op, m.variant, m.backend), m)
         self.measured = {(k.series, k.release, k.backend) for k, v in self._ms.items() if isinstance(v, float)}
         """(series, release, backend) with at least one number: where a backend was measured."""
+
+    def _add(self, key: Key, m: Measurement) -> None:
+        if m.kind == "time" and m.ok:  # every backend and op kept: the noise tests' controls
+            self._runs.setdefault((key.series, key.release, key.backend), {})[(key.op, key.variant)] = m.stats()
+            if m.busy:
+                self.busy.add(key)
+        if not self.query.shows(m):
+            return
+        if m.kind == "peakmem":
+            self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
+            return
+        self._ms[key] = _ms(m)
+        if m.ok and m.q25 is not None and m.q75 is not None:
+            self._spread[key] = (m.q75 - m.q25) / m.value * 100.0
+
+    # -- values ----------------------------------------------------------
+    def ms(self, key: Key) -> Value:
+        """The time in milliseconds (failed, or None for n/a); None where nothing was measured."""
+        return self._ms.get(key)
+
+    def peak_mb(self, key: Key) -> Value:
+        """The peak resident memory in MB; None where none was measured."""
+        return self._peak_mb.get(key)
+
+    def spread(self, key: Key) -> float | None:
+        """The interquartile range in percent of the median; None where unknown."""
+        return self._spread.get(key)
+
+    def op_value(self, series: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
+        """The op's time over ``variants``, aggregated as the query asks."""
+        return aggregate((self._ms.get(Key(series, release, op, v, backend)) for v in variants), self.query.how)
+
+    def stats(self, series: str, release: str, backend: str) -> Mapping[Variant, noise.Stats]:
+        """(op, variant) -> the backend's time statistics at ``release`` (what ASV's test compares)."""
+        return self._runs.get((series, release, backend), {})
+
+    def runs_at(self, series: str, release: str) -> dict[str, Mapping[Variant, noise.Stats]]:
+        """Backend -> :meth:`stats`, for every backend and op kept (the controls of :func:`mlxbench.noise.pair`)."""
+        return {b: stats for (s, r, b), stats in self._runs.items() if (s, r) == (series, release)}
+
+    def sampled(self, series: str) -> bool:
+        """Whether any time result of the series recorded its samples (ASV's test then uses them)."""
+        return any(
+            st.samples is not None for (s, _, _), run in self._runs.items() if s == series for st in run.values()
+        )
+
+    # -- series ----------------------------------------------------------
+    def config(self, series: str) -> str:
+        """The chip configuration of the series' machine."""
+        return self._machine_config[self.series_by_id[series].machine]
 
     def representatives(self) -> list[str]:
         """The series of one machine per chip configuration: the machine with results at the most releases."""
@@ -131,7 +136,7 @@ class ReportData:
         where the machine has several; the dtype where it is not float32; so
         two series never read the same.
         """
-        s, config = self.series_by_id[series], self._config[series]
+        s, config = self.series_by_id[series], self.config(series)
         name = s.machine if config == s.machine else f"{config}, machine {s.machine}"
         if len({t.env for t in self.series_by_id.values() if t.machine == s.machine}) > 1:
             name = f"{name}, environment {s.env}"
@@ -148,12 +153,12 @@ class ReportData:
     # -- what exists -----------------------------------------------------
     def releases_of(self, series: str) -> list[str]:
         have = {k.release for k in self._ms if k.series == series}
-        return [r for r in self.releases if r in have]
+        return [r for r in self.query.releases if r in have]
 
     def backends_of(self, series: str) -> list[str]:
         """Backends with at least one number in this series (the others get no column)."""
         ran = {b for s, _, b in self.measured if s == series}
-        return [b for b in COLUMN_NAMES if b in ran and b in self.backends]
+        return [b for b in COLUMN_NAMES if b in ran and b in self.query.backends]
 
     def points(self, series: str, backend: str) -> list[Point]:
         """The backend's history columns: one per release of its framework, at the commit that measured it best.
@@ -205,16 +210,13 @@ class ReportData:
             for op, variants in sorted(out.items())
         }
 
-    def _ops(self, series: str, releases: Sequence[str]) -> dict[str, list[str]]:
+    def ops_over(self, series: str, releases: Sequence[str]) -> dict[str, list[str]]:
         """op -> its variants as of the newest of ``releases`` that has it, ops sorted: the rows over time."""
         ops: dict[str, list[str]] = {}
         for release in reversed(releases):
             for op, variants in self.variants(series, release).items():
                 ops.setdefault(op, variants)
         return dict(sorted(ops.items()))
-
-    def op_value(self, series: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
-        return aggregate((self._ms.get(Key(series, release, op, v, backend)) for v in variants), self.how)
 
     def stack(self, series: str, release: str) -> str:
         """The pair measured at ``release``, as headers name it: ``mlx v0.32.4, torch 2.13.0 (pinned)``."""
@@ -237,9 +239,9 @@ class ReportData:
         """Framework -> version measured at ``release`` in ``series``; None where unknown (it then counts as changed).
 
         The pair the commit pins (MLX and torch commits alike), with the
-        environment's torch in its place where the environment pins one: a
-        pinned environment measured that torch at every commit. A commit that
-        is not a timeline tag (a hash) has no known versions but the pin.
+        environment's torch in its place where the environment pins one
+        (:func:`mlxbench.noise.point_versions`). A commit that is not a
+        timeline tag (a hash) has no known versions but the pin.
         """
         stack = self._stacks.get(release, Stack(None, None))
         return noise.point_versions({"mlx": stack.mlx, "torch": stack.torch}, self.series_by_id[series].pin)
@@ -249,43 +251,6 @@ def _ms(m: Measurement) -> Value:
     if m.value == FAILED:
         return FAILED
     return m.value * 1e3 if m.ok else None
-
-
-def _pick_machines(results: ResultSet, names: Sequence[str] | None) -> list[str]:
-    """Machines by name, or by chip configuration where exactly one machine has it; grouped by configuration."""
-    have = sorted(results.machines, key=lambda m: (results.config(m), m))
-    if not names:
-        return have
-    listing = ", ".join(m if results.config(m) == m else f"{m} (config {results.config(m)})" for m in have)
-    by_lower = {m.lower(): m for m in have}
-    picked = []
-    for name in names:
-        if name.lower() in by_lower:
-            picked.append(by_lower[name.lower()])
-            continue
-        same = [m for m in have if results.config(m).lower() == name.lower()]
-        if len(same) != 1:
-            problem = f"{len(same)} machines have config {name!r}, name one" if same else f"unknown machine {name!r}"
-            raise UsageError(f"{problem}; machines with results: {listing or 'none'}")
-        picked.append(same[0])
-    return picked
-
-
-def _pick_releases(have: Sequence[str], spec: str | None) -> list[str]:
-    """``A..B`` (inclusive, either end may be left out) or a single release ``A``."""
-    if not spec:
-        return list(have)
-    first, sep, last = spec.partition("..")
-    if not sep:
-        last = first
-    for end in (first, last):
-        if end and end not in have:
-            raise UsageError(f"unknown release {end!r}; releases with results: {', '.join(have)}")
-    lo = have.index(first) if first else 0
-    hi = have.index(last) if last else len(have) - 1
-    if lo > hi:
-        raise UsageError(f"empty release range {spec!r}: {first} comes after {last}")
-    return list(have[lo : hi + 1])
 
 
 def _split_series(machines: Sequence[str], measurements: Iterable[Measurement]) -> dict[str, Series]:
