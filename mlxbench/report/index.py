@@ -1,7 +1,7 @@
 """The results a :class:`~mlxbench.report.query.Query` keeps, split into series and looked up by :class:`Key`.
 
-What exists (releases, backends, ops and variants per series, the history's columns), each value
-the tables show, and the time statistics the noise judgement compares; reads only, decides nothing.
+What exists (releases, backends, ops and variants per series), each value the tables show, and the
+time statistics the noise judgement compares; reads only, decides nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from mlxbench import noise
 from mlxbench.catalog import VARIANTS
 from mlxbench.catalog.spec import DTYPES
-from mlxbench.harness.backends import BACKENDS
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.report.formatting import COLUMN_NAMES, SPREAD_LIMIT, aggregate
-from mlxbench.report.model import Key, Point, Series, Stack, Value, timeline_stacks, version_label
+from mlxbench.report.model import Key, Series, Stack, Value, timeline_stacks
 from mlxbench.report.query import Query
 from mlxbench.store.results import FAILED, Measurement, ResultSet
 
@@ -94,6 +93,14 @@ class ResultIndex:
         """The interquartile range in percent of the median; None where unknown."""
         return self._spread.get(key)
 
+    def numbers(self, series: str, backend: str) -> dict[str, int]:
+        """Release -> how many of the backend's variants have a number there (not n/a, not failed)."""
+        count: dict[str, int] = {}
+        for k, v in self._ms.items():
+            if k.series == series and k.backend == backend and isinstance(v, float) and not math.isnan(v):
+                count[k.release] = count.get(k.release, 0) + 1
+        return count
+
     def op_value(self, series: str, release: str, op: str, variants: Sequence[str], backend: str) -> Value:
         """The op's time over ``variants``, aggregated as the query asks."""
         return aggregate((self._ms.get(Key(series, release, op, v, backend)) for v in variants), self.query.how)
@@ -159,45 +166,6 @@ class ResultIndex:
         """Backends with at least one number in this series (the others get no column)."""
         ran = {b for s, _, b in self.measured if s == series}
         return [b for b in COLUMN_NAMES if b in ran and b in self.query.backends]
-
-    def points(self, series: str, backend: str) -> list[Point]:
-        """The backend's history columns: one per release of its framework, at the commit that measured it best.
-
-        Each release's column comes from the commit that measured the most of
-        this backend's variants; of equals, the earliest (the release's own
-        commit), except for the torch a pinned series holds fixed, which every
-        commit measures: its newest complete measurement. Other commits that
-        measured the same release are no columns: nothing of this backend
-        changed there, so what differs is the machine's drift, and those
-        commits are the other framework's controls. A commit whose versions
-        are unknown (a hash, not a timeline tag) is its own column, headed by
-        its name.
-        """
-        framework = BACKENDS[backend].framework
-        newest_first = framework == "torch" and self.mode(series) == "pinned"
-        count: dict[str, int] = {}
-        for k, v in self._ms.items():
-            if k.series == series and k.backend == backend and isinstance(v, float) and not math.isnan(v):
-                count[k.release] = count.get(k.release, 0) + 1
-        best: dict[str, tuple[int, int, Point]] = {}
-        for i, release in enumerate(self.releases_of(series)):
-            if (series, release, backend) in self.measured:
-                version = self.versions(series, release)[framework]
-                label = version_label(framework, version) if version else release
-                rank = (count.get(release, 0), i if newest_first else -i)
-                if label not in best or rank > best[label][:2]:
-                    best[label] = (*rank, Point(label, release, version))
-        return [point for *_, point in best.values()]  # a label keeps the place of its first commit
-
-    def race_points(self, series: str, mlx_backend: str, torch_backend: str) -> list[str]:
-        """Commits where both backends were measured, the earliest per (MLX, torch) pair: a race's columns."""
-        out: dict[tuple[str | None, ...], str] = {}
-        for release in self.releases_of(series):
-            if all((series, release, b) in self.measured for b in (mlx_backend, torch_backend)):
-                versions = self.versions(series, release)
-                known = versions["mlx"] is not None and versions["torch"] is not None
-                out.setdefault((versions["mlx"], versions["torch"]) if known else (release,), release)
-        return list(out.values())
 
     def variants(self, series: str, release: str) -> dict[str, list[str]]:
         """op -> its variants with results, in catalog order (ops sorted by name)."""

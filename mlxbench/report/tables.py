@@ -96,10 +96,10 @@ class Report:
         return self.index.backends_of(series)
 
     def points(self, series: str, backend: str) -> list[Point]:
-        return self.index.points(series, backend)
+        return trends.history_points(self.index, series, backend)
 
     def race_points(self, series: str, mlx_backend: str, torch_backend: str) -> list[str]:
-        return self.index.race_points(series, mlx_backend, torch_backend)
+        return trends.race_points(self.index, series, mlx_backend, torch_backend)
 
     def races(self, series: str) -> list[tuple[str, str]]:
         return trends.races(self.index, series)

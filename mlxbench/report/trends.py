@@ -13,7 +13,7 @@ from mlxbench.harness.backends import BACKENDS
 from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Column, Table, backend_label, change, ratio
 from mlxbench.report.index import ResultIndex
 from mlxbench.report.judgement import Judge
-from mlxbench.report.model import Value
+from mlxbench.report.model import Point, Value, version_label
 from mlxbench.report.notes import mode_note, noise_notes, points_notes
 from mlxbench.report.snapshot import SPEEDUPS
 
@@ -27,9 +27,40 @@ RACES: tuple[tuple[str, str], ...] = tuple(
 The speedup pairs between the two frameworks, so a new backend joins the races as it joins the speedup columns."""
 
 
+def history_points(index: ResultIndex, series: str, backend: str) -> list[Point]:
+    """The backend's history columns: one per release of its framework, at the commit that measured most of it.
+
+    Of equals the earliest, but the newest for the torch a pinned series holds fixed; a commit whose
+    versions are unknown is its own column, headed by its name (docs/report-architecture.md).
+    """
+    framework = BACKENDS[backend].framework
+    newest_first = framework == "torch" and index.mode(series) == "pinned"
+    count = index.numbers(series, backend)
+    best: dict[str, tuple[int, int, Point]] = {}
+    for i, release in enumerate(index.releases_of(series)):
+        if (series, release, backend) in index.measured:
+            version = index.versions(series, release)[framework]
+            label = version_label(framework, version) if version else release
+            rank = (count.get(release, 0), i if newest_first else -i)
+            if label not in best or rank > best[label][:2]:
+                best[label] = (*rank, Point(label, release, version))
+    return [point for *_, point in best.values()]  # a label keeps the place of its first commit
+
+
+def race_points(index: ResultIndex, series: str, mlx_backend: str, torch_backend: str) -> list[str]:
+    """Commits where both backends were measured, the earliest per (MLX, torch) pair: a race's columns."""
+    out: dict[tuple[str | None, ...], str] = {}
+    for release in index.releases_of(series):
+        if all((series, release, b) in index.measured for b in (mlx_backend, torch_backend)):
+            versions = index.versions(series, release)
+            known = versions["mlx"] is not None and versions["torch"] is not None
+            out.setdefault((versions["mlx"], versions["torch"]) if known else (release,), release)
+    return list(out.values())
+
+
 def races(index: ResultIndex, series: str) -> list[tuple[str, str]]:
     """The (MLX, torch) backend pairs of :data:`RACES` measured together at some commit of this series."""
-    return [(a, b) for a, b in RACES if index.race_points(series, a, b)]
+    return [(a, b) for a, b in RACES if race_points(index, series, a, b)]
 
 
 def _over_time(
@@ -84,11 +115,11 @@ def _timed_row(op: str, values: Sequence[Value], changes: Mapping[tuple[int, int
 
 
 def history(index: ResultIndex, judge: Judge, series: str, backend: str) -> Table:
-    """The backend's ops across the releases of its framework (:meth:`~ResultIndex.points`), changes judged."""
+    """The backend's ops across the releases of its framework (:func:`history_points`), changes judged."""
     how = index.query.how
     framework = BACKENDS[backend].framework
     name = FRAMEWORK_NAMES[framework]
-    points = index.points(series, backend)
+    points = history_points(index, series, backend)
     labels, releases = [p.label for p in points], [p.release for p in points]
     notes = [
         f"Times in ms ({how} mean over each op's variants at the newest point); one column per {name} "
@@ -128,7 +159,7 @@ def history(index: ResultIndex, judge: Judge, series: str, backend: str) -> Tabl
 
 def race(index: ResultIndex, judge: Judge, series: str, mlx_backend: str, torch_backend: str) -> Table:
     """The MLX/torch time ratio of each op over the commits where both backends were measured."""
-    releases = index.race_points(series, mlx_backend, torch_backend)
+    releases = race_points(index, series, mlx_backend, torch_backend)
     mlx_name, torch_name = COLUMN_NAMES[mlx_backend], COLUMN_NAMES[torch_backend]
     stacks = {r: index.versions(series, r) for r in releases}
     notes = [
