@@ -1,35 +1,23 @@
-"""When a difference between two measurements is a change, and when it is noise.
+"""When a difference between two measurements is a change, and when it is noise: the rules report and compare share.
 
-A difference is a change only when it beats two kinds of evidence:
-
-- **within-run**: ASV's own test per variant, the one ``asv compare`` applies
-  (``asv._stats.is_different``: the Mann-Whitney U test on recorded samples,
-  else non-overlapping 99% confidence intervals). Most variants must differ,
-  in the direction of the change. Where ASV has no statistics (one sample, or
-  none stored) the test cannot speak and, as in ``asv compare``, only the floor
-  decides.
-- **between-run**: the pair's noise floor. Two runs an hour apart on the same
-  machine drift (79% of medians within +-10% here), so a change must exceed
-  the drift of control benchmarks whose framework did not change between the
-  two points (torch benchmarks when only MLX changed), else the machine's
-  measured repeatability (``results/<machine>/repeatability.jsonl``), else
-  :data:`DEFAULT_FLOOR`.
-
-Within-run comparisons (two backends of one run: the speedup columns) have no
-between-run drift and use a floor of 0.
-
-The repeatability file is the store's (:mod:`mlxbench.store.repeatability`).
+:func:`judge` needs ASV's test (:func:`is_different`) to find most variants different in the change's
+direction and the change to exceed a floor. :func:`pair` gives two points' changed frameworks
+(:func:`changed_frameworks`) and their between-run floor, from the backends whose framework did not
+change, else the machine's repeatability (the store's), else :data:`DEFAULT_FLOOR`; within one run
+the floor is :data:`WITHIN_RUN`. Why: docs/report-architecture.md.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from statistics import geometric_mean
 
 import numpy as np
 from asv import _stats
+
+from mlxbench.harness.backends import BACKENDS
 
 P_THRESHOLD = 0.002
 """``asv._stats.is_different``'s default significance level, the one ``asv compare`` uses."""
@@ -182,6 +170,65 @@ def floor_from_controls(ratios: Sequence[float], what: str, fallback: Floor) -> 
     return Floor(value, f"{FLOOR_QUANTILE * 100:.0f}th percentile of |ratio - 1| over {what}")
 
 
+def point_versions(pins: Mapping[str, str | None], pinned_torch: str | None) -> dict[str, str | None]:
+    """Framework -> the version measured at a point: the commit's ``pins``, the environment's torch where it pins one.
+
+    None where a framework's version is unknown or it had no release yet.
+    """
+    return {"mlx": pins.get("mlx"), "torch": pinned_torch or pins.get("torch")}
+
+
 def changed_frameworks(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> set[str]:
     """Frameworks whose version differs between two points; an unknown version counts as changed."""
     return {f for f in before.keys() | after.keys() if before.get(f) is None or before.get(f) != after.get(f)}
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two points as the noise tests see them: the frameworks that changed between them, and the floor."""
+
+    changed: frozenset[str]
+    """Frameworks whose version differs between the two (an unknown version counts as changed)."""
+    floor: Floor
+
+
+Runs = Mapping[str, Mapping[Hashable, Stats]]
+"""One point's time measurements: backend name -> variant (keyed as the caller keys it) -> statistics."""
+
+
+def pair(
+    before: Runs,
+    after: Runs,
+    versions: tuple[Mapping[str, str | None], Mapping[str, str | None]],
+    fallback: Floor,
+    *,
+    unit: Callable[[Hashable], Hashable] = lambda variant: variant,
+    mean: Callable[[Sequence[float]], float] = geometric_mean,
+    counted: str = "control variant(s)",
+    label: Callable[[str], str] = lambda backend: backend,
+) -> Pair:
+    """The frameworks that changed between two points (``versions``: each point's), and the pair's floor.
+
+    The controls are the backends (:data:`~mlxbench.harness.backends.BACKENDS`) whose framework did not
+    change; the floor is :func:`floor_from_controls` over one ratio per control backend and ``unit``
+    (the variants judged together: an op's for the report, each variant alone for compare), else
+    ``fallback``, which then names the controls it saw, if any. ``counted`` and ``label`` word the source.
+    """
+    old, new = versions
+    changed = changed_frameworks(old, new)
+    controls, ratios = [], []
+    for backend in BACKENDS.values():
+        a, b = before.get(backend.name, {}), after.get(backend.name, {})
+        if backend.framework in changed or not a or not b:
+            continue
+        controls.append(label(backend.name))
+        units: dict[Hashable, list[Hashable]] = {}
+        for variant in a:
+            if variant in b:
+                units.setdefault(unit(variant), []).append(variant)
+        ratios += [mean([b[v].median for v in group]) / mean([a[v].median for v in group]) for group in units.values()]
+    kept = ", ".join(f"{f} {old[f]}" for f in sorted(old.keys() - changed))
+    what = f"{len(ratios)} {counted} of {', '.join(controls)}, whose {kept} is the same at both points"
+    if 0 < len(ratios) < MIN_CONTROLS:  # said, so that a reader of the floor knows the controls were seen
+        fallback = Floor(fallback.fraction, f"{fallback.source}; {what}: too few to set it")
+    return Pair(frozenset(changed), floor_from_controls(ratios, what, fallback))

@@ -17,11 +17,11 @@ import numpy as np
 from mlxbench import noise
 from mlxbench.errors import UsageError
 
-DEFAULT_FLOOR = 0.10
-"""The floor where there are no controls and no measured repeatability (the report's default too)."""
+DEFAULT_FLOOR = noise.DEFAULT_FLOOR.fraction
+"""The floor where there are no controls and no measured repeatability (the report's too)."""
 WITHIN = 0.10
 """Repeatability is summarized as the share of medians within +-10% of each other, as the issue measured it."""
-QUANTILE = 0.9
+QUANTILE = noise.FLOOR_QUANTILE
 
 
 Point = noise.Stats
@@ -58,21 +58,6 @@ def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
     return verdict.changed, verdict.why
 
 
-def changed_frameworks(pins_a: Mapping[str, str], pins_b: Mapping[str, str], matrix: Mapping[str, str]) -> set[str]:
-    """Frameworks that differ between two timeline commits; torch pinned by the matrix never does."""
-    changed = {f for f in pins_a.keys() | pins_b.keys() if pins_a.get(f) != pins_b.get(f)}
-    return changed - ({"torch"} if "torch" in matrix else set())
-
-
-def control_prefixes(changed: set[str]) -> tuple[str, ...]:
-    """Backends whose framework stayed: their drift is the machine's, not a release's."""
-    if changed == {"mlx"}:
-        return ("torch_",)
-    if changed == {"torch"}:
-        return ("mlx_",)
-    return ()
-
-
 def _backend(benchmark: str) -> str:
     return benchmark.rsplit(".time_", 1)[-1]
 
@@ -80,18 +65,23 @@ def _backend(benchmark: str) -> str:
 def noise_floor(
     before: Mapping[Key, Point],
     after: Mapping[Key, Point],
-    changed: set[str],
+    versions: tuple[Mapping[str, str | None], Mapping[str, str | None]],
     repeatability: Floor | None,
 ) -> Floor:
-    """The pair's between-run floor: controls' 90th percentile of ``|ratio - 1|``, else repeatability, else 10%."""
-    fallback = repeatability or Floor(DEFAULT_FLOOR, "default: no controls and no measured repeatability")
-    prefixes = control_prefixes(changed)
-    shared = before.keys() & after.keys()
-    ratios = [after[k].median / before[k].median for k in shared if prefixes and _backend(k[0]).startswith(prefixes)]
-    what = f"{len(ratios)} control variant(s) of {', '.join(p.rstrip('_') for p in prefixes)} (unchanged framework)"
-    if 0 < len(ratios) < noise.MIN_CONTROLS:  # said, so that a reader of the floor knows the controls were seen
-        fallback = Floor(fallback.fraction, f"{fallback.source}; {what}: too few to set it")
-    return noise.floor_from_controls(ratios, what, fallback)
+    """The pair's between-run floor by :func:`mlxbench.noise.pair`, one control ratio per variant (what compare judges).
+
+    ``versions`` are each side's (:func:`mlxbench.noise.point_versions`); the fallback is the
+    machine's ``repeatability``, else :data:`mlxbench.noise.DEFAULT_FLOOR`.
+    """
+    return noise.pair(_runs(before), _runs(after), versions, repeatability or noise.DEFAULT_FLOOR).floor
+
+
+def _runs(points: Mapping[Key, Point]) -> dict[str, dict[Key, Point]]:
+    """Backend -> its variants: the shape :func:`mlxbench.noise.pair` reads."""
+    out: dict[str, dict[Key, Point]] = {}
+    for key, point in points.items():
+        out.setdefault(_backend(key[0]), {})[key] = point
+    return out
 
 
 BUSY_WHY = "sampled while other processes used the machine: no verdict"

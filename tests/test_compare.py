@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mlxbench import verdicts
+from mlxbench import noise, verdicts
 from mlxbench.errors import UsageError
 from mlxbench.history import compare
 from mlxbench.stack import releases
@@ -50,20 +50,24 @@ def test_controls_whose_framework_did_not_change_set_the_floor():
     """Only MLX changed: the torch backends' drift is the machine's, and a 10% MLX change inside it is noise."""
     drift = {f"ops.Op{i}.time_torch_cpu": 1.0 + 0.1 * (-1) ** i for i in range(10)}
     before, after = _pair({**drift, "ops.A.time_mlx_cpu": 1.10, "ops.B.time_mlx_cpu": 1.30})
-    changed = verdicts.changed_frameworks({"mlx": "0.31.1"}, {"mlx": "0.32.4"}, {"torch": ""})
+    pinned = noise.point_versions({"mlx": "0.31.1"}, "2.13.0"), noise.point_versions({"mlx": "0.32.4"}, "2.13.0")
+    changed = noise.changed_frameworks(*pinned)
     assert changed == {"mlx"}
-    floor = verdicts.noise_floor(before, after, changed, None)
+    floor = verdicts.noise_floor(before, after, pinned, None)
     assert floor.fraction == pytest.approx(0.1) and "torch" in floor.source
     rows = {r.key[0]: r for r in verdicts.compare_points(before, after, floor) if "mlx" in r.key[0]}
     assert not rows["ops.A.time_mlx_cpu"].changed and rows["ops.B.time_mlx_cpu"].changed
     # no controls (both frameworks changed): the measured repeatability, else the stated default
-    both = verdicts.changed_frameworks({"mlx": "0.31.1", "torch": "2.9.0"}, {"mlx": "0.32.4", "torch": "2.10.0"}, {})
+    both = (
+        noise.point_versions({"mlx": "0.31.1", "torch": "2.9.0"}, None),
+        noise.point_versions({"mlx": "0.32.4", "torch": "2.10.0"}, None),
+    )
     assert verdicts.noise_floor(before, after, both, Floor(0.07, "measured")).fraction == 0.07
     assert verdicts.noise_floor(before, after, both, None).fraction == verdicts.DEFAULT_FLOOR
     # two controls are too few to set the floor: the fallback says they were seen
     few = dict(list(drift.items())[:2])
     before, after = _pair({**few, "ops.B.time_mlx_cpu": 1.30})
-    floor = verdicts.noise_floor(before, after, changed, Floor(0.15, "measured"))
+    floor = verdicts.noise_floor(before, after, pinned, Floor(0.15, "measured"))
     assert floor.fraction == 0.15 and "2 control variant(s) of torch" in floor.source and "too few" in floor.source
 
 

@@ -14,9 +14,11 @@ import numpy as np
 import pytest
 from asv import _stats
 
-from mlxbench import noise
+from mlxbench import noise, verdicts
 from mlxbench.noise import Floor, Stats
-from mlxbench.store import repeatability
+from mlxbench.report.model import Stack
+from mlxbench.report.tables import Report
+from mlxbench.store import repeatability, results
 
 
 def test_the_fast_mann_whitney_is_asvs_to_the_last_digit():
@@ -120,3 +122,86 @@ def test_one_sample_within_a_run_is_not_judged():
     verdict = noise.judge(before, after, noise.WITHIN_RUN)
     assert not verdict.changed and "not judged" in verdict.why
     assert noise.judge(before, after, noise.Floor(0.05, "test")).changed  # a floor of its own still judges
+
+
+def _timing(median: float, seed: int) -> Stats:
+    """A timing with 40 samples scattered +-1% around ``median`` (seconds)."""
+    rng = random.Random(seed)
+    samples = sorted(median * (1 + rng.uniform(-0.01, 0.01)) for _ in range(40))
+    return Stats(median, (samples[1], samples[-2]), samples, 40)
+
+
+def _one_pair(
+    points: dict[str, tuple[str, str]], pin: str | None, ratios: dict[str, list[float]]
+) -> tuple[Report, dict, dict, tuple[dict, dict]]:
+    """The same timings as the report reads them and as compare does: one variant per op, ``ratios`` per backend.
+
+    Returns the report, compare's two sides and their versions.
+    """
+    (before, _), (after, _) = points.items()
+    stats = {}
+    for release in points:
+        for backend, rs in ratios.items():
+            for i, r in enumerate(rs):
+                median = 1e-3 * (r if release == after else 1.0)
+                stats[(release, f"Op{i}", backend)] = _timing(median, seed=len(stats))
+    loaded = results.ResultSet(
+        [
+            results.Measurement(
+                "m",
+                release,
+                op,
+                "v",
+                backend,
+                s.median,
+                ci_99=s.ci_99,
+                samples=s.samples,
+                repeat=s.repeat,
+                torch=pin,
+                env="env",
+            )
+            for (release, op, backend), s in stats.items()
+        ],
+        {"m": {"machine": "m"}},
+        list(points),
+    )
+    report = Report(loaded, stacks={release: Stack(*pins) for release, pins in points.items()})
+    sides = [{(f"ops.{op}.time_{b}", "v"): s for (r, op, b), s in stats.items() if r == at} for at in (before, after)]
+    versions = tuple(noise.point_versions({"mlx": m, "torch": t}, pin) for m, t in points.values())
+    return report, sides[0], sides[1], versions
+
+
+@pytest.mark.parametrize(
+    ("points", "pin", "judged", "control"),
+    [
+        ({"v0.31.1": ("0.31.1", "2.12.0"), "v0.32.4": ("0.32.4", "2.12.1")}, "2.13.0", "mlx_cpu", "torch_cpu"),
+        ({"torch-v2.12.0": ("0.31.2", "2.12.0"), "torch-v2.12.1": ("0.31.2", "2.12.1")}, None, "torch_cpu", "mlx_cpu"),
+        ({"v0.31.2": ("0.31.2", "2.12.0"), "v0.32.0": ("0.32.0", "2.12.1")}, None, "mlx_cpu", "torch_cpu"),
+    ],
+    ids=["pinned: only MLX changed", "timeline: only torch changed", "timeline: both changed, no controls"],
+)
+def test_the_report_and_compare_call_the_same_pair_the_same_way(points, pin, judged, control):
+    """One variant per op, so the report's per-op ratios and compare's per-variant ones are the same numbers."""
+    ratios = {judged: [1.30, 1.05, 0.60, 1.0, 1.02, 0.98], control: [1.1, 0.9, 1.1, 0.9, 1.1, 0.9]}
+    report, before, after, versions = _one_pair(points, pin, ratios)
+    pair = report.judge.pair("m", *points)
+    history = report.history("m", judged)
+    step = next(i for i, column in enumerate(history.columns) if column.name.endswith(" change"))
+    reported = {row[0]: row[step].beats_noise for row in history.rows}
+    floor = verdicts.noise_floor(before, after, versions, None)
+    rows = verdicts.compare_points(before, after, floor)
+    compared = {r.key[0].split(".")[1]: r.changed for r in rows if r.key[0].endswith(f"time_{judged}")}
+    assert floor.fraction == pytest.approx(pair.floor.fraction, rel=1e-12)
+    assert floor.source.split(" over ")[0] == pair.floor.source.split(" over ")[0]  # the same rule set both
+    assert compared == reported and True in reported.values() and False in reported.values()
+
+
+def test_where_nothing_changed_both_take_every_backend_as_a_control():
+    """`mlxbench compare vA vA`, or two commits that pin the same pair: all drift is the machine's."""
+    points = {"v0.32.4": ("0.32.4", "2.12.1"), "a1b2c3d": ("0.32.4", "2.12.1")}
+    ratios = {"mlx_cpu": [1.2, 0.9, 1.05], "torch_cpu": [1.1, 0.95, 1.0]}
+    report, before, after, versions = _one_pair(points, "2.13.0", ratios)
+    pair = report.judge.pair("m", *points)
+    floor = verdicts.noise_floor(before, after, versions, Floor(0.3, "measured"))
+    assert pair.changed == frozenset() and noise.changed_frameworks(*versions) == set()
+    assert floor.fraction == pytest.approx(pair.floor.fraction, rel=1e-12) and floor.fraction < 0.3

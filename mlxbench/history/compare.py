@@ -46,13 +46,13 @@ from typing import Any
 
 import numpy as np
 
-from mlxbench import verdicts
+from mlxbench import noise, verdicts
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, asv_run, layout, lock, machine, quiet
+from mlxbench.history import asv_environment, asv_run, commits, layout, lock, machine, quiet
 from mlxbench.stack import releases, timeline
 from mlxbench.store import files, repeatability, results
 
@@ -280,12 +280,10 @@ def run(
     after = read_points(both[1].results_dir, name, both[1].commit)
     repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
     pins = [(asv_environment.commit_pins(repo, s.commit) or ("", {}))[1] for s in both]
-    matrix_conf = conf.get("matrix") or {}
-    matrix = dict.fromkeys(matrix_conf.get("req", matrix_conf) if isinstance(matrix_conf, dict) else {}, "")
+    pinned_torch = ", ".join(v or "of the matrix" for v in commits.pinned_torch(conf)) or None  # same on both sides
+    versions = noise.point_versions(pins[0], pinned_torch), noise.point_versions(pins[1], pinned_torch)
     same = both[0].commit == both[1].commit
-    floor = verdicts.noise_floor(
-        before, after, verdicts.changed_frameworks(*pins, matrix), read_repeatability(history / name)
-    )
+    floor = verdicts.noise_floor(before, after, versions, read_repeatability(history / name))
     rows = verdict_rows(before, after, floor, busy, (counts[both[0].label], counts[both[1].label]), quick)
     if floor.source.startswith("default"):
         print(

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from mlxbench import noise
 from mlxbench.catalog.ops.activations import COMPILED_BY_MLX_NN, COMPILED_SINCE
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.report.data import ReportData
 from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, SPREAD_LIMIT
-from mlxbench.report.judgement import Pair
+from mlxbench.report.index import ResultIndex
 from mlxbench.report.model import Point
 from mlxbench.stack.releases import TAG_PREFIX
 
 
-def mode_note(data: ReportData, series: str) -> str:
+def mode_note(index: ResultIndex, series: str) -> str:
     """How the series' environment gets its torch, so which framework moves along the series."""
-    s = data.series_by_id[series]
+    s = index.series_by_id[series]
     if s.pin:
         return (
             f"Pinned mode: torch {s.pin} at every commit (the environment {s.env} pins it), "
@@ -48,15 +48,15 @@ def machine_notes(info: Mapping[str, object], backends: Sequence[str]) -> list[s
     return notes
 
 
-def table_notes(data: ReportData, series: str, release: str, per_variant: bool) -> list[str]:
+def table_notes(index: ResultIndex, series: str, release: str, per_variant: bool) -> list[str]:
     """The notes of an average table, or of a detailed one (``per_variant``): units, machine, speedups, flags."""
     what = (
         "ASV median per variant"
         if per_variant
         else "each op is its largest variant's peak"
-        if data.metric == "memory"
-        else f"each op is the {data.how} mean over its variants "
-        f"(`--mean {'arithmetic' if data.how == 'geometric' else 'geometric'}` for the other)"
+        if index.query.metric == "memory"
+        else f"each op is the {index.query.how} mean over its variants "
+        f"(`--mean {'arithmetic' if index.query.how == 'geometric' else 'geometric'}` for the other)"
     )
     lead = {
         "time": "Times in ms",
@@ -66,10 +66,10 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
         "flops": "Achieved GFLOP/s",
         "roofline": "Achieved rate and % of the roofline (the fastest time "
         "the calibrated ceilings allow for the variant's bytes and FLOPs)",
-    }[data.metric]
-    notes = [f"{lead}; {what}.", mode_note(data, series)]
-    notes += machine_notes(data.machine_info[series], data.backends_of(series))
-    if data.metric == "time":
+    }[index.query.metric]
+    notes = [f"{lead}; {what}.", mode_note(index, series)]
+    notes += machine_notes(index.machine_info[series], index.backends_of(series))
+    if index.query.metric == "time":
         notes.append(
             "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
             "Both backends ran in the same run, so a speedup is judged within the run only: it shows where "
@@ -77,8 +77,8 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
             + ("finds the two different" if per_variant else "finds most variants different in its direction")
             + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
         )
-    mlx_shown = any(BACKENDS[b].framework == "mlx" for b in data.backends_of(series))
-    shown = data.variants(series, release)
+    mlx_shown = any(BACKENDS[b].framework == "mlx" for b in index.backends_of(series))
+    shown = index.variants(series, release)
     compiled = [op for op in COMPILED_BY_MLX_NN if op in shown]
     if mlx_shown and not per_variant and compiled:
         notes.append(
@@ -86,8 +86,8 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
             f"(mx.compile, shapeless) since {COMPILED_SINCE}, so the plain MLX backends run compiled code too and "
             "their compile speedup compares compiled with compiled."
         )
-    if data.metric == "roofline":
-        ceilings = data.ceilings[series]
+    if index.query.metric == "roofline":
+        ceilings = index.ceilings[series]
         notes.append(
             "Ceilings (`mlxbench calibrate`): "
             + "; ".join(
@@ -105,18 +105,20 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
         + (
             ", or no peak memory was measured (`mlxbench bench` measures it, with --rerun where the release is "
             "already measured; a history times only)"
-            if data.metric == "memory"
+            if index.query.metric == "memory"
             else ""
         )
-        + ("; ops that only move data have no FLOP rate." if data.metric == "flops" else ".")
+        + ("; ops that only move data have no FLOP rate." if index.query.metric == "flops" else ".")
     )
-    noisy = data.noisy(series, release) if data.metric != "memory" else []  # a timing's spread, not a peak's
+    noisy = index.noisy(series, release) if index.query.metric != "memory" else []  # a timing's spread, not a peak's
     if noisy:
         notes.append(
             f"{len(noisy)} result(s) have an interquartile range over {SPREAD_LIMIT:.0f}% of the median "
             "(too noisy to trust; `--table detailed` shows each spread)."
         )
-    busy = sorted(f"{k.op} {k.variant} on {k.backend}" for k in data.busy if (k.series, k.release) == (series, release))
+    busy = sorted(
+        f"{k.op} {k.variant} on {k.backend}" for k in index.busy if (k.series, k.release) == (series, release)
+    )
     if busy:
         notes.append(
             f"{len(busy)} result(s) sampled while other processes used the machine, after every re-measurement "
@@ -125,11 +127,11 @@ def table_notes(data: ReportData, series: str, release: str, per_variant: bool) 
     return notes
 
 
-def points_notes(data: ReportData, series: str, backend: str, points: Sequence[Point]) -> list[str]:
+def points_notes(index: ResultIndex, series: str, backend: str, points: Sequence[Point]) -> list[str]:
     """Where the history's columns were measured, and what became of the commits that are not columns."""
     framework = BACKENDS[backend].framework
-    pin = data.series_by_id[series].pin
-    measured = [r for r in data.releases_of(series) if (series, r, backend) in data.measured]
+    pin = index.series_by_id[series].pin
+    measured = [r for r in index.releases_of(series) if (series, r, backend) in index.measured]
     if framework == "torch" and pin and points:
         return [
             f"torch is pinned to {pin} in this environment: this backend measured that one torch at "
@@ -155,11 +157,11 @@ def points_notes(data: ReportData, series: str, backend: str, points: Sequence[P
     return notes
 
 
-def noise_notes(data: ReportData, series: str, kind: str, pairs: Mapping[str, Pair]) -> list[str]:
+def noise_notes(index: ResultIndex, series: str, kind: str, pairs: Mapping[str, noise.Pair]) -> list[str]:
     """What `~` means in a history or race table, and each pair's noise floor with where it comes from."""
     if not pairs:
         return []
-    sampled = any(st.samples is not None for (s, _, _), run in data.runs.items() if s == series for st in run.values())
+    sampled = index.sampled(series)
     test = (
         "ASV's test ("
         + ("Mann-Whitney U on the recorded samples, else" if sampled else "no samples recorded here, so")
@@ -181,7 +183,7 @@ def noise_notes(data: ReportData, series: str, kind: str, pairs: Mapping[str, Pa
     by_source: dict[str, list[str]] = {}
     for name, pair in pairs.items():
         by_source.setdefault(pair.floor.source, []).append(f"{name} {pair.floor.fraction * 100:.0f}%")
-    busy = sum(k.series == series for k in data.busy)
+    busy = sum(k.series == series for k in index.busy)
     marked = (
         [
             f"{busy} result(s) of this series stayed busy (other processes used the machine while they sampled, "
