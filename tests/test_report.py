@@ -251,6 +251,26 @@ def test_torch_cpu_numbers_from_numpys_memory_are_another_series(results_copy, t
     assert ("mlx_cpu", "time") in kept and ("torch_cpu", "time") not in kept
 
 
+def test_a_speedup_across_runs_is_never_judged_and_says_so(results_copy, tags):
+    """torch measured days after MLX (issue 27's torch-only re-measure): the within-run test does not apply."""
+    before = Report(results.load(results_copy, tags)).average(MACHINE, "v0.32.4")
+    assert any(row(before, op)["mlx_cpu/cpu speedup"] != "~" for op in ("ReLU", "Softmax", "LayerNorm"))
+    assert not any("separate runs" in n for n in before.notes)
+    path = _result_file(results_copy, tags, "v0.32.4")
+    doc = json.loads(path.read_text())
+    started = doc["result_columns"].index("started_at")
+    for name, entry in doc["results"].items():
+        if name.endswith("time_torch_cpu"):
+            entry[started] += 5 * 86_400_000
+    path.write_text(json.dumps(doc))
+    after = Report(results.load(results_copy, tags)).average(MACHINE, "v0.32.4")
+    for op in ("ReLU", "Softmax", "LayerNorm"):
+        assert row(after, op)["mlx_cpu/cpu speedup"] == "~", op
+        assert row(after, op)["mlx_cpu_compile/mlx_cpu speedup"] == row(before, op)["mlx_cpu_compile/mlx_cpu speedup"]
+    (note,) = [n for n in after.notes if "separate runs" in n]
+    assert "mlx_cpu/cpu (mlx_cpu 2026-" in note and "mlx_cpu_compile/mlx_cpu" not in note
+
+
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
     code = main(["report", "--preset", "tiny", *args])
     out, err = capsys.readouterr()

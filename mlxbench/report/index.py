@@ -58,6 +58,7 @@ class ResultIndex:
         self._peak_mb: dict[Key, Value] = {}
         self._spread: dict[Key, float] = {}
         self._runs: dict[tuple[str, str, str], dict[Variant, noise.Stats]] = {}
+        self._started: dict[tuple[str, str, str], list[int]] = {}
         self.busy: set[Key] = set()
         """Time results sampled on a busy machine after every re-measurement: no change is called from them."""
         ids = {(s.machine, s.env, s.dtype): i for i, s in self.series_by_id.items()}
@@ -69,6 +70,8 @@ class ResultIndex:
     def _add(self, key: Key, m: Measurement) -> None:
         if m.kind == "time" and m.ok:  # every backend and op kept: the noise tests' controls
             self._runs.setdefault((key.series, key.release, key.backend), {})[(key.op, key.variant)] = m.stats()
+            if m.started_at:
+                self._started.setdefault((key.series, key.release, key.backend), []).append(m.started_at)
             if m.busy:
                 self.busy.add(key)
         if not self.query.shows(m):
@@ -108,6 +111,11 @@ class ResultIndex:
     def stats(self, series: str, release: str, backend: str) -> Mapping[Variant, noise.Stats]:
         """(op, variant) -> the backend's time statistics at ``release`` (what ASV's test compares)."""
         return self._runs.get((series, release, backend), {})
+
+    def measured_between(self, series: str, release: str, backend: str) -> tuple[int, int] | None:
+        """The first and last ``started_at`` (ms since the epoch) of the backend's time results; None if unknown."""
+        started = self._started.get((series, release, backend))
+        return (min(started), max(started)) if started else None
 
     def runs_at(self, series: str, release: str) -> dict[str, Mapping[Variant, noise.Stats]]:
         """Backend -> :meth:`stats`, for every backend and op kept (the controls of :func:`mlxbench.noise.pair`)."""

@@ -14,6 +14,9 @@ from mlxbench.report.formatting import AGGREGATES, Change, change, ratio
 from mlxbench.report.index import ResultIndex
 from mlxbench.report.model import Key, Value
 
+SAME_RUN_HOURS = 6
+"""Two backends' results at one release further apart than this came from separate runs (a history takes 1-2 h)."""
+
 
 class Judge:
     """The noise verdicts of one :class:`ResultIndex`'s tables."""
@@ -60,6 +63,8 @@ class Judge:
         """
         if not isinstance(value, float):
             return value
+        if before[0] == after[0] and self.runs_apart(series, before[0], before[1], after[1]):
+            return Change(value, False)
         busy = self.index.busy
         if any(Key(series, release, op, v, backend) in busy for release, backend in (before, after) for v in variants):
             return Change(value, False)
@@ -68,6 +73,17 @@ class Judge:
             for release, backend in (before, after)
         )
         return Change(value, noise.judge(old, new, floor, AGGREGATES[self.index.query.how]).changed)
+
+    def runs_apart(self, series: str, release: str, a: str, b: str) -> bool:
+        """Whether backends ``a`` and ``b`` were measured at ``release`` in runs more than SAME_RUN_HOURS apart.
+
+        A speedup is judged within one run only: across runs the host moves both sides apart.
+        """
+        spans = self.index.measured_between(series, release, a), self.index.measured_between(series, release, b)
+        if None in spans:
+            return False
+        (a_first, a_last), (b_first, b_last) = spans  # type: ignore[misc]
+        return max(a_first, b_first) - min(a_last, b_last) > SAME_RUN_HOURS * 3_600_000
 
     def race_change(
         self, series: str, op: str, variants: Sequence[str], before: str, after: str, race: tuple[str, str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 
 from mlxbench import noise
@@ -48,6 +49,26 @@ def machine_notes(info: Mapping[str, object], backends: Sequence[str]) -> list[s
     return notes
 
 
+def runs_apart_note(index: ResultIndex, series: str, release: str, apart: Sequence[tuple[str, str]]) -> list[str]:
+    """Names the speedup columns whose two backends were measured in separate runs (never judged, always `~`)."""
+    if not apart:
+        return []
+
+    def when(backend: str) -> str:
+        span = index.measured_between(series, release, backend)
+        days = sorted({time.strftime("%Y-%m-%d", time.gmtime(ms / 1000)) for ms in span or ()})
+        return "/".join(days) or "an unknown date"
+
+    pairs = "; ".join(
+        f"{COLUMN_NAMES[a]}/{COLUMN_NAMES[b]} ({COLUMN_NAMES[a]} {when(a)}, {COLUMN_NAMES[b]} {when(b)})"
+        for a, b in apart
+    )
+    return [
+        f"Measured in separate runs, so not judged (`~`; csv/json keep the number): {pairs}. "
+        "Across runs the host moves both sides: read these speedups as rough."
+    ]
+
+
 def table_notes(index: ResultIndex, series: str, release: str, per_variant: bool) -> list[str]:
     """The notes of an average table, or of a detailed one (``per_variant``): units, machine, speedups, flags."""
     what = (
@@ -72,7 +93,7 @@ def table_notes(index: ResultIndex, series: str, release: str, per_variant: bool
     if index.query.metric == "time":
         notes.append(
             "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
-            "Both backends ran in the same run, so a speedup is judged within the run only: it shows where "
+            "A speedup is judged only between backends measured in the same run: it shows where "
             "ASV's test (Mann-Whitney U on recorded samples, else non-overlapping 99% confidence intervals) "
             + ("finds the two different" if per_variant else "finds most variants different in its direction")
             + ", else `~` (csv/json keep the number, with a `beats noise` flag)."

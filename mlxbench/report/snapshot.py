@@ -17,7 +17,7 @@ from mlxbench.report.formatting import COLUMN_NAMES, Column, Table, aggregate, f
 from mlxbench.report.index import ResultIndex
 from mlxbench.report.judgement import Judge
 from mlxbench.report.model import Key, Value
-from mlxbench.report.notes import table_notes
+from mlxbench.report.notes import runs_apart_note, table_notes
 
 SPEEDUPS: tuple[tuple[str, str], ...] = tuple(
     (first.name, other.name) for first, other in speedup_pairs(report_order(list(BACKENDS.values())))
@@ -99,10 +99,11 @@ def _table(index: ResultIndex, judge: Judge, kind: str, series: str, release: st
     title = (
         f"{'Detailed' if per_variant else 'Average'} benchmark: {index.label(series)}, {index.stack(series, release)}"
     )
+    apart = [(a, b) for a, b in pairs if judge.runs_apart(series, release, a, b)]
     table = Table(
         kind,
         title,
-        table_notes(index, series, release, per_variant),
+        table_notes(index, series, release, per_variant) + runs_apart_note(index, series, release, apart),
         columns,
         meta={**header(index, series, release), "aggregation": index.query.how},
     )
