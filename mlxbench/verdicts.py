@@ -16,6 +16,7 @@ import numpy as np
 
 from mlxbench import noise
 from mlxbench.errors import UsageError
+from mlxbench.harness import benchmark_names
 
 DEFAULT_FLOOR = 0.10
 """The floor where there are no controls and no measured repeatability (the report's default too)."""
@@ -74,7 +75,7 @@ def control_prefixes(changed: set[str]) -> tuple[str, ...]:
 
 
 def _backend(benchmark: str) -> str:
-    return benchmark.rsplit(".time_", 1)[-1]
+    return parsed.backend if (parsed := benchmark_names.parse(benchmark)) else ""
 
 
 def noise_floor(
