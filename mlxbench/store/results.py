@@ -1,30 +1,10 @@
 """Reads an ASV results directory into measurements: the one reader of ASV's result files.
 
-ASV stores one JSON file per machine, commit and environment
-(``results/<machine>/<hash>-<env>.json``). For every ``ops.<Op>.time_<backend>``
-benchmark it holds, per variant, the median (``result``: NaN when setup raised
-``NotImplementedError``, i.e. n/a; ``null`` when the benchmark failed) and the
-quartiles, the 99% confidence interval and, when the run passed
-``--record-samples``, every sample (the noise tests use them:
-:mod:`mlxbench.noise`). Results recorded under a benchmark ``version``
-other than the current suite's measure different work and are ignored, as ASV
-itself does.
-
-Nothing unreadable hides the rest: a results file, ``machine.json`` or
-``benchmarks.json`` that cannot be read is skipped and named (a machine whose
-``machine.json`` is unreadable is still reported, from the ``params`` its
-result files carry), and a results file without a single successful
-measurement (a release whose install failed leaves one) is ignored and named,
-so it never adds an all-n/a release.
-
-Each measurement keeps its ASV environment's name: a pinned environment
-(``...-torch2.13.0``, the matrix pins torch) and a timeline one (no torch in
-the name: each commit's own torch) are two series of one machine, even at the
-same commit, so neither overwrites the other and reports never splice them.
-
-A benchmark with several ASV parameter axes stores one value per combination
-(their product, first axis slowest): the first axis is the variant and the
-others are kept in ``axes``, so no number lands on another combination.
+Each variant (each parameter combination) of a ``time`` or ``peakmem``
+benchmark becomes a :class:`Measurement` of its machine, release and ASV
+environment (the series). Results under a benchmark ``version`` other than the
+suite's are ignored; what cannot be read or trusted is skipped and named, never
+hiding the rest. Why: docs/asv-integration.md, "Reading ASV's results".
 """
 
 from __future__ import annotations
