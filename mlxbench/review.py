@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.errors import UsageError
+from mlxbench.harness import benchmark_names
 from mlxbench.history import machine, submit
 from mlxbench.report.plots import slug
 from mlxbench.store import files, results
@@ -65,7 +66,7 @@ def _measurements(path: Path, out: list[str]) -> None:
         if not m.ok:
             continue
         low, high = PLAUSIBLE[m.kind]
-        where = f"{path}: ops.{m.op}.{m.kind}_{m.backend}({', '.join((m.variant, *m.axes))})"
+        where = f"{path}: {benchmark_names.build(m.op, m.kind, m.backend)}({', '.join((m.variant, *m.axes))})"
         if not low <= float(m.value) <= high:
             out.append(f"{where}: median {m.value!r} is outside {low:g}..{high:g} {m.unit}")
         if m.kind != "time":

@@ -16,6 +16,7 @@ import numpy as np
 
 from mlxbench import noise
 from mlxbench.errors import UsageError
+from mlxbench.harness import benchmark_names
 
 DEFAULT_FLOOR = noise.DEFAULT_FLOOR.fraction
 """The floor where there are no controls and no measured repeatability (the report's too)."""
@@ -59,7 +60,7 @@ def judge(before: Point, after: Point, floor: Floor) -> tuple[bool, str]:
 
 
 def _backend(benchmark: str) -> str:
-    return benchmark.rsplit(".time_", 1)[-1]
+    return parsed.backend if (parsed := benchmark_names.parse(benchmark)) else ""
 
 
 def noise_floor(

@@ -11,10 +11,12 @@ from types import SimpleNamespace
 
 import pytest
 from asv import runner, util
+from asv.commands import make_argparser
 from asv.commands import run as run_command
+from asv.plugin_manager import plugin_manager
 
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_environment, asv_launch, asv_run, layout
+from mlxbench.history import asv_launch, asv_patches, asv_run, layout
 from mlxbench.stack import releases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,11 +41,11 @@ def benchmark(name: str) -> dict:
 
 
 def test_the_plugin_patches_asv_once():
-    assert asv_environment.asv_launch is asv_launch  # loaded with the plugin asv.conf.json names
-    assert runner.get_spawner is asv_launch._get_spawner and runner.run_benchmark is asv_launch._run_benchmark
-    assert run_command.Run.run.__func__ is asv_launch._run
-    asv_launch.install()  # a second load changes nothing
-    assert asv_launch._originals["run_benchmark"] is not asv_launch._run_benchmark
+    plugin_manager.import_plugin(".mlxbench.history.asv_environment")  # as ASV loads the plugin asv.conf.json names
+    assert runner.get_spawner is asv_patches._get_spawner and runner.run_benchmark is asv_patches._run_benchmark
+    assert run_command.Run.run.__func__ is asv_patches._run
+    asv_patches.install()  # a second load changes nothing
+    assert asv_patches._originals["run_benchmark"] is not asv_patches._run_benchmark
 
 
 def test_linux_forks_each_benchmark_from_one_import_unless_told_otherwise(monkeypatch):
@@ -59,12 +61,12 @@ def test_absent_backends_cost_no_benchmark_process(monkeypatch):
     env = ProbingEnv()
     spawner = SimpleNamespace(env=env, benchmark_dir=str(ROOT / "benchmarks"))
     ran: list[str] = []
-    monkeypatch.setitem(asv_launch._originals, "run_benchmark", lambda b, *a, **k: ran.append(b["name"]) or "ran")
+    monkeypatch.setitem(asv_patches._originals, "run_benchmark", lambda b, *a, **k: ran.append(b["name"]) or "ran")
     absent = {name for name, b in BACKENDS.items() if b.unavailable()}
     present = set(BACKENDS) - absent
     assert absent and present  # this machine lacks some backend (a GPU) and has others
     for name in BACKENDS:
-        result = asv_launch._run_benchmark(benchmark(f"ops.ReLU.time_{name}"), spawner, False)
+        result = asv_patches._run_benchmark(benchmark(f"ops.ReLU.time_{name}"), spawner, False)
         if name in absent:
             assert all(math.isnan(v) for v in result.result) and len(result.result) == 2
             assert result.errcode == 0 and result.stderr.startswith("n/a: ")
@@ -75,8 +77,8 @@ def test_absent_backends_cost_no_benchmark_process(monkeypatch):
 def test_an_unreadable_probe_runs_every_benchmark(monkeypatch):
     env = SimpleNamespace(env_vars={}, run=lambda *a, **k: "Traceback: something broke")
     spawner = SimpleNamespace(env=env, benchmark_dir=str(ROOT / "benchmarks"))
-    monkeypatch.setitem(asv_launch._originals, "run_benchmark", lambda *a, **k: "ran")
-    assert asv_launch._run_benchmark(benchmark("ops.ReLU.time_torch_cuda"), spawner, False) == "ran"
+    monkeypatch.setitem(asv_patches._originals, "run_benchmark", lambda *a, **k: "ran")
+    assert asv_patches._run_benchmark(benchmark("ops.ReLU.time_torch_cuda"), spawner, False) == "ran"
 
 
 @pytest.fixture(scope="module")
@@ -106,13 +108,31 @@ def test_the_configuration_loads_the_plugin_that_installs_this():
 def test_a_run_in_an_existing_environment_keeps_asvs_own_range(monkeypatch, tags):
     """ASV refuses a range with -E existing (and --python=same): a bare run there stays bare."""
     seen: list[object] = []
-    monkeypatch.setitem(asv_launch._originals, "run", lambda cls, conf, range_spec, *a, **k: seen.append(range_spec))
+    monkeypatch.setitem(asv_patches._originals, "run", lambda cls, conf, range_spec, *a, **k: seen.append(range_spec))
     conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
-    asv_launch._run(run_command.Run, conf, None, env_spec=["existing:/usr/bin/python3"])
-    asv_launch._run(run_command.Run, conf, None, env_spec=["virtualenv"])
-    asv_launch._run(run_command.Run, conf, None)
+    asv_patches._run(run_command.Run, conf, None, env_spec=["existing:/usr/bin/python3"])
+    asv_patches._run(run_command.Run, conf, None, env_spec=["virtualenv"])
+    asv_patches._run(run_command.Run, conf, None)
     newest = tags[f"v{releases.load('mlx')[-1].version}"]
     assert seen == [None, [newest], [newest]]
+
+
+def test_python_same_is_an_existing_environment_too():
+    """ASV spells ``--python=same`` as the environment ``:same``: a bare run there keeps ASV's own range too."""
+    parser, _ = make_argparser()
+    assert asv_launch.existing_only(parser.parse_args(["run", "--python=same"]).env_spec)
+    assert asv_launch.existing_only(["existing"]) and asv_launch.existing_only(["existing:/usr/bin/python3"])
+    assert not asv_launch.existing_only(parser.parse_args(["run", "--python=3.11"]).env_spec)
+    assert not asv_launch.existing_only([":same", "virtualenv"]) and not asv_launch.existing_only(None)
+
+
+def test_the_run_wrapper_reads_quick_and_dry_run_by_their_names(tmp_path, monkeypatch):
+    """``asv run --quick`` reaches the refusal through the patched ``Run.run``, as ASV passes it (by keyword)."""
+    monkeypatch.setitem(asv_patches._originals, "run", lambda cls, conf, range_spec, *a, **k: "ran")
+    history = SimpleNamespace(mlxbench_preset="default", results_dir=str(tmp_path / "results"))
+    with pytest.raises(util.UserError, match="mlxbench bench --quick"):
+        asv_patches._run(run_command.Run, history, "HEAD^!", quick=True, env_spec=None)
+    assert asv_patches._run(run_command.Run, history, "HEAD^!", quick=True, dry_run=True) == "ran"
 
 
 def test_a_quick_asv_run_never_writes_a_history(tmp_path):
@@ -130,14 +150,14 @@ def test_a_quick_asv_run_never_writes_a_history(tmp_path):
 
 def test_asv_run_of_another_preset_is_refused_in_every_environment_type(monkeypatch, tmp_path):
     """``-E existing`` tells the suite no configuration directory, so the check happens before ASV starts."""
-    monkeypatch.setitem(asv_launch._originals, "run", lambda cls, conf, range_spec, *a, **k: "ran")
+    monkeypatch.setitem(asv_patches._originals, "run", lambda cls, conf, range_spec, *a, **k: "ran")
     default = SimpleNamespace(mlxbench_preset="default", results_dir=str(tmp_path / "results"))
     for env_spec in (["existing:/usr/bin/python3"], ["virtualenv"], None):
         with pytest.raises(util.UserError, match=r"MLXBENCH_PRESET='tiny'.*keeps the 'default' preset's results"):
             asv_launch.refuse_another_preset(default, {"MLXBENCH_PRESET": "tiny"})
         monkeypatch.setenv("MLXBENCH_PRESET", "tiny")
         with pytest.raises(util.UserError, match="mlxbench bench --preset tiny"):
-            asv_launch._run(run_command.Run, default, "HEAD^!", env_spec=env_spec)
+            asv_patches._run(run_command.Run, default, "HEAD^!", env_spec=env_spec)
         monkeypatch.delenv("MLXBENCH_PRESET")
     asv_launch.refuse_another_preset(default, {})  # unset is the default preset
     asv_launch.refuse_another_preset(SimpleNamespace(), {"MLXBENCH_PRESET": "tiny"})  # a project naming no preset

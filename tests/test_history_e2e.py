@@ -28,7 +28,7 @@ import pytest
 from mlxbench.catalog import CATALOG
 from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
-from mlxbench.harness import versions
+from mlxbench.harness import benchmark_names, versions
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_environment, asv_run, compare, history_run, layout, machine
 from mlxbench.store import loads, repeatability
@@ -101,7 +101,7 @@ def test_the_main_job_and_asv_run_fill_one_series(project):
         "--quick",
         "--record-samples",
         "-b",
-        asv_run.bench_regex(OPS, BACKEND),
+        benchmark_names.selection_regex(OPS, BACKEND),
     )
     files = sorted((work / "results" / name).glob("*-*.json"))
     series = {f.name.split("-", 1)[1] for f in files}

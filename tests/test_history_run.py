@@ -22,7 +22,7 @@ from mlxbench.cli import main
 from mlxbench.commands import bench as bench_command
 from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
-from mlxbench.harness import asv_suite
+from mlxbench.harness import asv_suite, benchmark_names
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_run, commits, history_run, layout, machine
 from mlxbench.stack import timeline
@@ -112,7 +112,7 @@ def test_a_pinned_host_runs_the_mlx_commits_that_install_here_in_one_asv_run(pro
     assert fake.hashes == [tags[t] for t in ("v0.2.0", "v0.31.1", "v0.32.4")]  # no 0.0.x, no torch commit
     assert command[1:4] == ["run", "--config", str(project)]
     assert command[command.index("--machine") + 1] == name
-    assert command[command.index("-b") + 1] == history_run.asv_run.bench_regex(OPS, CPU, kinds=("time",))
+    assert command[command.index("-b") + 1] == benchmark_names.selection_regex(OPS, CPU, kinds=("time",))
     assert "--interleave-rounds" in command and command[command.index("-a") + 1] == f"rounds={history_run.ROUNDS}"
     assert env[asv_suite.ROUNDS_ENV] == str(history_run.ROUNDS)  # the rounds share one round's sampling time
     assert {"--record-samples", "--skip-existing-successful", "--show-stderr"} <= set(command)

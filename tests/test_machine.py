@@ -11,8 +11,8 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import versions
 from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.benchmark_names import selection_regex
 from mlxbench.history import asv_environment, asv_run, machine, renames
-from mlxbench.history.asv_run import bench_regex
 
 
 def test_description_has_asv_fields_and_chip_details():
@@ -34,7 +34,7 @@ def test_register_writes_the_entry_with_extra_fields(tmp_path, monkeypatch):
 
 
 def test_bench_regex_selects_exactly_the_requested_methods():
-    pattern = re.compile(bench_regex([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]))
+    pattern = re.compile(selection_regex([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]]))
     # ASV matches each parameter combination as "name(param, ...)"
     names = [
         f"ops.{op}.{kind}_{b}('4x3x8')"

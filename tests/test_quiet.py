@@ -86,10 +86,10 @@ def test_narrowed_keeps_out_what_the_run_left_out():
     import re
 
     from mlxbench.catalog import CATALOG
+    from mlxbench.harness import benchmark_names
     from mlxbench.harness.backends import BACKENDS
-    from mlxbench.history import asv_run
 
-    selected = asv_run.bench_regex(
+    selected = benchmark_names.selection_regex(
         [CATALOG["ReLU"]], [BACKENDS["mlx_cpu"]], kinds=("time",), skip={("ReLU", "mlx_cpu", "float16")}
     )
     (regex,) = [

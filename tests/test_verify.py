@@ -191,8 +191,8 @@ def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(m
     """An op that computes another function in one dtype on one backend leaves only those variants out."""
     import re
 
+    from mlxbench.harness.benchmark_names import selection_regex
     from mlxbench.harness.verified import passing
-    from mlxbench.history import asv_run
 
     def relu_but_not_in_float16(x):
         return x if x.dtype == torch.float16 else torch.relu(x)
@@ -205,7 +205,7 @@ def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(m
     assert [b.name for b in outcome.backends] == ["mlx_cpu", "torch_cpu"]
     assert outcome.failed == {("ReLU", "torch_cpu", "float16")}
     assert any(line.startswith("not timing ReLU float16 on torch_cpu") for line in lines), lines
-    regex = re.compile(asv_run.bench_regex(ops, outcome.backends, skip=outcome.failed))
+    regex = re.compile(selection_regex(ops, outcome.backends, skip=outcome.failed))
     assert not regex.search("ops.ReLU.time_torch_cpu('4x3x8-float16')")
     assert not regex.search("ops.ReLU.peakmem_torch_cpu('2x5x7-float16')")
     for kept in (
@@ -215,6 +215,6 @@ def test_a_failing_op_is_not_timed_in_its_dtype_on_its_backend_and_the_rest_is(m
         "ops.Sigmoid.time_torch_cpu('4x3x8-float16')",
     ):
         assert regex.search(kept), kept
-    float32_out = re.compile(asv_run.bench_regex(ops, backends, skip={("ReLU", "torch_cpu", "float32")}))
+    float32_out = re.compile(selection_regex(ops, backends, skip={("ReLU", "torch_cpu", "float32")}))
     assert not float32_out.search("ops.ReLU.time_torch_cpu('4x3x8')")
     assert float32_out.search("ops.ReLU.time_torch_cpu('4x3x8-bfloat16')")

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlxbench.catalog import CATALOG  # noqa: E402
-from mlxbench.harness import versions  # noqa: E402
+from mlxbench.harness import benchmark_names, versions  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV  # noqa: E402
 from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
 from mlxbench.history import asv_run, lock  # noqa: E402
@@ -64,7 +64,7 @@ def _discovered() -> dict:
 
 def _asv_benchmark(op: str, backend: str):
     """The discovered ASV benchmark object: the very code `asv run` executes in its subprocess."""
-    return _discovered()[f"ops.{op}.time_{backend}"]
+    return _discovered()[benchmark_names.build(op, benchmark_names.TIME, backend)]
 
 
 def _asv_median(benchmark, param_index: int) -> float:
@@ -114,8 +114,9 @@ def agreement() -> list[str]:
             loop_ms.append(b * 1e3)
         ratio = statistics.median(ratios)
         worst = max(worst, abs(ratio - 1))
+        method = benchmark_names.method(benchmark_names.TIME, backend)
         lines.append(
-            f"| {op}.time_{backend} | {CATALOG[op].variants('default')[index].id} | "
+            f"| {op}.{method} | {CATALOG[op].variants('default')[index].id} | "
             f"{statistics.median(asv_ms):.4g} | {statistics.median(loop_ms):.4g} | {ratio:.3f} |"
         )
     lines.append(f"\nLargest disagreement: {worst * 100:.1f}% (target: within 10%).")
@@ -296,7 +297,7 @@ def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list,
             *attributes,
             *(["-a", f"rounds={rounds}"] if rounds > 1 else []),
             "-b",
-            asv_run.bench_regex(list(CATALOG.values()), runnable),
+            benchmark_names.selection_regex(list(CATALOG.values()), runnable),
         ]
         env = {**os.environ, PRESET_ENV: "default", "HOME": tmp, ROUNDS_ENV: str(rounds)}
         subprocess.run(
@@ -318,7 +319,11 @@ def _timings(doc: dict) -> dict[tuple[str, str], dict]:
     out = {}
     for name, values in doc["results"].items():
         entry = dict(zip(doc["result_columns"], values))
-        if ".time_" not in name or not entry.get("params"):
+        if (
+            (bench := benchmark_names.parse(name)) is None
+            or bench.kind != benchmark_names.TIME
+            or not entry.get("params")
+        ):
             continue
         for i, param in enumerate(entry["params"][0]):
             median = entry["result"][i]

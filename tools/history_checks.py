@@ -29,6 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from mlxbench.harness import benchmark_names  # noqa: E402
 from mlxbench.history import asv_run  # noqa: E402
 from mlxbench.report.formatting import Change  # noqa: E402
 from mlxbench.report.tables import Report  # noqa: E402
@@ -65,7 +66,7 @@ def plant(results_dir: Path, machine: str, commits: set[str], op: str, backend: 
     changed = 0
     for path in (results_dir / machine).glob("*-*.json"):
         doc = json.loads(path.read_text())
-        name = f"ops.{op}.time_{backend}"
+        name = benchmark_names.build(op, benchmark_names.TIME, backend)
         if doc.get("commit_hash") not in commits or name not in doc["results"]:
             continue
         columns = doc["result_columns"]

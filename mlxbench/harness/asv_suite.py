@@ -22,12 +22,10 @@ from typing import Any
 
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
-from mlxbench.harness import load, versions
+from mlxbench.harness import benchmark_names, load, versions
 from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 
 PRESET_ENV = "MLXBENCH_PRESET"
-SUITE_MODULE = "ops"
-"""The suite's module in benchmarks/: ASV names its benchmarks ``ops.<Op>.<kind>_<backend>``."""
 HARNESS_REVISION = 1
 """Bump when the timing method itself changes (all history restarts)."""
 
@@ -145,7 +143,7 @@ def _bind(
 
     def setup(variant_id: str) -> None:
         current["call"] = prepare(op, variant_id, backend, preset)
-        if kind == "time":  # ASV reads repeat after setup; setup runs before every sample, the pilot once
+        if kind == benchmark_names.TIME:  # ASV reads repeat after setup; setup runs before every sample, the pilot once
             key = (op.name, variant_id, backend)
             if key not in _plans:
                 _plans[key] = sampling_plan(current["call"])
@@ -154,7 +152,7 @@ def _bind(
                 # this one may still be ending then (a process that imported torch spends about 0.3 s of CPU
                 # after its last line, measured here) and ASV files the last result: neither samples beside
                 # this benchmark. Each teardown extends the window.
-                _loads[key] = load.SamplingLoad(f"{SUITE_MODULE}.{op.name}.time_{backend}", variant_id)
+                _loads[key] = load.SamplingLoad(benchmark_names.build(op.name, kind, backend), variant_id)
             method.repeat = _plans[key]
 
     def teardown(variant_id: str) -> None:
@@ -172,12 +170,12 @@ def _bind(
         def method(self: Any, variant_id: str) -> Any:
             return body(current["call"])
 
-    method.__name__ = f"{kind}_{backend}"
-    method.__qualname__ = f"{op.name}.{kind}_{backend}"
+    method.__name__ = benchmark_names.method(kind, backend)
+    method.__qualname__ = f"{op.name}.{method.__name__}"
     method.__doc__ = doc
     method.setup = setup  # ASV: a method's own setup runs before it (and only it)
     method.version = benchmark_version(op, backend)  # ASV reads a method's version before its class's
-    if kind == "time":
+    if kind == benchmark_names.TIME:
         method.teardown = teardown
     return method
 
@@ -194,32 +192,30 @@ def _device_peak(backend: str) -> Callable[[Prepared], int]:
 
 def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]:
     """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
-    methods = {
+    methods = [
         # Prepared.run marks the timed body: the method calls Prepared.timed itself, one frame and no more.
-        f"time_{backend}": _bind(
-            op, backend, preset, "time", Prepared.run, "One call of the op plus its synchronization."
-        ),
-        f"peakmem_{backend}": _bind(
+        _bind(op, backend, preset, benchmark_names.TIME, Prepared.run, "One call of the op plus its synchronization."),
+        _bind(
             op,
             backend,
             preset,
-            "peakmem",
+            benchmark_names.PEAKMEM,
             Prepared.run,
             "Peak resident memory of the benchmark process (inputs, outputs, framework).",
         ),
-    }
+    ]
     if BACKENDS[backend].device != "cpu":
         track = _bind(
             op,
             backend,
             preset,
-            "track_device_peak",
+            benchmark_names.DEVICE_PEAK,
             _device_peak(backend),
             "Peak device memory of one call, from the framework's own counter.",
         )
         track.unit = "bytes"
-        methods[f"track_device_peak_{backend}"] = track
-    return methods
+        methods.append(track)
+    return {m.__name__: m for m in methods}
 
 
 def benchmark_class(op: Op, preset: str, module: str) -> type:

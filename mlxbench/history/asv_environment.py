@@ -1,31 +1,15 @@
-"""ASV environment type ``installed``: this interpreter, filed under the series ``asv run`` builds.
+"""ASV environment type ``installed``, and the ASV plugin this repository's configurations load.
 
-ASV stores results per machine, commit and environment *name*. Its
-``existing`` environment is named after the interpreter's absolute path
-(``existing-py_home_me_clone_.venv_bin_python``), so the main job's results and
-``asv run``'s (``virtualenv-py3.11-numpy-packaging-torch2.13.0``) were two
-series of one machine: ``asv compare`` listed every benchmark twice and the
-site drew two disconnected lines with the same legend.
+``installed`` runs in an interpreter that already holds the project, like
+ASV's ``existing``, but files its results under the name, Python and
+requirements ASV's virtualenv has for the matrix entry; it is refused where
+the interpreter holds another release than the entry or the commit
+(``--set-commit-hash``) pins. Used as ``asv run <commit>^! -E installed:<python>
+--set-commit-hash <commit>``.
 
-``installed`` runs in an interpreter that already has the project installed,
-like ``existing``, but takes the configuration's matrix and reports exactly the
-name, Python and requirement params ASV's virtualenv would for that matrix
-entry, so its results land in the same file as ``asv run``'s. That is only
-honest if the interpreter holds what that virtualenv would: it is refused when
-a pinned requirement differs (``torch 2.12.0`` installed, the matrix pins
-``2.13.0``), and when ``--set-commit-hash`` names a timeline commit whose
-``MLX_VERSION`` (or, where the matrix does not pin torch, ``TORCH_VERSION``)
-is not the installed one.
-
-Loaded by ``"plugins": [".mlxbench.history.asv_environment"]`` in
-``asv.conf.json`` (ASV imports a leading-dot name as a module, relative to the
-configuration's directory or from the installed package); used as
-``asv run <commit>^! -E installed:<python> --set-commit-hash <commit>``.
-
-Because ASV loads it for every command of this configuration, it is also where
-a plain ``asv run`` takes the machine's measurement lock
-(:func:`lock_a_plain_asv_run`, :mod:`mlxbench.history.lock`) and learns to run
-as fast as the main job (:mod:`mlxbench.history.asv_launch`).
+Loaded by ``"plugins": [".mlxbench.history.asv_environment"]``; ASV then calls
+:func:`setup`, which takes the machine's measurement lock for a measuring
+command and installs :mod:`mlxbench.history.asv_patches`. Why: docs/asv-integration.md.
 """
 
 from __future__ import annotations
@@ -42,7 +26,7 @@ from asv import environment, util
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from mlxbench.history import asv_launch, lock
+from mlxbench.history import asv_patches, lock
 from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
 TOOL_NAME = "installed"
@@ -286,5 +270,7 @@ def lock_a_plain_asv_run(argv: Sequence[str]) -> bool:
     return True
 
 
-lock_a_plain_asv_run(sys.argv)
-asv_launch.install()
+def setup() -> None:
+    """ASV's plugin hook, called once the plugin is imported: the lock for a measuring command, then ASV's patches."""
+    lock_a_plain_asv_run(sys.argv)
+    asv_patches.install()

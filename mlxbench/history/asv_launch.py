@@ -1,28 +1,10 @@
-"""A plain ``asv run`` of this configuration, as fast and as pointed as the main job (installed by the ASV plugin).
+"""What a plain ``asv run`` of this repository's configurations does differently, as ASV's patches call it.
 
-- **Launch method.** ASV's default spawns a Python per benchmark, each
-  importing torch and MLX again (about 1.7 s per variant process here). Where
-  neither the configuration nor the command line names a launch method, Linux
-  uses ASV's ``forkserver``: the suite, frameworks included, is imported once
-  per commit and each benchmark forked from it (what ``mlxbench bench``
-  does). macOS keeps ``spawn``: Metal does not survive a fork.
-- **Absent backends.** A benchmark of a backend the environment lacks (no GPU,
-  no ``mx.compile`` in an old release) is filed as n/a, ASV's NaN, with the
-  reason on stderr, without a process of its own: which backends are absent is
-  asked once per environment and commit, in one process. Every machine keeps
-  every benchmark name, so results from many chips still merge.
-- **One preset per results directory.** ``asv run`` with ``MLXBENCH_PRESET``
-  naming another preset than the configuration keeps is refused before it
-  starts, in every environment type.
-- **No one-sample history.** ``asv run --quick`` under one of this
-  repository's configurations is refused unless it saves nothing
-  (``--dry-run``) or writes a trial's results (``mlxbench bench --quick``).
-- **Which commits.** In pinned mode (the matrix pins torch) the timeline's head
-  is a torch release, which a pinned environment measures as the MLX before
-  it: a bare ``asv run`` measures the newest MLX release instead, and
-  ``asv run ALL`` the MLX releases. Timeline mode keeps ASV's meaning (the head,
-  every commit); ranges, ``asv continuous``, ``asv find`` and runs in an
-  existing environment (``-E existing``, ``--python=same``) are ASV's own.
+Forkserver where no launch method is chosen (Linux), n/a without a process for
+a backend the environment lacks, refusals of another preset and of a one-sample
+history, and in pinned mode the newest MLX release (``ALL``: every one) for a
+bare run. The patches themselves are :mod:`mlxbench.history.asv_patches`'s; the
+reasons are in docs/asv-integration.md.
 """
 
 from __future__ import annotations
@@ -30,23 +12,21 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from asv import runner, util
-from asv.commands import run as run_command
 
+from mlxbench.harness import benchmark_names
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.history.commits import pinned_torch
 from mlxbench.history.layout import DEFAULT_PRESET, PRESET_KEY, preset_mismatch
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
 
-BACKEND = re.compile(r"\.\w+?_(?P<backend>(?:mlx|torch)_\w+)$")
 _PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
@@ -65,7 +45,6 @@ print("MLXBENCH-ABSENT " + json.dumps(absent))
 """
 CACHE = "_mlxbench_absent"
 """The spawner's attribute holding its environment's absent backends (asked once per spawner)."""
-_originals: dict[str, Any] = {}
 
 
 def default_launch_method(launch_method: str | None) -> str | None:
@@ -106,15 +85,10 @@ def not_available(benchmark: dict[str, Any], reason: str) -> runner.BenchmarkRes
     )
 
 
-def _get_spawner(env: Any, benchmark_dir: str, launch_method: str | None) -> Any:
-    return _originals["get_spawner"](env, benchmark_dir, default_launch_method(launch_method))
-
-
-def _run_benchmark(benchmark: dict[str, Any], spawner: Any, profile: bool, *args: Any, **kwargs: Any) -> Any:
-    found = BACKEND.search(benchmark["name"])
-    if found and (reason := absent_backends(spawner).get(found["backend"])):
-        return not_available(benchmark, reason)
-    return _originals["run_benchmark"](benchmark, spawner, profile, *args, **kwargs)
+def absent_reason(benchmark: str, spawner: Any) -> str | None:
+    """Why the backend of ``benchmark`` (an ASV name) is absent from ``spawner``'s environment; None if present."""
+    name = benchmark_names.parse(benchmark)
+    return absent_backends(spawner).get(name.backend) if name else None
 
 
 def mode_commits(conf: Any, range_spec: Any) -> Any:
@@ -127,9 +101,14 @@ def mode_commits(conf: Any, range_spec: Any) -> Any:
     return [mlx[-1]] if range_spec is None else mlx
 
 
-def _existing_only(env_spec: Any) -> bool:
-    """An ``-E existing:...`` (or ``--python=same``) run: ASV takes no range there, and measures what is installed."""
-    return bool(env_spec) and all(str(spec).split(":", 1)[0] == "existing" for spec in env_spec)
+def existing_only(env_spec: Sequence[str] | None) -> bool:
+    """A run in existing environments only (``-E existing[:...]``, ``--python=same``): ASV takes no range there."""
+
+    def existing(spec: str) -> bool:
+        tool, _, python = str(spec).partition(":")
+        return tool == "existing" or (not tool and python == "same")  # --python=same is ASV's ":same"
+
+    return bool(env_spec) and all(existing(spec) for spec in env_spec)
 
 
 TRIAL_DIRS = (".asv/trial/", ".asv/compare/")
@@ -162,23 +141,3 @@ def refuse_another_preset(conf: Any, environ: Mapping[str, str] = os.environ) ->
     preset = environ.get(PRESET_ENV, DEFAULT_PRESET).strip() or DEFAULT_PRESET
     if (problem := preset_mismatch(preset, getattr(conf, PRESET_KEY, None), "this configuration")) is not None:
         raise util.UserError(problem)
-
-
-def _run(cls: Any, conf: Any, range_spec: Any = None, *args: Any, **kwargs: Any) -> Any:
-    refuse_another_preset(conf)
-    refuse_a_quick_history(conf, bool(kwargs.get("quick")), bool(kwargs.get("dry_run")))
-    if not _existing_only(kwargs.get("env_spec")):
-        range_spec = mode_commits(conf, range_spec)
-    return _originals["run"](cls, conf, range_spec, *args, **kwargs)
-
-
-def install() -> None:
-    """Patch ASV's launcher, per-benchmark runner and ``asv run``'s default range (once per process)."""
-    if _originals:
-        return
-    _originals["get_spawner"] = runner.get_spawner
-    _originals["run_benchmark"] = runner.run_benchmark
-    _originals["run"] = run_command.Run.run.__func__
-    runner.get_spawner = _get_spawner
-    runner.run_benchmark = _run_benchmark
-    run_command.Run.run = classmethod(_run)

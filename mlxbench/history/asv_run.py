@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlxbench.catalog.spec import DTYPES, Op
+from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import verified, versions
+from mlxbench.harness import benchmark_names, verified, versions
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, layout, lock, machine, quiet, renames
@@ -62,34 +62,6 @@ def commit_for_installed_mlx(tags: dict[str, str]) -> tuple[str, str]:
             "install one (`pip install mlx==0.32.4`) or run `mlxbench releases refresh`"
         )
     return tag, tags[tag]
-
-
-HALF_SUFFIXES = "|".join(f"-{d}" for d in DTYPES[1:])
-
-
-def _variants_in(dtype: str) -> str:
-    """ASV's ``('<variant id>')`` of the variants in ``dtype`` (float32's ids have no dtype suffix)."""
-    if dtype == DTYPES[0]:
-        return rf"\('(?![^']*(?:{HALF_SUFFIXES})')[^']*'\)"
-    return rf"\('[^']*-{dtype}'\)"
-
-
-def bench_regex(
-    ops: Sequence[Op],
-    backends: Sequence[Backend],
-    kinds: Sequence[str] = ("time", "peakmem", "track_device_peak"),
-    skip: Collection[tuple[str, str, str]] = (),
-) -> str:
-    """The methods of these kinds (default: time, peak memory, device peak) of the selected ops and backends.
-
-    ``skip``: the (op, backend, dtype) left out, variant by variant (they failed verification).
-    """
-    kind = f"({'|'.join(kinds)})"
-    skipped = "|".join(rf"{op}\.{kind}_{backend}{_variants_in(dtype)}" for op, backend, dtype in sorted(skip))
-    return (
-        (rf"^(?!ops\.({skipped}))" if skipped else "^")
-        + rf"ops\.({'|'.join(op.name for op in ops)})\.{kind}_({'|'.join(b.name for b in backends)})(?:\(|$)"
-    )  # ASV matches "name(param, ...)"
 
 
 def runnable(backends: Sequence[Backend]) -> list[Backend]:
@@ -154,7 +126,7 @@ def plan(
     config: Path | None = None,
     skip: Collection[tuple[str, str, str]] = (),
 ) -> Plan:
-    """Everything the run needs, checked: raises UsageError before anything is written (``skip``: see bench_regex).
+    """Everything the run needs, checked: raises UsageError before anything is written (``skip``: see selection_regex).
 
     ``config`` names another project's ASV configuration (the tests' throwaway
     ones); its timeline is used as it is. By default the preset's own
@@ -197,7 +169,7 @@ def plan(
         "--machine",
         info["machine"],
         "-b",
-        bench_regex(ops, chosen, skip=skip),
+        benchmark_names.selection_regex(ops, chosen, skip=skip),
         "--show-stderr",
         "--record-samples",
         # A commit this machine already has is left exactly as it is (a committed results file stays byte-identical,

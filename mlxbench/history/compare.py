@@ -49,7 +49,7 @@ import numpy as np
 from mlxbench import noise, verdicts
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import load
+from mlxbench.harness import benchmark_names, load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, asv_run, commits, layout, lock, machine, quiet
@@ -64,7 +64,7 @@ DEFAULT_ROUNDS = 4
 def read_points(results_dir: Path, machine: str, commit: str) -> dict[verdicts.Key, verdicts.Point]:
     """Every successful timing variant of ``commit`` on ``machine`` under ``results_dir`` (the store's reader)."""
     return {
-        (f"ops.{m.op}.time_{m.backend}", ", ".join((m.variant, *m.axes))): m.stats()
+        (benchmark_names.build(m.op, m.kind, m.backend), ", ".join((m.variant, *m.axes))): m.stats()
         for m in results.read_commit(Path(results_dir) / machine, commit)
         if m.kind == "time" and m.ok
     }
@@ -174,7 +174,7 @@ def sides(base: str, head: str, preset: str, config: Path | None) -> tuple[list[
 
 def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
     """The timing benchmarks of the selection only: peak memory is not what an A/B of speed compares."""
-    return rf"^ops\.({'|'.join(op.name for op in ops)})\.time_({'|'.join(b.name for b in backends)})(?:\(|$)"
+    return benchmark_names.selection_regex(ops, backends, kinds=(benchmark_names.TIME,))
 
 
 def _run_round(

@@ -42,7 +42,7 @@ from typing import Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import verified
+from mlxbench.harness import benchmark_names, verified
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_run, commits, layout, lock, machine, quiet
@@ -74,7 +74,7 @@ class Plan:
     rerun: bool = False
     quick: bool = False
     skip: frozenset[tuple[str, str, str]] = frozenset()
-    """(op, backend, dtype) verification failed: not timed (:func:`~mlxbench.history.asv_run.bench_regex`)."""
+    """(op, backend, dtype) verification failed: not timed (:func:`~.benchmark_names.selection_regex`)."""
 
     @property
     def machine_dir(self) -> Path:
@@ -198,7 +198,7 @@ def asv_command(p: Plan, hashfile: Path) -> list[str]:
         "--machine",
         p.machine["machine"],
         "-b",
-        asv_run.bench_regex(p.ops, p.backends, kinds=("time",), skip=p.skip),
+        benchmark_names.selection_regex(p.ops, p.backends, kinds=(benchmark_names.TIME,), skip=p.skip),
         "--show-stderr",
         "--record-samples",
         *([] if p.rerun or p.quick else ["--skip-existing-successful"]),  # a trial run always measures

@@ -23,6 +23,7 @@ from html import escape
 from pathlib import Path
 from urllib.parse import quote
 
+from mlxbench.harness import benchmark_names
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.report import plots, render
 from mlxbench.report.formatting import COLUMN_NAMES, Column, Table
@@ -45,7 +46,7 @@ def page_name(machine: str) -> str:
 
 def graph_url(asv_index: str, op: str, backend: str, machine: str) -> str:
     """ASV's graph of ``op``'s time on ``backend``, with only ``machine`` selected."""
-    return f"{asv_index}#ops.{op}.time_{backend}?machine={quote(machine, safe='')}"
+    return f"{asv_index}#{benchmark_names.build(op, benchmark_names.TIME, backend)}?machine={quote(machine, safe='')}"
 
 
 def virtual_label(info: Mapping[str, object]) -> str | None:

@@ -1,30 +1,10 @@
 """Reads an ASV results directory into measurements: the one reader of ASV's result files.
 
-ASV stores one JSON file per machine, commit and environment
-(``results/<machine>/<hash>-<env>.json``). For every ``ops.<Op>.time_<backend>``
-benchmark it holds, per variant, the median (``result``: NaN when setup raised
-``NotImplementedError``, i.e. n/a; ``null`` when the benchmark failed) and the
-quartiles, the 99% confidence interval and, when the run passed
-``--record-samples``, every sample (the noise tests use them:
-:mod:`mlxbench.noise`). Results recorded under a benchmark ``version``
-other than the current suite's measure different work and are ignored, as ASV
-itself does.
-
-Nothing unreadable hides the rest: a results file, ``machine.json`` or
-``benchmarks.json`` that cannot be read is skipped and named (a machine whose
-``machine.json`` is unreadable is still reported, from the ``params`` its
-result files carry), and a results file without a single successful
-measurement (a release whose install failed leaves one) is ignored and named,
-so it never adds an all-n/a release.
-
-Each measurement keeps its ASV environment's name: a pinned environment
-(``...-torch2.13.0``, the matrix pins torch) and a timeline one (no torch in
-the name: each commit's own torch) are two series of one machine, even at the
-same commit, so neither overwrites the other and reports never splice them.
-
-A benchmark with several ASV parameter axes stores one value per combination
-(their product, first axis slowest): the first axis is the variant and the
-others are kept in ``axes``, so no number lands on another combination.
+Each variant (each parameter combination) of a ``time`` or ``peakmem``
+benchmark becomes a :class:`Measurement` of its machine, release and ASV
+environment (the series). Results under a benchmark ``version`` other than the
+suite's are ignored; what cannot be read or trusted is skipped and named, never
+hiding the rest. Why: docs/asv-integration.md, "Reading ASV's results".
 """
 
 from __future__ import annotations
@@ -32,7 +12,6 @@ from __future__ import annotations
 import ast
 import itertools
 import math
-import re
 import sys
 from array import array
 from collections.abc import Callable, Mapping, Sequence
@@ -44,13 +23,13 @@ from mlxbench import noise
 from mlxbench.catalog import CATALOG
 from mlxbench.catalog.spec import dtype_of
 from mlxbench.errors import UsageError
+from mlxbench.harness import benchmark_names
 from mlxbench.harness.asv_suite import benchmark_version
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.store import files, loads, repeatability
 
-BENCHMARK_NAME = re.compile(r"ops\.(?P<op>\w+)\.(?P<kind>time|peakmem)_(?P<backend>\w+)$")
-UNITS = {"time": "seconds", "peakmem": "bytes"}
-"""What each benchmark kind's median counts."""
+UNITS = {benchmark_names.TIME: "seconds", benchmark_names.PEAKMEM: "bytes"}
+"""What each benchmark kind's median counts (the kinds read: the others' benchmarks are skipped)."""
 FAILED = "failed"
 """The value of a measurement whose benchmark raised (ASV's ``null``)."""
 
@@ -208,14 +187,14 @@ def _read_file(
     stale: dict[str, tuple[str, str]] = {}
     out: list[Measurement] = []
     for name, values in doc["results"].items():
-        match = BENCHMARK_NAME.match(name)
-        if not match or match["op"] not in CATALOG:
+        bench = benchmark_names.parse(name)
+        if not bench or bench.kind not in UNITS or bench.op not in CATALOG:
             continue
         entry = dict(zip(columns, values))
-        op = CATALOG[match["op"]]
-        if match["backend"] not in BACKENDS:
+        op = CATALOG[bench.op]
+        if bench.backend not in BACKENDS:
             continue
-        if entry.get("version") != (current := benchmark_version(op, match["backend"])):
+        if entry.get("version") != (current := benchmark_version(op, bench.backend)):
             stale[name] = (str(entry.get("version")), current)
             continue
         combos = _combinations(entry.get("params"))
@@ -234,7 +213,7 @@ def _read_file(
             if why := _untrusted(median):
                 problems.append(f"skipped {where} in {path.name}: {why}")
                 continue
-            recorded = samples[i] if i < len(samples) and match["kind"] == "time" else None
+            recorded = samples[i] if i < len(samples) and bench.kind == benchmark_names.TIME else None
             if recorded and not all(_number(x) and x > 0 for x in recorded):
                 problems.append(f"ignored the samples of {where} in {path.name}: not all positive numbers")
                 recorded = None
@@ -244,14 +223,14 @@ def _read_file(
                     release=release,
                     op=op.name,
                     variant=variant,
-                    backend=match["backend"],
+                    backend=bench.backend,
                     value=FAILED if median is None else float(median),
-                    unit=UNITS[match["kind"]],
+                    unit=UNITS[bench.kind],
                     q25=q25[i] if i < len(q25) and _number(q25[i]) else None,
                     q75=q75[i] if i < len(q75) and _number(q75[i]) else None,
                     torch=torch,
                     started_at=started,
-                    kind=match["kind"],
+                    kind=bench.kind,
                     ci_99=_ci(ci_a[i], ci_b[i]) if i < min(len(ci_a), len(ci_b)) else None,
                     samples=array("d", recorded) if recorded else None,
                     repeat=repeats[i] if i < len(repeats) and _number(repeats[i]) else None,

@@ -1,0 +1,147 @@
+"""The ASV functions this repository replaces, replaced by one explicit call: :func:`install`.
+
+:func:`install` (called by the plugin's ``setup``, :mod:`mlxbench.history.asv_environment`)
+wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark`` and
+``asv.commands.run.Run.run`` once per process, after checking that the
+installed ASV is the version mlxbench requires and that each function takes
+the parameters its wrapper names; otherwise it raises :class:`UnsupportedAsv`
+and patches nothing. What the wrappers do is :mod:`mlxbench.history.asv_launch`'s.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import asv
+from asv import runner, util
+from asv.commands import run as run_command
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+
+from mlxbench.history import asv_launch
+
+
+class UnsupportedAsv(util.UserError):
+    """The installed ASV is not the one the patches were written for (ASV prints the message and exits 1)."""
+
+
+_originals: dict[str, Callable[..., Any]] = {}
+"""ASV's own functions, by name, once :func:`install` replaced them."""
+
+
+def _get_spawner(env: Any, benchmark_dir: str, launch_method: str | None) -> Any:
+    return _originals["get_spawner"](env, benchmark_dir, asv_launch.default_launch_method(launch_method))
+
+
+def _run_benchmark(benchmark: dict[str, Any], spawner: Any, profile: bool, *args: Any, **kwargs: Any) -> Any:
+    if reason := asv_launch.absent_reason(benchmark["name"], spawner):
+        return asv_launch.not_available(benchmark, reason)
+    return _originals["run_benchmark"](benchmark, spawner, profile, *args, **kwargs)
+
+
+def _run(
+    cls: Any,
+    conf: Any,
+    range_spec: Any = None,
+    *args: Any,
+    quick: bool = False,
+    env_spec: Any = None,
+    dry_run: bool = False,
+    **kwargs: Any,
+) -> Any:
+    asv_launch.refuse_another_preset(conf)
+    asv_launch.refuse_a_quick_history(conf, bool(quick), bool(dry_run))
+    if not asv_launch.existing_only(env_spec):
+        range_spec = asv_launch.mode_commits(conf, range_spec)
+    return _originals["run"](cls, conf, range_spec, *args, quick=quick, env_spec=env_spec, dry_run=dry_run, **kwargs)
+
+
+@dataclass(frozen=True)
+class Patch:
+    """ASV's function ``owner.name`` and the wrapper that replaces it (a classmethod stays one)."""
+
+    owner: Any
+    name: str
+    wrapper: Callable[..., Any]
+
+    @property
+    def where(self) -> str:
+        """``asv.runner.run_benchmark``, ``asv.commands.run.Run.run``."""
+        owner = (
+            f"{self.owner.__module__}.{self.owner.__qualname__}"
+            if isinstance(self.owner, type)
+            else self.owner.__name__
+        )
+        return f"{owner}.{self.name}"
+
+    def original(self) -> Callable[..., Any]:
+        found = inspect.getattr_static(self.owner, self.name)
+        return found.__func__ if isinstance(found, classmethod) else found
+
+    def apply(self) -> None:
+        found = inspect.getattr_static(self.owner, self.name)
+        setattr(self.owner, self.name, classmethod(self.wrapper) if isinstance(found, classmethod) else self.wrapper)
+
+
+PATCHES = (
+    Patch(runner, "get_spawner", _get_spawner),
+    Patch(runner, "run_benchmark", _run_benchmark),
+    Patch(run_command.Run, "run", _run),
+)
+
+
+def required_asv() -> SpecifierSet:
+    """The ASV versions mlxbench requires: its pyproject.toml's pin, as installed."""
+    try:
+        requirements = [Requirement(r) for r in importlib.metadata.requires("mlxbench") or ()]
+    except importlib.metadata.PackageNotFoundError:
+        raise UnsupportedAsv("mlxbench is not installed (pip install -e .): which asv it needs is unknown") from None
+    found = [r.specifier for r in requirements if canonicalize_name(r.name) == "asv" and not r.marker]
+    if not found:
+        raise UnsupportedAsv("mlxbench's requirements name no asv version")
+    return found[0]
+
+
+def signature_problem(where: str, original: Callable[..., Any], wrapper: Callable[..., Any]) -> str | None:
+    """Why ``wrapper`` cannot stand for ``original``: a parameter it names is missing, moved or defaults otherwise."""
+    theirs = inspect.signature(original)
+    named = [
+        p for p in inspect.signature(wrapper).parameters.values() if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    ]
+    if missing := [p.name for p in named if p.name not in theirs.parameters]:
+        return f"{where}{theirs} has no parameter {', '.join(missing)}"
+    try:
+        theirs.bind(**{p.name: None for p in named})
+    except TypeError as exc:
+        return f"{where}{theirs} does not take the wrapper's parameters ({exc})"
+    positional = [p.name for p in named if p.kind is p.POSITIONAL_OR_KEYWORD]
+    if list(theirs.parameters)[: len(positional)] != positional:
+        return f"{where}{theirs} does not start with ({', '.join(positional)})"
+    for p in named:
+        if p.default is not p.empty and theirs.parameters[p.name].default != p.default:
+            return f"{where}'s {p.name} defaults to {theirs.parameters[p.name].default!r}, not {p.default!r}"
+    return None
+
+
+def problems(version: str, required: SpecifierSet, originals: Mapping[str, Callable[..., Any]]) -> list[str]:
+    """What keeps the patches out of ASV ``version`` whose functions are ``originals`` (by name); [] if nothing."""
+    found = [] if required.contains(version, prereleases=True) else [f"mlxbench requires asv{required}"]
+    found += [p for patch in PATCHES if (p := signature_problem(patch.where, originals[patch.name], patch.wrapper))]
+    return found
+
+
+def install() -> None:
+    """Replace ASV's functions with the wrappers, once per process; UnsupportedAsv (nothing replaced) on a mismatch."""
+    if _originals:
+        return
+    originals = {patch.name: patch.original() for patch in PATCHES}
+    if found := problems(asv.__version__, required_asv(), originals):
+        raise UnsupportedAsv(f"mlxbench cannot patch asv {asv.__version__}: " + "; ".join(found))
+    _originals.update(originals)
+    for patch in PATCHES:
+        patch.apply()
