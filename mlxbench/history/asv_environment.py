@@ -1,31 +1,9 @@
-"""ASV environment type ``installed``: this interpreter, filed under the series ``asv run`` builds.
+"""ASV environment type ``installed``: this interpreter, filed under the series ``asv run``'s virtualenv gets.
 
-ASV stores results per machine, commit and environment *name*. Its
-``existing`` environment is named after the interpreter's absolute path
-(``existing-py_home_me_clone_.venv_bin_python``), so the main job's results and
-``asv run``'s (``virtualenv-py3.11-numpy-packaging-torch2.13.0``) were two
-series of one machine: ``asv compare`` listed every benchmark twice and the
-site drew two disconnected lines with the same legend.
-
-``installed`` runs in an interpreter that already has the project installed,
-like ``existing``, but takes the configuration's matrix and reports exactly the
-name, Python and requirement params ASV's virtualenv would for that matrix
-entry, so its results land in the same file as ``asv run``'s. That is only
-honest if the interpreter holds what that virtualenv would: it is refused when
-a pinned requirement differs (``torch 2.12.0`` installed, the matrix pins
-``2.13.0``), and when ``--set-commit-hash`` names a timeline commit whose
-``MLX_VERSION`` (or, where the matrix does not pin torch, ``TORCH_VERSION``)
-is not the installed one.
-
-Loaded by ``"plugins": [".mlxbench.history.asv_environment"]`` in
-``asv.conf.json`` (ASV imports a leading-dot name as a module, relative to the
-configuration's directory or from the installed package); used as
-``asv run <commit>^! -E installed:<python> --set-commit-hash <commit>``.
-
-Because ASV loads it for every command of this configuration, it is also where
-a plain ``asv run`` takes the machine's measurement lock
-(:func:`lock_a_plain_asv_run`, :mod:`mlxbench.history.lock`) and learns to run
-as fast as the main job (:mod:`mlxbench.history.asv_launch`).
+Refused where the interpreter lacks what that series or the commit ``--set-commit-hash`` names pins;
+:func:`preflight` makes the same checks before ASV starts. ASV loads this module as the configuration's plugin
+(:data:`~mlxbench.history.asv_project.PLUGIN`) for every command: it also takes the machine's lock for a plain
+``asv run`` and installs :mod:`mlxbench.history.asv_launch`. Why: docs/architecture.md, "The installed environment".
 """
 
 from __future__ import annotations
@@ -43,6 +21,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mlxbench.history import asv_launch, lock
+from mlxbench.history.asv_project import AsvProject
 from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
 TOOL_NAME = "installed"
@@ -240,25 +219,20 @@ def python_version(executable: str) -> str:
     return out.stdout.strip()
 
 
-def preflight(conf: Mapping[str, Any], executable: str, pins: Mapping[str, str]) -> list[str]:
-    """The series names ``asv run -E installed:<executable>`` will file results under, checked before ASV runs.
+def preflight(project: AsvProject, executable: str, pins: Mapping[str, str]) -> list[str]:
+    """The series names ``asv run -E installed:<executable>`` will file ``project``'s results under, checked first.
 
-    The same checks :class:`InstalledEnvironment` makes inside ASV, made by
-    the main job first so that a refusal leaves nothing written (ASV saves
-    ``machine.json`` before it builds its environments). ``pins`` are the
-    releases the commit pins (``{"mlx": "0.32.4"}``). Raises ValueError naming
-    every problem.
+    The checks :class:`InstalledEnvironment` makes inside ASV, made before ASV
+    writes anything. ``pins``: the releases the commit pins
+    (``{"mlx": "0.32.4"}``). Raises ValueError naming every problem.
     """
-    from asv.config import Config
-
-    entries = list(environment.iter_matrix(TOOL_NAME, [executable], Config.from_json(dict(conf)), True))
-    parsed = [environment._parse_matrix_entries(e) for e in entries]  # asv 0.6.6 (pinned): (python, reqs, env vars)
-    names = {k.removeprefix("pip+") for _, reqs, _ in parsed for k in reqs} | set(pins)
+    entries = project.matrix_entries(TOOL_NAME, executable)
+    names = {k.removeprefix("pip+") for reqs, _ in entries for k in reqs} | set(pins)
     installed = installed_versions(executable, sorted(names))
     version = python_version(executable)
     accepted: list[str] = []
     refused: list[str] = []
-    for _, reqs, tagged in parsed:
+    for reqs, tagged in entries:
         series = environment.get_env_name(SERIES_TOOL, version, reqs, tagged)
         problems = requirement_problems(reqs, installed) or commit_problems(pins, installed, reqs)
         if problems:
