@@ -5,7 +5,7 @@ adds its benchmarks here. Choose the preset with ``MLXBENCH_PRESET``.
 """
 
 from mlxbench.harness.asv_suite import benchmark_classes, preimport_frameworks, preset_from_env
-from mlxbench.history.layout import check_preset
+from mlxbench.history.asv_project import check_preset
 
 check_preset(preset_from_env())  # one preset per results directory: never overwrite another preset's history
 preimport_frameworks()

@@ -1,4 +1,4 @@
-"""Turning user-supplied names into ops, backends and presets, or a clear error.
+"""Turning user-supplied names into ops, backends and presets, or a clear error; what a job is asked to measure.
 
 Shared by the CLI and the ASV suite so both accept the same spellings (case
 does not matter) and both reject a typo the same way: naming what exists.
@@ -7,6 +7,7 @@ does not matter) and both reject a typo the same way: naming what exists.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
 from mlxbench.catalog import CATALOG, PRESETS
@@ -15,6 +16,15 @@ from mlxbench.errors import UsageError
 from mlxbench.harness.backends import BACKENDS, Backend
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What a job measures: these ops on these backends, filed under ``machine`` (None: this host's own name)."""
+
+    ops: Sequence[Op]
+    backends: Sequence[Backend]
+    machine: str | None = None
 
 
 def _pick(kind: str, names: Iterable[str], table: Mapping[str, T], valid: Iterable[str] | None = None) -> list[T]:

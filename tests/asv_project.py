@@ -1,4 +1,4 @@
-"""A throwaway ASV project over a timeline of real MLX releases (tests and fixture recording)."""
+"""Throwaway ASV projects: one over a timeline of real MLX releases (tests and fixture recording), or a bare one."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mlxbench.history.asv_project import AsvProject
 from mlxbench.stack import releases, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,3 +68,9 @@ def make(
         return proc
 
     return asv
+
+
+def configured(work: Path, preset: str = "tiny", **settings: object) -> AsvProject:
+    """A throwaway project at ``work`` whose configuration holds only ``settings`` (paths relative to ``work``)."""
+    (work / "asv.conf.json").write_text(json.dumps(settings))
+    return AsvProject(work, preset)

@@ -6,12 +6,14 @@ import os
 import subprocess
 import sys
 
+import asv_project
 import pytest
 from asv import environment, util
 from asv.config import Config
 
-from mlxbench.history import asv_environment, layout
+from mlxbench.history import asv_environment
 from mlxbench.history.asv_environment import InstalledEnvironment
+from mlxbench.history.asv_project import repository
 
 MATRIX = {"req": {"torch": ["2.13.0"], "numpy": [""], "packaging": [""]}}
 
@@ -107,14 +109,17 @@ def test_a_torch_the_matrix_pins_is_the_matrix_s_to_check_not_the_commit_s():
     ]
 
 
-def test_the_main_job_checks_before_asv_runs():
-    conf = layout.load_conf(layout.ROOT / "asv.conf.json")
+def test_the_main_job_checks_before_asv_runs(tmp_path):
+    conf = dict(repository().conf)
     installed = asv_environment.installed_versions(sys.executable, ["mlx", "torch"])
     conf["matrix"] = {"req": {"torch": [installed["torch"].split("+")[0]], "numpy": [""], "packaging": [""]}}
-    (series,) = asv_environment.preflight(conf, sys.executable, {"mlx": installed["mlx"]})
+    project = asv_project.configured(tmp_path, "default", **conf)  # the repository's, on the installed torch
+    (series,) = asv_environment.preflight(project, sys.executable, {"mlx": installed["mlx"]})
     assert series.startswith("virtualenv-py3.") and series.endswith(f"torch{installed['torch'].split('+')[0]}")
     with pytest.raises(ValueError, match=r"the commit pins mlx 0\.0\.1"):
-        asv_environment.preflight(conf, sys.executable, {"mlx": "0.0.1"})
+        asv_environment.preflight(project, sys.executable, {"mlx": "0.0.1"})
     conf["matrix"]["req"]["torch"] = ["2.0.1"]
+    (tmp_path / "older").mkdir()
+    older = asv_project.configured(tmp_path / "older", "default", **conf)
     with pytest.raises(ValueError, match=r"the series pins torch==2\.0\.1"):
-        asv_environment.preflight(conf, sys.executable, {"mlx": installed["mlx"]})
+        asv_environment.preflight(older, sys.executable, {"mlx": installed["mlx"]})

@@ -12,17 +12,16 @@ from pathlib import Path
 
 import pytest
 from asv.environment import get_env_name
-from asv.util import load_json
 from packaging import tags as ptags
 
 from mlxbench.catalog import CATALOG
 from mlxbench.harness import asv_suite, versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_install, commits
+from mlxbench.history import asv_install
+from mlxbench.history.asv_project import repository
 from mlxbench.stack import releases
 from mlxbench.stack.releases import Release
 
-ROOT = Path(__file__).resolve().parent.parent
 HERE = str(next(iter(ptags.sys_tags())))  # a wheel tag this interpreter installs
 ELSEWHERE = "cp27-cp27m-win32"  # one it never does
 PINNED_ENV = "virtualenv-py3.11-numpy-packaging-torch2.13.0"
@@ -176,8 +175,8 @@ def test_the_environment_name_says_whether_torch_is_pinned(name, torch):
 
 def test_pinned_and_timeline_environment_names_never_coincide():
     """The repository's configuration is pinned; its timeline-mode twin's names carry no torch."""
-    conf = load_json(str(ROOT / "asv.conf.json"), js_comments=True)
-    assert commits.pinned_torch(conf) == ["2.13.0"]
+    pinned_project, timeline_project = repository(), repository(timeline=True)
+    assert pinned_project.pinned_torch == ["2.13.0"]
 
     def names(conf: dict) -> set[str]:
         req = conf["matrix"]["req"]
@@ -185,7 +184,7 @@ def test_pinned_and_timeline_environment_names_never_coincide():
             get_env_name(tool, "3.11", {k: v[0] for k, v in req.items()}, {}) for tool in ("virtualenv", "installed")
         }
 
-    pinned, free = names(conf), names(commits.timeline_conf(conf))
+    pinned, free = names(pinned_project.conf), names(timeline_project.conf)
     assert "virtualenv-py3.11-numpy-packaging-torch2.13.0" in pinned
     assert not pinned & free
     assert all(asv_install.torch_in_env_name(n) == "2.13.0" for n in pinned)

@@ -16,7 +16,8 @@ from asv.commands import run as run_command
 from asv.plugin_manager import plugin_manager
 
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_launch, asv_patches, asv_run, layout
+from mlxbench.history import asv_launch, asv_patches
+from mlxbench.history.asv_project import repository
 from mlxbench.stack import releases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,11 +84,11 @@ def test_an_unreadable_probe_runs_every_benchmark(monkeypatch):
 
 @pytest.fixture(scope="module")
 def tags() -> dict[str, str]:
-    return asv_run.sync_timeline(asv_run.asv_conf())
+    return repository().tags
 
 
 def test_a_bare_asv_run_in_pinned_mode_measures_the_newest_mlx_release(tags):
-    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(repository().repo))
     newest = f"v{releases.load('mlx')[-1].version}"
     assert list(tags)[-1] != newest  # the timeline's head is a torch release
     assert asv_launch.mode_commits(conf, None) == [tags[newest]]
@@ -97,19 +98,19 @@ def test_a_bare_asv_run_in_pinned_mode_measures_the_newest_mlx_release(tags):
 
 
 def test_timeline_mode_keeps_asvs_head(tags):
-    conf = SimpleNamespace(matrix={"req": {"numpy": [""]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    conf = SimpleNamespace(matrix={"req": {"numpy": [""]}}, repo=str(repository().repo))
     assert asv_launch.mode_commits(conf, None) is None and asv_launch.mode_commits(conf, "ALL") == "ALL"
 
 
 def test_the_configuration_loads_the_plugin_that_installs_this():
-    assert ".mlxbench.history.asv_environment" in layout.load_conf(ROOT / "asv.conf.json")["plugins"]
+    assert ".mlxbench.history.asv_environment" in repository().conf["plugins"]
 
 
 def test_a_run_in_an_existing_environment_keeps_asvs_own_range(monkeypatch, tags):
     """ASV refuses a range with -E existing (and --python=same): a bare run there stays bare."""
     seen: list[object] = []
     monkeypatch.setitem(asv_patches._originals, "run", lambda cls, conf, range_spec, *a, **k: seen.append(range_spec))
-    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(ROOT / asv_run.asv_conf()["repo"]))
+    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(repository().repo))
     asv_patches._run(run_command.Run, conf, None, env_spec=["existing:/usr/bin/python3"])
     asv_patches._run(run_command.Run, conf, None, env_spec=["virtualenv"])
     asv_patches._run(run_command.Run, conf, None)

@@ -133,18 +133,19 @@ def test_every_subcommand_describes_itself_in_its_help():
 @pytest.fixture
 def closing_world(monkeypatch, tmp_path):
     """bench, history and publish with ASV faked: each reports success, publish writes a site into tmp_path."""
-    from mlxbench.history import asv_run, history_run, layout, machine
+    from types import SimpleNamespace
+
+    from mlxbench.history import asv_project, asv_run, history_run, machine, main_job
     from mlxbench.report import site
 
+    planned = SimpleNamespace(unavailable={})  # what a job's plan tells its command before it runs
     monkeypatch.setattr(machine, "describe", lambda: {"machine": "Chip (2C+4GB) abc123"})
-    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: asv_run.Ran(0))
-    monkeypatch.setattr(history_run, "plan", lambda *args, **kwargs: None)
+    monkeypatch.setattr(main_job, "plan", lambda *args, **kwargs: planned)
+    monkeypatch.setattr(main_job, "run", lambda *args, **kwargs: main_job.MainJobOutcome(0))
+    monkeypatch.setattr(history_run, "plan", lambda *args, **kwargs: planned)
     monkeypatch.setattr(history_run, "describe", lambda plan: "would run")
-    monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: history_run.Ran(0))
-    monkeypatch.setattr(asv_run, "sync_timeline", lambda conf: {})
-    monkeypatch.setattr(asv_run, "ensure_benchmarks_json", lambda preset, config: None)
-    monkeypatch.setattr(layout, "asv_config", lambda preset: tmp_path / "asv.conf.json")
-    monkeypatch.setattr(layout, "html_dir", lambda preset: tmp_path / "html")
+    monkeypatch.setattr(history_run, "run", lambda *args, **kwargs: history_run.HistoryOutcome(0))
+    monkeypatch.setattr(asv_run, "ensure_benchmarks_json", lambda project: None)
 
     def publish(root, html_dir):
         (html_dir / "chips").mkdir(parents=True)
@@ -153,7 +154,7 @@ def closing_world(monkeypatch, tmp_path):
         return 0
 
     monkeypatch.setattr(site, "publish", publish)
-    return layout
+    return SimpleNamespace(results_dir=lambda preset: asv_project.repository(preset).results_dir)
 
 
 def closing(capsys) -> list[str]:
@@ -176,10 +177,12 @@ def test_a_release_already_measured_is_said_and_nothing_claims_to_be_written(
 ):
     from types import SimpleNamespace
 
-    from mlxbench.history import asv_run
+    from mlxbench.history import main_job
 
-    plan = SimpleNamespace(machine={"machine": "Chip (2C+4GB) abc123"}, tag="v0.32.4", results_dir=tmp_path, tags={})
-    monkeypatch.setattr(asv_run, "run", lambda *args, **kwargs: asv_run.Ran(0, plan, measured=False))
+    plan = SimpleNamespace(
+        machine={"machine": "Chip (2C+4GB) abc123"}, tag="v0.32.4", results_dir=tmp_path, tags={}, preset="default"
+    )
+    monkeypatch.setattr(main_job, "run", lambda *args, **kwargs: main_job.MainJobOutcome(0, plan, measured=False))
     assert main(["bench"]) == 0
     err = capsys.readouterr().err
     assert "nothing new measured: 'Chip (2C+4GB) abc123' already has mlx v0.32.4" in err
@@ -191,7 +194,14 @@ def test_a_dry_run_writes_nothing_and_says_nothing_of_it(closing_world, capsys):
     assert closing(capsys) == []
 
 
-def test_publish_ends_with_the_pages_and_how_to_serve_them(closing_world, capsys, tmp_path):
+def test_publish_ends_with_the_pages_and_how_to_serve_them(closing_world, capsys, tmp_path, monkeypatch):
+    from asv_project import make
+
+    from mlxbench.history import asv_project
+    from mlxbench.history.asv_project import AsvProject
+
+    make(tmp_path, ["0.31.1"], {"numpy": [""]}, preset="default")  # a throwaway project, its site in tmp_path/html
+    monkeypatch.setattr(asv_project, "repository", lambda preset="default", **_: AsvProject(tmp_path, preset))
     assert main(["publish"]) == 0
     html = tmp_path / "html"
     assert closing(capsys) == [
@@ -219,13 +229,16 @@ def test_report_plots_write_plots_and_print_tables_only_when_asked(capsys, tmp_p
 
 
 def test_ctrl_c_ends_with_one_line_and_releases_the_lock(monkeypatch, capsys):
-    from mlxbench.history import asv_run, lock
+    from types import SimpleNamespace
+
+    from mlxbench.history import lock, main_job
 
     def interrupted(*args, **kwargs):
         assert os.environ.get(lock.HELD_ENV)  # interrupted while measuring, under the lock
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(asv_run, "run", interrupted)
+    monkeypatch.setattr(main_job, "plan", lambda *args, **kwargs: SimpleNamespace(unavailable={}))
+    monkeypatch.setattr(main_job, "run", interrupted)
     assert main(["bench", "--op", "ReLU"]) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [

@@ -10,6 +10,8 @@ import pytest
 from mlxbench import noise, verdicts
 from mlxbench.errors import UsageError
 from mlxbench.history import compare
+from mlxbench.history.asv_project import repository
+from mlxbench.selection import Selection
 from mlxbench.stack import releases
 from mlxbench.verdicts import Floor, Point
 
@@ -109,9 +111,9 @@ def test_releases_that_do_not_install_here_are_refused_before_anything_runs():
 
 def test_gate_and_rounds_are_validated():
     with pytest.raises(UsageError, match="at least 2 rounds"):
-        compare.run("v0.31.1", "v0.32.4", "tiny", [], [], rounds=1)
+        compare.plan(repository("tiny"), Selection([], []), "v0.31.1", "v0.32.4", rounds=1)
     with pytest.raises(UsageError, match="above 1"):
-        compare.run("v0.31.1", "v0.32.4", "tiny", [], [], fail_above=0.8)
+        compare.plan(repository("tiny"), Selection([], []), "v0.31.1", "v0.32.4", fail_above=0.8)
 
 
 def test_a_change_counts_only_where_every_round_shows_it_alone():
@@ -158,4 +160,4 @@ def test_a_quick_comparison_judges_nothing_and_cannot_gate():
     text = compare.render("v0.31.1", "v0.32.4", "m", "tiny", 1, Floor(0.1, "t"), [row], 1, 1)
     assert verdicts.QUICK_WHY in text and "noise floor" not in text and "changed beyond" not in text
     with pytest.raises(UsageError, match="--quick takes one sample"):
-        compare.run("v0.31.1", "v0.32.4", "tiny", [], [], quick=True, fail_above=1.2)
+        compare.plan(repository("tiny"), Selection([], []), "v0.31.1", "v0.32.4", quick=True, fail_above=1.2)

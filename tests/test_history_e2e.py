@@ -26,11 +26,14 @@ import asv_project
 import pytest
 
 from mlxbench.catalog import CATALOG
+from mlxbench.commands import compare as compare_command
 from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names, versions
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_environment, asv_run, compare, history_run, layout, machine
+from mlxbench.history import asv_environment, asv_run, compare, history_run, machine, main_job
+from mlxbench.history.asv_project import AsvProject, derived_config, repository
+from mlxbench.selection import Selection
 from mlxbench.store import loads, repeatability
 
 pytestmark = pytest.mark.e2e
@@ -75,9 +78,9 @@ def _later_commit(repo: Path) -> None:
     git("update-ref", "refs/heads/main", later)
 
 
-def main_job(config: Path, preset: str = "tiny", rerun: bool = False) -> None:
+def run_main_job(project: AsvProject, rerun: bool = False) -> None:
     """The main job as `make bench` runs it (a --quick run writes elsewhere: it is a trial, never history)."""
-    assert asv_run.run(preset, OPS, BACKEND, None, quick=False, rerun=rerun, config=config).code == 0
+    assert main_job.run(main_job.plan(project, Selection(OPS, BACKEND), rerun=rerun)).code == 0
 
 
 def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
@@ -91,7 +94,7 @@ def snapshot(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 def test_the_main_job_and_asv_run_fill_one_series(project):
     work, asv = project
-    main_job(work / "asv.conf.json")  # the installed release, in this interpreter
+    run_main_job(AsvProject(work, "tiny"))  # the installed release, in this interpreter
     name = machine.describe()["machine"]
     asv(
         "run",
@@ -125,9 +128,9 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     work, _ = project
     first = machine.describe()["machine"]
     if not (work / "results" / first).exists():
-        main_job(work / "asv.conf.json")
+        run_main_job(AsvProject(work, "tiny"))
     before = snapshot(work / "results" / first)
-    main_job(work / "asv.conf.json")  # again on host a: what it has is kept (--skip-existing-commits)
+    run_main_job(AsvProject(work, "tiny"))  # again on host a: what it has is kept (--skip-existing-commits)
     again = snapshot(work / "results" / first)
     assert again["machine.json"][0] == before["machine.json"][0]  # ASV rewrites its own machine's entry, same bytes
     assert {k: v for k, v in again.items() if k != "machine.json"} == {
@@ -136,14 +139,14 @@ def test_two_hosts_are_two_machines_and_never_touch_each_others_files(project, m
     before = again
     monkeypatch.setenv(machine.HOST_ID_ENV, "host-b")
     second = machine.describe()["machine"]
-    main_job(work / "asv.conf.json")
+    run_main_job(AsvProject(work, "tiny"))
     assert second != first and (work / "results" / second / "machine.json").exists()
     assert (
         json.loads((work / "results" / second / "machine.json").read_text())["config"] == machine.describe()["config"]
     )
     assert snapshot(work / "results" / first) == before  # host a's files: not a byte, not a timestamp
     with pytest.raises(UsageError, match="holds the results of host"):  # host b cannot borrow host a's name
-        asv_run.run("tiny", OPS, BACKEND, first, quick=False, config=work / "asv.conf.json")
+        main_job.plan(AsvProject(work, "tiny"), Selection(OPS, BACKEND, first))
     assert snapshot(work / "results" / first) == before
 
 
@@ -151,55 +154,54 @@ def _root(work: Path) -> Path:
     """A repository-like root: the repository's configuration (default preset) on the project's timeline."""
     root = work / "root"
     root.mkdir(exist_ok=True)
-    conf = layout.derived_config(layout.load_conf(layout.ROOT / "asv.conf.json"), layout.ROOT, "default")
+    conf = derived_config(repository().conf, repository().config_dir, "default")
     conf.update(repo=str(work / "timeline.git"), env_dir=str(work / "env"), matrix={"req": MATRIX})
     (root / "asv.conf.json").write_text(json.dumps(conf, indent=1))
     return root
 
 
-def _publish(config: Path) -> dict[str, tuple[bytes, int]]:
-    proc = subprocess.run([asv_project.ASV, "publish", "--config", str(config)], capture_output=True, text=True)
+def _publish(project: AsvProject) -> dict[str, tuple[bytes, int]]:
+    proc = subprocess.run([asv_project.ASV, "publish", "--config", str(project.config)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    conf = layout.load_conf(config)
-    graphs = config.parent / conf["html_dir"] / "graphs"
+    graphs = project.html_dir / "graphs"
     return {k: v[0] for k, v in snapshot(graphs).items() if k.endswith(".json")}
 
 
 def test_presets_never_overwrite_each_other(project):
     work, _ = project
     root = _root(work)
-    default, tiny = root / "asv.conf.json", layout.asv_config("tiny", root)
-    main_job(default, "default")
-    main_job(tiny, "tiny")
-    assert layout.results_dir("tiny", root) != layout.results_dir("default", root)
-    default_results, default_graphs = snapshot(layout.results_dir("default", root)), _publish(default)
-    tiny_results, tiny_graphs = snapshot(layout.results_dir("tiny", root)), _publish(tiny)
+    default, tiny = AsvProject(root, "default"), AsvProject(root, "tiny")
+    run_main_job(default)
+    run_main_job(tiny)
+    assert tiny.results_dir != default.results_dir
+    default_results, default_graphs = snapshot(default.results_dir), _publish(default)
+    tiny_results, tiny_graphs = snapshot(tiny.results_dir), _publish(tiny)
     assert any("ops.ReLU.time_mlx_cpu" in k for k in default_graphs) and default_graphs.keys() == tiny_graphs.keys()
     assert default_graphs != tiny_graphs  # other variants, other numbers: two histories
 
-    main_job(tiny, "tiny", rerun=True)  # measures again, into tiny's own results
-    assert snapshot(layout.results_dir("tiny", root)) != tiny_results
-    assert snapshot(layout.results_dir("default", root)) == default_results
+    run_main_job(tiny, rerun=True)  # measures again, into tiny's own results
+    assert snapshot(tiny.results_dir) != tiny_results
+    assert snapshot(default.results_dir) == default_results
     assert _publish(default) == default_graphs
-    tiny_results, tiny_graphs = snapshot(layout.results_dir("tiny", root)), _publish(tiny)
+    tiny_results, tiny_graphs = snapshot(tiny.results_dir), _publish(tiny)
 
-    main_job(default, "default", rerun=True)
-    default_results_after_rerun = snapshot(layout.results_dir("default", root))
-    assert snapshot(layout.results_dir("tiny", root)) == tiny_results
+    run_main_job(default, rerun=True)
+    default_results_after_rerun = snapshot(default.results_dir)
+    assert snapshot(tiny.results_dir) == tiny_results
     assert _publish(tiny) == tiny_graphs
-    params = json.loads((layout.results_dir("default", root) / "benchmarks.json").read_text())
+    params = json.loads((default.results_dir / "benchmarks.json").read_text())
     assert params["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("default")]]
-    (layout.results_dir("tiny", root) / "benchmarks.json").unlink()  # not committed: publish regenerates it
-    regenerated = json.loads(asv_run.ensure_benchmarks_json("tiny", tiny).read_text())
+    (tiny.results_dir / "benchmarks.json").unlink()  # not committed: publish regenerates it
+    regenerated = json.loads(asv_run.ensure_benchmarks_json(tiny).read_text())
     assert regenerated["ops.ReLU.time_mlx_cpu"]["params"] == [[repr(v.id) for v in CATALOG["ReLU"].variants("tiny")]]
-    assert snapshot(layout.results_dir("default", root)) == default_results_after_rerun
+    assert snapshot(default.results_dir) == default_results_after_rerun
 
     # and `MLXBENCH_PRESET=tiny asv run` under the default configuration is refused before it starts,
     # also in an existing environment, where the suite is told no configuration directory to check
-    default_results = snapshot(layout.results_dir("default", root))
+    default_results = snapshot(default.results_dir)
     for env_spec in (f"installed:{sys.executable}", f"existing:{sys.executable}"):
         proc = subprocess.run(
-            [asv_project.ASV, "run", "--config", str(default), "-E", env_spec]
+            [asv_project.ASV, "run", "--config", str(default.config), "-E", env_spec]
             + ["--set-commit-hash", TAG, "--machine", machine.describe()["machine"], "-b", "ReLU.time_mlx_cpu"],
             capture_output=True,
             text=True,
@@ -207,7 +209,7 @@ def test_presets_never_overwrite_each_other(project):
         )
         assert proc.returncode != 0 and "keeps the 'default' preset's results" in proc.stdout + proc.stderr
         assert "Traceback" not in proc.stdout + proc.stderr  # ASV's own one-line refusal
-    assert {k: v for k, v in snapshot(layout.results_dir("default", root)).items() if "machine.json" not in k} == {
+    assert {k: v for k, v in snapshot(default.results_dir).items() if "machine.json" not in k} == {
         k: v for k, v in default_results.items() if "machine.json" not in k
     }
 
@@ -218,7 +220,10 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
     history = work / "results" / name
     history.mkdir(parents=True, exist_ok=True)
     before = snapshot(history)
-    code = compare.run(OLDER_TAG, TAG, "tiny", OPS, BACKEND, rounds=2, fail_above=50.0, config=work / "asv.conf.json")
+    throwaway = AsvProject(work, "tiny")
+    code = compare_command.measure(
+        compare.plan(throwaway, Selection(OPS, BACKEND), OLDER_TAG, TAG, rounds=2, fail_above=50.0)
+    )
     captured = capsys.readouterr()
     out = captured.out
     assert code == 0, out
@@ -226,14 +231,14 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
     assert order == ["a", "b", "a", "b"]  # no two runs of one side next to each other
     assert f"mlxbench compare {OLDER_TAG} -> {TAG}" in out and "noise floor:" in out
     assert snapshot(history) == before  # the history is never written by a comparison
-    sides = layout.compare_dir("tiny", OLDER_TAG, TAG, work)
+    sides = throwaway.comparison_dir(OLDER_TAG, TAG)
     for label in "ab":
         (result,) = (sides / label / "results" / name).glob("*-*.json")
         doc = json.loads(result.read_text())
         samples = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))["samples"]
         assert all(len(s) >= 2 for s in samples)  # both rounds' samples kept
 
-    assert compare.run(TAG, TAG, "tiny", OPS, BACKEND, rounds=2, config=work / "asv.conf.json") == 0
+    assert compare_command.measure(compare.plan(throwaway, Selection(OPS, BACKEND), TAG, TAG, rounds=2)) == 0
     out = capsys.readouterr().out
     doc = json.loads((history / repeatability.REPEATABILITY_FILE).read_text())
     assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
@@ -244,16 +249,16 @@ def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_
     """A real ``asv run HASHFILE:``: the older release measured in ASV's virtualenv, then kept on the next run;
     a trial run (--quick) measures again every time, outside the history."""
     work, _ = project
-    config = work / "asv.conf.json"
-    code = history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, rerun=True))
+    history, selection = AsvProject(work, "tiny"), Selection(OPS, BACKEND)
+    code = history_command.measure(history_run.plan(history, selection, OLDER_TAG, rerun=True))
     out = capsys.readouterr().out
     assert code == 0, out
     assert f"  measured: {OLDER_TAG}\n" in out and "History: " in out
-    assert history_command.measure(history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config)) == 0
+    assert history_command.measure(history_run.plan(history, selection, OLDER_TAG)) == 0
     assert f"  kept: already measured here (--rerun measures again): {OLDER_TAG}\n" in capsys.readouterr().out
     before = snapshot(work / "results")
     for _ in range(2):
-        trial = history_run.plan("tiny", OPS, BACKEND, OLDER_TAG, config=config, quick=True)
+        trial = history_run.plan(AsvProject(work, "tiny", trial=True), selection, OLDER_TAG)
         assert history_command.measure(trial) == 0
         assert f"  measured: {OLDER_TAG}\n" in capsys.readouterr().out
     assert work / ".asv" / "trial" in trial.results_dir.parents and any(trial.machine_dir.glob("*-*.json"))
@@ -264,14 +269,14 @@ def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project,
     """A time-only history at the installed release, then `make bench`: the file gains no peak-memory rows."""
     work, _ = project
     monkeypatch.setenv(machine.HOST_ID_ENV, "host-c")
-    main_job(work / "asv.conf.json")
+    run_main_job(AsvProject(work, "tiny"))
     folder = work / "results" / machine.describe()["machine"]
     (path,) = [p for p in folder.glob("*-*.json")]
     doc = json.loads(path.read_text())
     doc["results"] = {name: values for name, values in doc["results"].items() if ".time_" in name}
     path.write_text(json.dumps(doc))  # as a time-only history run leaves it
     before = snapshot(folder)
-    main_job(work / "asv.conf.json")
+    run_main_job(AsvProject(work, "tiny"))
     after = snapshot(folder)
     assert {k: v for k, v in after.items() if k != "machine.json"} == {
         k: v for k, v in before.items() if k != "machine.json"
@@ -282,7 +287,6 @@ def test_a_history_interleaves_its_rounds_across_commits_and_records_each_result
     """Round 1 visits every commit, round 2 every commit again in the other order, and so on; each result's load is
     kept."""
     work, _ = project
-    config = work / "asv.conf.json"
     outputs: list[str] = []
 
     def call(command: list[str], cwd: Path, env: dict[str, str]) -> int:
@@ -290,7 +294,7 @@ def test_a_history_interleaves_its_rounds_across_commits_and_records_each_result
         outputs.append(proc.stdout + proc.stderr)
         return proc.returncode
 
-    p = history_run.plan("tiny", OPS, BACKEND, f"{OLDER_TAG}..{TAG}", config=config, rerun=True)
+    p = history_run.plan(AsvProject(work, "tiny"), Selection(OPS, BACKEND), f"{OLDER_TAG}..{TAG}", rerun=True)
     assert history_run.run(p, call=call).code == 0, outputs[-1][-3000:]
     visits = re.findall(rf"For mlxbench commit \w+ <(v[\d.]+)> \(round (\d)/{history_run.ROUNDS}\)", outputs[0])
     rounds = [[tag for tag, r in visits if r == str(n)] for n in range(1, history_run.ROUNDS + 1)]

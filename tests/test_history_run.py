@@ -24,7 +24,10 @@ from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
 from mlxbench.harness import asv_suite, benchmark_names
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import asv_run, commits, history_run, layout, machine
+from mlxbench.history import commits, history_run, machine
+from mlxbench.history.asv_project import AsvProject, load_conf
+from mlxbench.history.main_job import MainJobPlan
+from mlxbench.selection import Selection
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import Release
 
@@ -64,11 +67,12 @@ class FakeAsv:
         (spec,) = [a for a in command if a.startswith("HASHFILE:")]
         self.hashes = Path(spec.removeprefix("HASHFILE:")).read_text().split()
         config = Path(command[command.index("--config") + 1])
-        conf = layout.load_conf(config)
+        project = AsvProject(config.parent, "tiny")  # the configuration ASV is given: the base, a twin or a trial
+        conf = load_conf(config)
         tags = timeline.tags(Path(conf["repo"]))
         folder = Path(conf["results_dir"]) / command[command.index("--machine") + 1]
         for tag, what in self.results.items():
-            for env_name in history_run.series_names(conf):
+            for env_name in project.series_names:
                 write_result(folder, tags[tag], env_name, measured=what == "measured")
         return self.code
 
@@ -93,9 +97,12 @@ def write_result(folder: Path, commit: str, env_name: str, measured: bool = True
     return path
 
 
-def run(config: Path, fake: FakeAsv, dry_run: bool = False, **kwargs) -> int:
+def run(
+    config: Path, fake: FakeAsv, dry_run: bool = False, timeline_mode: bool = False, quick: bool = False, **kwargs
+) -> int:
     """Plan, then run (or describe) as `mlxbench history` does, printing what it prints."""
-    p = history_run.plan("tiny", OPS, CPU, config=config, installs=_installs, **kwargs)
+    project = AsvProject(config.parent, "tiny", timeline=timeline_mode, trial=quick)
+    p = history_run.plan(project, Selection(OPS, CPU), installs=_installs, **kwargs)
     return history_command.measure(p, dry_run=dry_run, call=fake)
 
 
@@ -103,7 +110,7 @@ def test_a_pinned_host_runs_the_mlx_commits_that_install_here_in_one_asv_run(pro
     fake = FakeAsv({"v0.2.0": "measured", "v0.32.4": "failed"})
     tags = timeline.tags(project.parent / "timeline.git")
     name = machine.describe()["machine"]
-    (env_name,) = history_run.series_names(layout.load_conf(project))
+    (env_name,) = AsvProject(project.parent, "tiny").series_names
     assert env_name.endswith("-torch2.13.0")  # the pinned series
     kept = write_result(project.parent / "results" / name, tags["v0.31.1"], env_name)
     assert run(project, fake) == 0
@@ -145,12 +152,13 @@ def test_timeline_mode_runs_both_frameworks_under_a_configuration_without_torch(
     fake = FakeAsv()
     assert run(project, fake, spec="v0.31.1..", timeline_mode=True) == 0
     (command, cwd, _) = fake.calls[0]
-    config = layout.timeline_dir("tiny", project.parent) / layout.CONFIG_NAME
+    config = project.parent / ".asv" / "timeline-mode" / "tiny" / "asv.conf.json"
     assert command[command.index("--config") + 1] == str(config) and cwd == config.parent
-    conf = layout.load_conf(config)
-    assert commits.pinned_torch(conf) == [] and conf["mlxbench_preset"] == "tiny"
+    twin = AsvProject(project.parent, "tiny", timeline=True)
+    conf = load_conf(config)
+    assert twin.pinned_torch == [] and conf["mlxbench_preset"] == "tiny"
     assert Path(conf["results_dir"]) == project.parent / "results"  # beside the pinned series, never in its files
-    assert [n for n in history_run.series_names(conf) if "torch" in n] == []
+    assert [n for n in twin.series_names if "torch" in n] == []
     tags = timeline.tags(project.parent / "timeline.git")
     selected = [t for t in tags if t in ("v0.31.1", "v0.32.4") or t.startswith("torch-")]
     in_range = list(tags)[list(tags).index("v0.31.1") :]
@@ -170,7 +178,9 @@ def test_refusals_come_before_anything_runs_or_is_written(project):
     with pytest.raises(UsageError, match="valid: mlx, torch, all"):
         run(project, fake, framework="jax")
     with pytest.raises(UsageError, match="none of the backends to time .mlx_cpu. is a torch backend"):
-        history_run.plan("tiny", OPS, [BACKENDS["mlx_cpu"]], framework="torch", timeline_mode=True, config=project)
+        history_run.plan(
+            AsvProject(project.parent, "tiny", timeline=True), Selection(OPS, [BACKENDS["mlx_cpu"]]), framework="torch"
+        )
     assert not results.exists()
     other = results / machine.describe()["machine"]
     other.mkdir(parents=True)
@@ -192,7 +202,7 @@ def test_a_dry_run_prints_the_commits_and_the_command_and_runs_nothing(project, 
 
 def test_a_dry_run_names_the_commits_already_measured_here(project, capsys):
     tags = timeline.tags(project.parent / "timeline.git")
-    (env_name,) = history_run.series_names(layout.load_conf(project))
+    (env_name,) = AsvProject(project.parent, "tiny").series_names
     folder = project.parent / "results" / machine.describe()["machine"]
     write_result(folder, tags["v0.31.1"], env_name)
     write_result(folder, tags["v0.2.0"], env_name, measured=False)  # a failed install: nothing kept there
@@ -229,16 +239,13 @@ def test_summaries_show_the_runs_own_series_where_the_machine_has_pinned_and_tim
     for env_name in (pinned, free):
         for tag in ("v0.31.1", "v0.32.4"):
             write_result(results / "m", tags[tag], env_name)
-    main_job = asv_run.Plan(
-        project, {}, CPU, tags, "v0.32.4", tags["v0.32.4"], [free], {"machine": "m"}, results, [], {}
-    )
-    text = bench_command.summary(main_job, OPS, "tiny")
+    throwaway = AsvProject(project.parent, "tiny")  # its results: the folder above; its tags: the timeline's
+    main_job = MainJobPlan(throwaway, OPS, CPU, {}, "v0.32.4", tags["v0.32.4"], [free], {"machine": "m"})
+    text = bench_command.summary(main_job)
     assert "Average benchmark: m, mlx v0.32.4" in text and "Detailed benchmark" not in text  # the answer, only
-    assert "Detailed benchmark: m, mlx v0.32.4" in bench_command.summary(main_job, OPS, "tiny", detailed=True)
+    assert "Detailed benchmark: m, mlx v0.32.4" in bench_command.summary(main_job, detailed=True)
     assert "(timeline)" in text and "(pinned)" not in text
-    history = history_run.Plan(
-        "tiny", "pinned", "mlx", project, {}, tags, commits.Selection(), OPS, CPU, [pinned], {"machine": "m"}, results
-    )
+    history = history_run.HistoryPlan(throwaway, "mlx", commits.Selection(), OPS, CPU, {}, [pinned], {"machine": "m"})
     text = history_command.history_tables(history)
     assert "History: m, mlx_cpu" in text and "| v0.31.1 | v0.32.4 |" in text
     assert "Pinned mode" in text and "Timeline mode" not in text

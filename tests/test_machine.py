@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import asv_project
 import pytest
 
 from mlxbench.catalog import CATALOG
@@ -129,8 +130,9 @@ def test_this_hosts_folder_under_its_former_per_home_id_is_renamed_and_no_other(
         (folder / "machine.json").write_text(json.dumps({**info, "machine": folder.name, "host": host}))
         doc = {"commit_hash": "0" * 40, "params": {"machine": folder.name, "host": host}, "results": {}}
         (folder / f"00000000-{asv_environment.SERIES_TOOL}-py3.11.json").write_text(json.dumps(doc))
+    throwaway = asv_project.configured(tmp_path, results_dir="results")  # its results: the folder above
     with pytest.raises(UsageError, match="migrate --apply"):  # a run says where this host's results are
-        asv_run.machine_for(results_dir, None)
+        asv_run.machine_for(throwaway, None)
     assert renames.rename(results_dir, info, {former}, dry_run=True).moved == [(old, results_dir / info["machine"])]
     assert old.exists()  # a dry run moves nothing
     done = renames.rename(results_dir, info, {former})
@@ -139,7 +141,7 @@ def test_this_hosts_folder_under_its_former_per_home_id_is_renamed_and_no_other(
     assert json.loads((new / "machine.json").read_text())["host"] == info["host"]
     (result,) = new.glob("0*.json")
     assert json.loads(result.read_text())["params"]["machine"] == info["machine"]
-    assert asv_run.machine_for(results_dir, None)["machine"] == info["machine"]
+    assert asv_run.machine_for(throwaway, None)["machine"] == info["machine"]
 
 
 def test_a_folder_of_another_host_is_refused(tmp_path, monkeypatch):
@@ -195,18 +197,20 @@ def test_a_virtual_machine_keeps_its_name_and_gets_a_field(monkeypatch):
     assert "virtual" not in bare  # ASV files graphs by every machine field: none added on bare metal
 
 
-def test_another_hosts_name_is_refused_in_every_preset(tmp_path, monkeypatch):
+def test_another_hosts_name_is_refused_in_every_preset(tmp_path):
     """--machine naming a committed (default-preset) machine must not start that name's folder for tiny either."""
-    from mlxbench.history import asv_run, layout
+    from mlxbench.history import asv_run
 
-    default, tiny = tmp_path / "results", tmp_path / "tiny-results"
+    # a throwaway project keeping the default preset's results in tmp_path/results; tiny's are its own
+    tiny = asv_project.configured(tmp_path, "tiny", results_dir="results", mlxbench_preset="default")
+    default = tmp_path / "results"
     legacy = {"machine": "AMD EPYC (2C+24GB)"}  # recorded before host ids: another host as far as anyone knows
     (default / legacy["machine"]).mkdir(parents=True)
     (default / legacy["machine"] / "machine.json").write_text(json.dumps(legacy))
-    monkeypatch.setattr(layout, "results_dir", lambda preset, root=None: default if preset == "default" else tiny)
+    assert tiny.results_dir != default and tiny.default_results_dir == default
     with pytest.raises(UsageError, match="recorded before host ids"):
         asv_run.machine_for(tiny, legacy["machine"])
-    assert not (tiny / legacy["machine"]).exists()
+    assert not (tiny.results_dir / legacy["machine"]).exists()
     assert asv_run.machine_for(tiny, None)["machine"] != legacy["machine"]  # this host's own name: fine
 
 

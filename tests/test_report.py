@@ -20,7 +20,8 @@ import pytest
 
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
-from mlxbench.history import layout
+from mlxbench.history import asv_project
+from mlxbench.history.asv_project import AsvProject
 from mlxbench.report import notes, plots, readme, render
 from mlxbench.report.formatting import format_ms, format_pct, format_rate
 from mlxbench.report.tables import Report
@@ -324,9 +325,16 @@ def test_missing_results_directory_exits_2(capsys, tmp_path):
     assert code == 2 and "no results directory" in err
 
 
-def test_a_preset_reports_its_own_results_and_the_machines_ceilings(capsys, monkeypatch):
+def test_a_preset_reports_its_own_results_and_the_machines_ceilings(capsys, monkeypatch, tmp_path):
     asked: list[str] = []
-    monkeypatch.setattr(layout, "results_dir", lambda preset, root=layout.ROOT: asked.append(preset) or FIXTURE)
+    conf = {"repo": str(asv_project.repository().repo), "results_dir": str(FIXTURE)}  # the repository's timeline
+    (tmp_path / "asv.conf.json").write_text(json.dumps(conf))
+
+    def throwaway(preset: str = "default", **_: bool) -> AsvProject:
+        asked.append(preset)
+        return AsvProject(tmp_path, preset, synced=True)  # every preset's results: the fixture's
+
+    monkeypatch.setattr(asv_project, "repository", throwaway)
     code, out, _ = run_cli(capsys, "--table", "average")
     assert code == 0 and "Average benchmark: fixture-cpu" in out
     assert asked == ["tiny", "default"]  # the preset's results; ceilings where `mlxbench calibrate` keeps them

@@ -12,7 +12,7 @@ from mlxbench import review
 from mlxbench.catalog import CATALOG
 from mlxbench.cli import main
 from mlxbench.harness.asv_suite import benchmark_version
-from mlxbench.history import layout
+from mlxbench.history import asv_project
 from mlxbench.report.plots import slug
 from mlxbench.store import files
 
@@ -119,4 +119,4 @@ def test_the_command_prints_one_line_per_problem_and_exits_1(tmp_path, capsys):
 
 def test_the_committed_results_pass(capsys):
     assert main(["check-results"]) == 0, capsys.readouterr().out
-    assert files.machine_dirs(layout.results_dir(layout.DEFAULT_PRESET))  # there is something to check
+    assert files.machine_dirs(asv_project.repository().results_dir)  # there is something to check

@@ -10,6 +10,7 @@ import pytest
 from packaging.version import Version
 
 from mlxbench.history import commits
+from mlxbench.history.asv_project import pinned_torch, without_torch
 from mlxbench.stack import releases, timeline
 from mlxbench.stack.releases import Release
 
@@ -311,11 +312,11 @@ def test_selection_names_what_it_does_not_know(stack):
 
 def test_pinned_and_timeline_configurations():
     conf = {"matrix": {"req": {"torch": ["2.13.0"], "numpy": [""], "packaging": [""]}}}
-    assert commits.pinned_torch(conf) == ["2.13.0"]
-    free = commits.timeline_conf(conf)
-    assert commits.pinned_torch(free) == [] and free["matrix"]["req"] == {"numpy": [""], "packaging": [""]}
+    assert pinned_torch(conf["matrix"]) == ["2.13.0"]
+    free = without_torch(conf)
+    assert pinned_torch(free["matrix"]) == [] and free["matrix"]["req"] == {"numpy": [""], "packaging": [""]}
     assert conf["matrix"]["req"]["torch"] == ["2.13.0"]  # the original is left alone
-    assert commits.pinned_torch({"matrix": {"torch": "2.12.1"}}) == ["2.12.1"]
+    assert pinned_torch({"torch": "2.12.1"}) == ["2.12.1"]  # ASV's older matrix format, without "req"
 
 
 def test_a_spec_of_several_ranges_selects_their_union_in_timeline_order(stack):

@@ -173,17 +173,21 @@ def test_error_is_reported_as_its_share_of_the_tolerance():
     assert row.error == "0.5 of tolerance"
 
 
-def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys):
+def test_bench_verifies_first_and_does_not_time_a_backend_that_fails(capsys, tmp_path):
     """`mlxbench bench` drops a failing backend before ASV starts; with none left it times nothing."""
+    from mlxbench.commands import bench as bench_command
     from mlxbench.harness.verified import passing
-    from mlxbench.history import asv_run
+    from mlxbench.history.asv_project import AsvProject
+    from mlxbench.history.main_job import MainJobPlan
 
     broken = dataclasses.replace(CATALOG["ReLU"], torch=lambda x: x)  # identity is not ReLU
     lines: list[str] = []
     kept = passing([broken], "tiny", [BACKENDS["mlx_cpu"], BACKENDS["torch_cpu"]], lines.append)
     assert [b.name for b in kept.backends] == ["mlx_cpu"]
     assert any(line.startswith("not timing torch_cpu") for line in lines), lines
-    assert asv_run.run("tiny", [broken], [BACKENDS["torch_cpu"]], None, quick=True).code == 1
+    trial = AsvProject(tmp_path, "tiny", trial=True)  # a throwaway: nothing passes verification, nothing reads it
+    planned = MainJobPlan(trial, [broken], [BACKENDS["torch_cpu"]], {}, "v0.32.4", "0" * 40, [], {"machine": "m"})
+    assert bench_command.measure(planned).code == 1
     assert "nothing timed" in capsys.readouterr().err
 
 

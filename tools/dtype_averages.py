@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlxbench.catalog.spec import DTYPES, shape_id  # noqa: E402
-from mlxbench.history import asv_run  # noqa: E402
+from mlxbench.history import asv_project  # noqa: E402
 from mlxbench.store import results  # noqa: E402
 
 
@@ -39,10 +39,10 @@ def times(result_sets: list[results.ResultSet], machine: str) -> dict[tuple[str,
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("machine")
-    parser.add_argument("--default", type=Path, default=ROOT / "results")
-    parser.add_argument("--models", type=Path, default=ROOT / ".asv" / "presets" / "models" / "results")
+    parser.add_argument("--default", type=Path, default=asv_project.repository().results_dir)
+    parser.add_argument("--models", type=Path, default=asv_project.repository("models").results_dir)
     args = parser.parse_args()
-    tags = asv_run.sync_timeline(asv_run.asv_conf())
+    tags = asv_project.repository().tags
     found = times([results.load(args.default, tags), results.load(args.models, tags)], args.machine)
     print("| backend | variants | float16 / float32 | bfloat16 / float32 | bfloat16 / float16 |")
     print("|---|---|---|---|---|")

@@ -39,7 +39,7 @@ from mlxbench.catalog import CATALOG  # noqa: E402
 from mlxbench.harness import benchmark_names, versions  # noqa: E402
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV  # noqa: E402
 from mlxbench.harness.backends import BACKENDS, Prepared  # noqa: E402
-from mlxbench.history import asv_run, lock  # noqa: E402
+from mlxbench.history import asv_project, lock, main_job  # noqa: E402
 from mlxbench.stack import releases, timeline  # noqa: E402
 
 AGREEMENT_CASES = [
@@ -271,17 +271,11 @@ def inputs() -> list[str]:
 
 def _sweep_once(launch: str, attributes: list[str], commit: str, runnable: list, rounds: int = 1) -> tuple[float, dict]:
     """One full default-preset `asv run` at the installed release, every sample recorded: (wall s, results doc)."""
-    conf = asv_run.asv_conf()
+    project = asv_project.repository()
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = {
-            **{k: v for k, v in conf.items() if k != "plugins"},  # its environment plugin imports from the repo root
-            "repo": str(ROOT / conf["repo"]),
-            "benchmark_dir": str(ROOT / "benchmarks"),
-            "results_dir": str(Path(tmp) / "results"),
-            "html_dir": str(Path(tmp) / "html"),
-            "env_dir": str(ROOT / conf["env_dir"]),
-        }
-        (Path(tmp) / "asv.conf.json").write_text(json.dumps(cfg))
+        conf = asv_project.derived_config(project.conf, project.config_dir, project.preset)  # results, site in tmp
+        del conf["plugins"]  # its environment plugin imports from the repository root
+        asv_project.write_config(conf, project.config, Path(tmp))
         cmd = [
             str(Path(sys.executable).with_name("asv")),
             "run",
@@ -352,8 +346,7 @@ def sweep(
     ``keep``: a directory for each run's ASV results file (``<sampling>-<run>.json``), for a closer look.
     ``rounds``: each benchmark in that many processes sharing the sampling time, as a history samples it.
     """
-    tags = asv_run.sync_timeline(asv_run.asv_conf())
-    tag, commit = asv_run.commit_for_installed_mlx(tags)
+    tag, commit = main_job.commit_for_installed_mlx(asv_project.repository().tags)
     runnable = [b for b in BACKENDS.values() if b.unavailable() is None]
     attributes = FIXED_SAMPLING if sampling == "fixed" else []
     lines = [

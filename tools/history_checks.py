@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from mlxbench.harness import benchmark_names  # noqa: E402
-from mlxbench.history import asv_run  # noqa: E402
+from mlxbench.history import asv_project  # noqa: E402
 from mlxbench.report.formatting import Change  # noqa: E402
 from mlxbench.report.tables import Report  # noqa: E402
 from mlxbench.store import results  # noqa: E402
@@ -85,14 +85,14 @@ def plant(results_dir: Path, machine: str, commits: set[str], op: str, backend: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("machine")
-    parser.add_argument("--results", type=Path, default=ROOT / "results")
+    parser.add_argument("--results", type=Path, default=asv_project.repository().results_dir)
     parser.add_argument("--plant", default="Softmax", help="the op to slow down (default: Softmax)")
     parser.add_argument("--at", help="the first release it is slower at (default: the middle of the history)")
     parser.add_argument("--factor", type=float, default=1.10)
     parser.add_argument("--backend", default="mlx_cpu")
     args = parser.parse_args()
 
-    tags = asv_run.sync_timeline(asv_run.asv_conf())
+    tags = asv_project.repository().tags
     loaded = results.load(args.results, tags)
     spread = sorted(control_spread(loaded, args.machine))
     within = sum(r <= 1.3 for r in spread)

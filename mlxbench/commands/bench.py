@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from mlxbench import selection
-from mlxbench.catalog.spec import Op
 from mlxbench.commands import options, output
 from mlxbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from mlxbench.history.asv_run import Plan
+    from mlxbench.history.main_job import MainJobOutcome, MainJobPlan
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -33,29 +31,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify, plan and run the main job (:func:`mlxbench.history.asv_run.run`), print its tables; ASV's status."""
-    from mlxbench.history import asv_run
+    """Plan and run the main job, print what it measured and its tables, then the closing lines; ASV's status."""
+    from mlxbench.history import asv_project, main_job
 
     preset = selection.preset(args.preset)
-    ops = selection.ops(args.op, preset)
-    ran = asv_run.run(preset, ops, selection.backends(args.backend), args.machine, args.quick, rerun=args.rerun)
-    if ran.plan is not None and not ran.measured:
+    project = asv_project.repository(preset, trial=args.quick)
+    outcome = measure(main_job.plan(project, options.selection(args, preset), rerun=args.rerun), args.detailed)
+    if outcome.code == 0 and outcome.measured and args.quick and outcome.plan is not None:
+        output.trial_closing(outcome.plan.machine_dir, outcome.plan.config)
+    elif outcome.code == 0 and outcome.measured:
+        output.closing([output.machine_results(project, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
+    return outcome.code
+
+
+def measure(p: MainJobPlan, detailed: bool = False) -> MainJobOutcome:
+    """Run a planned main job (:func:`mlxbench.history.main_job.run`), its progress on stderr, then its tables."""
+    from mlxbench.history import main_job
+
+    output.skipped(p.unavailable)
+    outcome = main_job.run(p, output.progress)
+    done = outcome.plan
+    if done is not None and not outcome.measured:
         print(
-            f"nothing new measured: {ran.plan.machine['machine']!r} already has mlx {ran.plan.tag} in "
-            f"{output.shown(ran.plan.results_dir / ran.plan.machine['machine'])} (kept as it is); "
-            f"`mlxbench bench{output.preset_flag(preset)} --rerun` measures it again",
+            f"nothing new measured: {done.machine['machine']!r} already has mlx {done.tag} in "
+            f"{output.shown(done.results_dir / done.machine['machine'])} (kept as it is); "
+            f"`mlxbench bench{output.preset_flag(done.preset)} --rerun` measures it again",
             file=sys.stderr,
         )
-    if ran.plan is not None:
-        print(summary(ran.plan, ops, preset, detailed=args.detailed))
-    if ran.code == 0 and ran.measured and args.quick and ran.plan is not None:
-        output.trial_closing(ran.plan.results_dir / ran.plan.machine["machine"], ran.plan.config)
-    elif ran.code == 0 and ran.measured:
-        output.closing([output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
-    return ran.code
+    if done is not None:
+        print(summary(done, detailed))
+    return outcome
 
 
-def summary(p: Plan, ops: Sequence[Op], preset: str, detailed: bool = False) -> str:
+def summary(p: MainJobPlan, detailed: bool = False) -> str:
     """The average table of what this run selected, at this release, in its own series (and the detailed one)."""
     from mlxbench.report import render
     from mlxbench.report.tables import Report
@@ -64,7 +72,9 @@ def summary(p: Plan, ops: Sequence[Op], preset: str, detailed: bool = False) -> 
     name = p.machine["machine"]
     try:
         loaded = results.only_series(results.load(p.results_dir, p.tags), p.series)
-        report = Report(loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in ops], preset=preset)
+        report = Report(
+            loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in p.ops], preset=p.preset
+        )
     except UsageError as exc:
         return f"no results of {p.tag} to show: {exc}"
     kinds = (report.average, report.detailed) if detailed else (report.average,)

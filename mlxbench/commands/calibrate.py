@@ -24,14 +24,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Measure each available backend (its figures on stderr as they come), then append them to the machine's file."""
     from mlxbench.harness import ceilings
-    from mlxbench.history import asv_run, machine
+    from mlxbench.history import asv_project, machine
     from mlxbench.store import ceilings as stored_ceilings
 
     backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
     if not backends:
         raise UsageError("none of the selected backends can run on this machine")
     name = machine.check_name(args.machine) if args.machine is not None else machine.describe()["machine"]
-    machine_dir = asv_run.ROOT / asv_run.asv_conf()["results_dir"] / name
+    machine_dir = asv_project.repository().results_dir / name
     measured = []
     err = output.console(stderr=True)
     for backend in backends:

@@ -25,10 +25,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Plan (which folders, against which results), run the checks, print one line per problem."""
     from mlxbench import review
-    from mlxbench.history import layout
+    from mlxbench.history import asv_project
     from mlxbench.store import files
 
-    results_dir = args.results or layout.results_dir(layout.DEFAULT_PRESET)
+    results_dir = args.results or asv_project.repository().results_dir
     folders = [Path(f) for f in args.folders] or files.machine_dirs(results_dir)
     problems = review.check(folders, results_dir)
     for line in problems:

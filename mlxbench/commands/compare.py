@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TYPE_CHECKING
 
 from mlxbench import selection
-from mlxbench.commands import options
+from mlxbench.commands import options, output
+
+if TYPE_CHECKING:
+    from mlxbench.history.compare import ComparePlan
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,18 +36,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure and judge both releases (:func:`mlxbench.history.compare.run`, which prints its table); its status."""
-    from mlxbench.history import compare
+    """Plan the comparison of both releases and measure it (:func:`measure`); its exit status."""
+    from mlxbench.history import asv_project, compare
 
     preset = selection.preset(args.preset)
-    return compare.run(
+    p = compare.plan(
+        asv_project.repository(preset),
+        options.selection(args, preset),
         args.base,
         args.head,
-        preset,
-        selection.ops(args.op, preset),
-        selection.backends(args.backend),
         rounds=compare.DEFAULT_ROUNDS if args.rounds is None else args.rounds,
         fail_above=args.fail_above,
-        machine_name=args.machine,
         quick=args.quick,
     )
+    return measure(p)
+
+
+def measure(p: ComparePlan) -> int:
+    """Measure and judge a planned comparison, its rounds on stderr, then print its table; its exit status."""
+    from mlxbench.history import compare
+
+    output.skipped(p.unavailable)
+    outcome = compare.run(p, output.progress)
+    for warning in outcome.warnings:
+        print(warning, file=sys.stderr)
+    print(outcome.table)
+    if outcome.recorded:
+        print(outcome.recorded)
+    if outcome.failure:
+        print(outcome.failure, file=sys.stderr)
+    return outcome.code

@@ -11,7 +11,7 @@ from mlxbench.commands import options, output
 from mlxbench.errors import UsageError
 
 if TYPE_CHECKING:
-    from mlxbench.history.history_run import Plan
+    from mlxbench.history.history_run import HistoryPlan
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -46,48 +46,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Plan the history, run it (or describe it: ``--dry-run``) and print what it measured; ASV's exit status."""
-    from mlxbench.history import history_run
+    from mlxbench.history import asv_project, history_run
 
     preset = selection.preset(args.preset)
-    plan = history_run.plan(
-        preset,
-        selection.ops(args.op, preset),
-        selection.backends(args.backend),
-        args.range,
-        args.framework,
-        timeline_mode=args.timeline,
-        machine_name=args.machine,
-        rerun=args.rerun,
-        quick=args.quick,
-    )
+    project = asv_project.repository(preset, timeline=args.timeline, trial=args.quick)
+    plan = history_run.plan(project, options.selection(args, preset), args.range, args.framework, rerun=args.rerun)
     code = measure(plan, dry_run=args.dry_run)
     if code == 0 and not args.dry_run:
         if args.quick:
             output.trial_closing(plan.machine_dir, plan.config)
         else:
             output.closing(
-                [output.machine_results(preset, args.machine)], f"mlxbench publish{output.preset_flag(preset)}"
+                [output.machine_results(project, args.machine)], f"mlxbench publish{output.preset_flag(preset)}"
             )
     return code
 
 
-def measure(p: Plan, dry_run: bool = False, call: Callable[..., int] | None = None) -> int:
+def measure(p: HistoryPlan, dry_run: bool = False, call: Callable[..., int] | None = None) -> int:
     """Run a planned history and print its summary and history table (``dry_run``: the plan); ASV's exit status.
 
     ``call`` runs ASV in place of :func:`mlxbench.history.lock.call` (the tests' fake ASV).
     """
     from mlxbench.history import history_run, lock
 
+    output.skipped(p.unavailable)
     if dry_run:
         print(history_run.describe(p))
         return 0
-    ran = history_run.run(p, call=call or lock.call)
+    ran = history_run.run(p, output.progress, call or lock.call)
     if ran.plan is not None:
         print(f"{ran.summary}\n\n{history_tables(ran.plan)}")
     return ran.code
 
 
-def history_tables(p: Plan) -> str:
+def history_tables(p: HistoryPlan) -> str:
     """This machine's history tables (this run's series, the selected ops and backends), or why there are none."""
     from mlxbench.report import render
     from mlxbench.report.tables import Report

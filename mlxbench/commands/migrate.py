@@ -35,12 +35,13 @@ def run(args: argparse.Namespace) -> int:
     1 when a file was left: it needs re-measuring (or a look), and a script should notice.
     """
     from mlxbench.catalog import PRESETS
-    from mlxbench.history import asv_run, layout, machine, migrate, renames
+    from mlxbench.history import asv_project, machine, migrate, renames
 
-    dirs = [Path(r) for r in args.results] or [layout.results_dir(p) for p in PRESETS if layout.results_dir(p).is_dir()]
+    presets = (asv_project.repository(p).results_dir for p in PRESETS)
+    dirs = [Path(r) for r in args.results] or [d for d in presets if d.is_dir()]
     if missing := [str(d) for d in dirs if not d.is_dir()]:
         raise UsageError(f"no results directory at {', '.join(missing)}")
-    tags = asv_run.sync_timeline(asv_run.asv_conf())
+    tags = asv_project.repository().tags
     info, former = machine.describe(), machine.legacy_hosts()
     left = 0
     for results_dir in dirs:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from mlxbench import selection as names
 from mlxbench.catalog import PRESETS
+from mlxbench.selection import Selection
 
 
 def add_preset(p: argparse.ArgumentParser) -> None:
@@ -17,3 +19,8 @@ def add_selection(p: argparse.ArgumentParser) -> None:
     add_preset(p)
     p.add_argument("--op", action="append", help="an op name (repeatable; default: all)")
     p.add_argument("--backend", action="append", help="a backend name (repeatable; default: all available)")
+
+
+def selection(args: argparse.Namespace, preset: str) -> Selection:
+    """What --op, --backend and --machine ask a job to measure, in ``preset``."""
+    return Selection(names.ops(args.op, preset), names.backends(args.backend), args.machine)

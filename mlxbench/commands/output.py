@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import shlex
+import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from mlxbench.history.asv_project import AsvProject
 
 
 def console(stderr: bool = False) -> Console:
@@ -43,11 +48,22 @@ def preset_flag(preset: str) -> str:
     return "" if preset == "default" else f" --preset {preset}"
 
 
-def machine_results(preset: str, machine_name: str | None) -> Path:
+def machine_results(project: AsvProject, machine_name: str | None) -> Path:
     """Where bench and history file this machine's results (``--machine`` or the chip-and-host name)."""
-    from mlxbench.history import layout, machine
+    from mlxbench.history import machine
 
-    return layout.results_dir(preset) / (machine_name or machine.describe()["machine"])
+    return project.results_dir / (machine_name or machine.describe()["machine"])
+
+
+def progress(line: str) -> None:
+    """A job's progress as it runs, on stderr (stdout stays the command's own output)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def skipped(unavailable: dict[str, str]) -> None:
+    """The selected backends a job leaves out, each with the reason, on stderr."""
+    for name, reason in unavailable.items():
+        progress(f"skipping {name}: {reason}")
 
 
 def trial_closing(results: Path, config: Path) -> None:

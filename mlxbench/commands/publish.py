@@ -12,9 +12,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "publish",
         help="the static site: ASV's graphs, readable and offline, and a page per chip",
-        description="asv publish (through the plugin asv.conf.json loads): ASV's graphs with the libraries copied in "
-        "so they render offline, release labels that do not overlap, and chips/: a page per machine with its tables "
-        "and plots, and an index of the chips.",
+        description="asv publish (through the plugin the ASV configuration loads): ASV's graphs with the libraries "
+        "copied in so they render offline, release labels that do not overlap, and chips/: a page per machine with its "
+        "tables and plots, and an index of the chips.",
     )
     options.add_preset(p)
     p.set_defaults(func=run)
@@ -22,14 +22,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Publish the preset's site, then name its pages and how to serve them; asv publish's exit status."""
-    from mlxbench.history import asv_run, layout
+    from mlxbench.history import asv_project, asv_run
     from mlxbench.report import site
 
     preset = selection.preset(args.preset)
-    asv_run.sync_timeline(asv_run.asv_conf())
-    config = layout.asv_config(preset)
-    asv_run.ensure_benchmarks_json(preset, config)
-    html = layout.html_dir(preset)
+    project = asv_project.repository(preset)
+    _ = project.tags  # the timeline ASV's pages read: synced before asv publish reads it
+    asv_run.ensure_benchmarks_json(project)
+    config, html = project.config, project.html_dir
     code = site.publish(config.parent, html)
     if code == 0:
         chips = html / site.CHIPS_DIR

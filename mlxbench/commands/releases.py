@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Refresh the catalogs, sync the timeline repository, or (list) print the timeline's commits."""
-    from mlxbench.history import asv_run
+    from mlxbench.history import asv_project
     from mlxbench.stack import releases, timeline
 
     if args.action == "refresh":
@@ -37,9 +37,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"{framework}: {len(added)} new release(s){names} ({releases.CATALOG_PATHS[framework]})")
         return 0
     if args.action == "sync":
-        conf = asv_run.asv_conf()
-        tags = asv_run.sync_timeline(conf)
-        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({asv_run.ROOT / conf['repo']})")
+        project = asv_project.repository()
+        tags = project.tags
+        print(f"timeline: {len(tags)} releases, newest {next(reversed(tags))} ({project.repo})")
         return 0
     plan = timeline.plan()
     table = Table(title="The MLX-PyTorch timeline: one commit per release, oldest first, each pinning both")

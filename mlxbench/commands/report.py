@@ -69,7 +69,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the results (their problems as warnings on stderr), then print the tables, write plots or the README."""
-    from mlxbench.history import asv_run, layout
+    from mlxbench.history import asv_project
     from mlxbench.report import plots, readme, render
     from mlxbench.report.tables import Report
     from mlxbench.store import ceilings, results
@@ -78,12 +78,13 @@ def run(args: argparse.Namespace) -> int:
     if fmt not in render.FORMATS:
         raise UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
     preset = selection.preset(args.preset)
-    if args.update_readme and preset != layout.DEFAULT_PRESET:
+    if args.update_readme and preset != asv_project.DEFAULT_PRESET:
         raise UsageError(f"the README shows the default preset's results, not {preset!r}: leave out --preset")
-    results_dir = Path(args.results) if args.results else layout.results_dir(preset)
-    loaded = results.load(results_dir, asv_run.sync_timeline(asv_run.asv_conf()))
+    project = asv_project.repository(preset)
+    results_dir = Path(args.results) if args.results else project.results_dir
+    loaded = results.load(results_dir, project.tags)
     # Ceilings are the machine's, not a preset's: `mlxbench calibrate` keeps them beside the default results.
-    ceilings_dir = Path(args.results) if args.results else layout.results_dir(layout.DEFAULT_PRESET)
+    ceilings_dir = Path(args.results) if args.results else asv_project.repository().results_dir
     ceilings_by_machine = {m: ceilings.load(ceilings_dir / m, loaded.problems) for m in loaded.machines}
     err = output.console(stderr=True)
     for problem in loaded.problems:
@@ -107,8 +108,8 @@ def run(args: argparse.Namespace) -> int:
     if args.plots:
         written += plots.write(report, Path(args.plots))
     if args.update_readme:
-        readme.update(asv_run.ROOT / "README.md", report, asv_run.ROOT / "docs")
-        written.append(asv_run.ROOT / "README.md")
+        readme.update(asv_project.ROOT / "README.md", report, asv_project.ROOT / "docs")
+        written.append(asv_project.ROOT / "README.md")
     if written:
         output.closing(written, None)
     return 0

@@ -24,7 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Thin the preset's results (:func:`mlxbench.history.submit.run`): the default's under results/, any other's
     in its own folder (the benchmark workflow keeps every preset's history)."""
-    from mlxbench.history import layout, submit
+    from mlxbench.history import asv_project, submit
 
     preset = selection.preset(args.preset)
-    return submit.run(layout.results_dir(preset), args.machine, args.keep_samples)
+    return submit.run(asv_project.repository(preset).results_dir, args.machine, args.keep_samples)

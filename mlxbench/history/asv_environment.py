@@ -1,15 +1,10 @@
-"""ASV environment type ``installed``, and the ASV plugin this repository's configurations load.
+"""ASV environment type ``installed``: this interpreter, filed under the series ``asv run``'s virtualenv gets.
 
-``installed`` runs in an interpreter that already holds the project, like
-ASV's ``existing``, but files its results under the name, Python and
-requirements ASV's virtualenv has for the matrix entry; it is refused where
-the interpreter holds another release than the entry or the commit
-(``--set-commit-hash``) pins. Used as ``asv run <commit>^! -E installed:<python>
---set-commit-hash <commit>``.
-
-Loaded by ``"plugins": [".mlxbench.history.asv_environment"]``; ASV then calls
-:func:`setup`, which takes the machine's measurement lock for a measuring
-command and installs :mod:`mlxbench.history.asv_patches`. Why: docs/asv-integration.md.
+Refused where the interpreter lacks what that series or the commit ``--set-commit-hash`` names pins;
+:func:`preflight` makes the same checks before ASV starts. ASV loads this module as the configuration's plugin
+(:data:`~mlxbench.history.asv_project.PLUGIN`) for every command: it also takes the machine's lock for a plain
+``asv run`` (:func:`setup`, ASV's plugin hook) and installs :mod:`mlxbench.history.asv_patches`. Why:
+docs/architecture.md, "The installed environment", and docs/asv-integration.md.
 """
 
 from __future__ import annotations
@@ -27,6 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from mlxbench.history import asv_patches, lock
+from mlxbench.history.asv_project import AsvProject
 from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
 TOOL_NAME = "installed"
@@ -224,25 +220,20 @@ def python_version(executable: str) -> str:
     return out.stdout.strip()
 
 
-def preflight(conf: Mapping[str, Any], executable: str, pins: Mapping[str, str]) -> list[str]:
-    """The series names ``asv run -E installed:<executable>`` will file results under, checked before ASV runs.
+def preflight(project: AsvProject, executable: str, pins: Mapping[str, str]) -> list[str]:
+    """The series names ``asv run -E installed:<executable>`` will file ``project``'s results under, checked first.
 
-    The same checks :class:`InstalledEnvironment` makes inside ASV, made by
-    the main job first so that a refusal leaves nothing written (ASV saves
-    ``machine.json`` before it builds its environments). ``pins`` are the
-    releases the commit pins (``{"mlx": "0.32.4"}``). Raises ValueError naming
-    every problem.
+    The checks :class:`InstalledEnvironment` makes inside ASV, made before ASV
+    writes anything. ``pins``: the releases the commit pins
+    (``{"mlx": "0.32.4"}``). Raises ValueError naming every problem.
     """
-    from asv.config import Config
-
-    entries = list(environment.iter_matrix(TOOL_NAME, [executable], Config.from_json(dict(conf)), True))
-    parsed = [environment._parse_matrix_entries(e) for e in entries]  # asv 0.6.6 (pinned): (python, reqs, env vars)
-    names = {k.removeprefix("pip+") for _, reqs, _ in parsed for k in reqs} | set(pins)
+    entries = project.matrix_entries(TOOL_NAME, executable)
+    names = {k.removeprefix("pip+") for reqs, _ in entries for k in reqs} | set(pins)
     installed = installed_versions(executable, sorted(names))
     version = python_version(executable)
     accepted: list[str] = []
     refused: list[str] = []
-    for _, reqs, tagged in parsed:
+    for reqs, tagged in entries:
         series = environment.get_env_name(SERIES_TOOL, version, reqs, tagged)
         problems = requirement_problems(reqs, installed) or commit_problems(pins, installed, reqs)
         if problems:

@@ -7,7 +7,7 @@ directory holds the commit's ``MLX_VERSION`` and ``TORCH_VERSION``.
 Two modes, told apart by the environment's name (ASV_ENV_NAME), which carries
 the matrix's requirements:
 
-- **pinned** (the name carries ``torch2.13.0``: asv.conf.json's matrix pins
+- **pinned** (the name carries ``torch2.13.0``: the configuration's matrix pins
   torch): ASV installed that torch for the whole series, so only MLX is
   installed here, after checking the environment's torch is the pinned one.
   Used where a torch history is impractical (on Linux x86-64 every torch wheel

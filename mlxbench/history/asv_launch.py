@@ -22,8 +22,7 @@ from asv import runner, util
 
 from mlxbench.harness import benchmark_names
 from mlxbench.harness.asv_suite import PRESET_ENV
-from mlxbench.history.commits import pinned_torch
-from mlxbench.history.layout import DEFAULT_PRESET, PRESET_KEY, preset_mismatch
+from mlxbench.history.asv_project import DEFAULT_PRESET, PRESET_KEY, pinned_torch, preset_mismatch
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
 
@@ -93,7 +92,7 @@ def absent_reason(benchmark: str, spawner: Any) -> str | None:
 
 def mode_commits(conf: Any, range_spec: Any) -> Any:
     """The range ``asv run`` measures: in pinned mode a bare run is the newest MLX release, ``ALL`` every one."""
-    if range_spec not in (None, "ALL") or not pinned_torch({"matrix": getattr(conf, "matrix", {})}):
+    if range_spec not in (None, "ALL") or not pinned_torch(getattr(conf, "matrix", {})):
         return range_spec
     mlx = [h for tag, h in timeline.tags(Path(conf.repo)).items() if tag.startswith(TAG_PREFIX["mlx"])]
     if not mlx:

@@ -1,17 +1,10 @@
-"""Which timeline commits are worth running here: cost control for ``mlxbench history``.
+"""Which timeline commits a history runs: in range, where the chosen framework changed, whose release installs here.
 
-A full ``asv run ALL`` over the stack timeline would install every release of
-both frameworks and measure every backend at every commit. But a benchmark's
-history only steps where its framework changed, and a release with no wheel
-here produces a file of n/a. So a history run picks the commits where the
-chosen framework changed and whose release of that framework installs here.
-Where the environment pins torch (asv.conf.json's matrix), a torch commit
-would measure the pinned torch again: only MLX commits are run.
+A pinned configuration (its matrix pins torch) runs MLX commits only. Why: docs/architecture.md, "Commits".
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -43,29 +36,6 @@ class Selection:
     @property
     def hashes(self) -> list[str]:
         return [s.hash for s in self.commits]
-
-
-def pinned_torch(conf: Mapping) -> list[str]:
-    """The torch versions asv.conf.json's matrix pins (empty: timeline mode, each commit's torch)."""
-    matrix = conf.get("matrix") or {}
-    req = matrix["req"] if isinstance(matrix.get("req"), Mapping) else matrix
-    value = req.get("torch")
-    if value is None:
-        return []
-    return [str(v) for v in (value if isinstance(value, list) else [value]) if v is not None]
-
-
-def timeline_conf(conf: Mapping) -> dict:
-    """A copy of an ASV configuration in timeline mode: torch out of the matrix, so each commit installs its own.
-
-    Its environment names carry no torch, so its results never share a series
-    with the pinned configuration's (whose names carry ``torch2.13.0``).
-    """
-    out = copy.deepcopy(dict(conf))
-    matrix = out.get("matrix") or {}
-    req = matrix.get("req") if isinstance(matrix.get("req"), dict) else matrix
-    req.pop("torch", None)
-    return out
 
 
 def _position(ref: str, commits: Sequence[Commit], tags: Mapping[str, str]) -> int:
@@ -123,7 +93,7 @@ def select(
         raise ValueError(f"unknown framework {framework!r}; valid: {', '.join(FRAMEWORK_CHOICES)}")
     if pinned and framework == "torch":
         raise ValueError(
-            "torch is pinned by this environment (asv.conf.json's matrix): torch commits would all measure that "
+            "torch is pinned by this environment (the configuration's matrix): torch commits would all measure that "
             "torch; use a timeline-mode configuration (no torch in the matrix) for a torch history"
         )
     selection = Selection()

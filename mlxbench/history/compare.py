@@ -1,42 +1,15 @@
 """``mlxbench compare vA vB``: a robust A/B answer between two releases on this machine.
 
-Two runs an hour apart on one machine drift (79% of medians within +-10%
-here), so two releases measured one after the other differ by the drift as
-well as by any real change. This command therefore:
-
-- measures both releases in **interleaved rounds**, A then B in each, each
-  round adding its samples to the earlier ones (ASV's ``--append-samples``),
-  so slow drift lands on both sides alike. This is what ``asv continuous
-  --interleave-rounds -a rounds=N`` does, done with one ``asv run`` per side
-  and round because each side has its own results directory: ASV files
-  results by commit, and ``vA vA`` (two runs of one release) needs two;
-- calls a change only where **the rounds show it on their own** (each
-  round's median of B over A beyond the floor, the same way; all of two
-  rounds, all but one of more): the machine's noise comes in bursts of
-  seconds to minutes, and a burst over one side of one round moves the
-  pooled medians as a change would. A B A B rather than A B B A, so that no
-  two runs of one side follow each other: a burst over two adjacent runs
-  covers one of each side and moves the rounds apart. Four rounds by
-  default (docs/measurements/compare-rounds-2026-12-02.md);
-- measures into ``.asv/compare/<preset>/<vA>..<vB>/`` (ASV's virtualenvs,
-  shared with ``asv run``), never into a history's results;
-- prints only the changes that beat the noise: ASV's own test per variant
-  (Mann-Whitney U on the samples) and a between-run floor, from control
-  benchmarks whose framework did not change (torch's when only MLX changed),
-  else the machine's measured repeatability, else 10% (the rules of
-  :mod:`mlxbench.noise`, shared with the history table);
-- with ``--fail-above FACTOR``, exits 1 when a change beyond the noise is a
-  slowdown by more than FACTOR (a CI gate);
-- for ``vA vA``, records the machine's repeatability (share of medians within
-  +-10%, percentiles of ``|ratio - 1|``) in ``<results>/<machine>/repeatability.jsonl``,
-  which the report's noise rules use where no controls exist.
+:func:`plan` checks both releases and writes each side's configuration under ``.asv/compare/`` (never a
+history); :func:`run` measures both in interleaved rounds (A then B in each), calls a change only where every
+round shows it beyond the noise floor, records the machine's repeatability for ``vA vA``, and returns a
+:class:`CompareOutcome` for its command to print. Why: docs/architecture.md, "Compare".
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -52,8 +25,10 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names, load
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_environment, asv_run, commits, layout, lock, machine, quiet
-from mlxbench.stack import releases, timeline
+from mlxbench.history import asv_environment, asv_run, lock, machine, quiet
+from mlxbench.history.asv_project import AsvProject
+from mlxbench.selection import Selection
+from mlxbench.stack import releases
 from mlxbench.store import files, repeatability, results
 
 DEFAULT_ROUNDS = 4
@@ -109,12 +84,12 @@ def rounds_of(
     return out
 
 
-def read_repeatability(machine_dir: Path) -> verdicts.Floor | None:
-    """The machine's measured repeatability as a floor; None, with a warning, if unreadable."""
+def read_repeatability(machine_dir: Path, say: asv_run.Say = asv_run.unheard) -> verdicts.Floor | None:
+    """The machine's measured repeatability as a floor; None, with a warning said, if unreadable."""
     try:
         return repeatability.read(machine_dir)
     except ValueError as exc:
-        print(f"warning: {exc}", file=sys.stderr)
+        say(f"warning: {exc}")
         return None
 
 
@@ -149,27 +124,6 @@ def check_release(tag: str, tags: Mapping[str, str]) -> str:
     if release.tag not in tags:
         raise UsageError(f"{release.tag} is not in the timeline; run `mlxbench releases sync`")
     return tags[release.tag]
-
-
-def sides(base: str, head: str, preset: str, config: Path | None) -> tuple[list[Side], dict[str, Any], Path]:
-    """Both sides' configurations (written now), the base configuration, and the history's results directory."""
-    if config is None:
-        tags = asv_run.sync_timeline(asv_run.asv_conf())
-        config = layout.asv_config(preset)
-        conf = layout.load_conf(config)
-        root = layout.ROOT
-    else:  # another project (the tests'): its timeline as it is, its own .asv/compare
-        config = Path(config).resolve()
-        conf = layout.load_conf(config)
-        tags = timeline.tags(asv_run.conf_path(conf, config.parent, "repo"))
-        root = config.parent
-    commits = [check_release(tag, tags) for tag in (base, head)]
-    work = layout.compare_dir(preset, base, head, root)
-    out = []
-    for label, tag, commit in zip(("a", "b"), (base, head), commits):
-        side_config = layout.write_derived_config(config, work / label, preset)
-        out.append(Side(label, tag, commit, side_config))
-    return out, conf, asv_run.conf_path(conf, config.parent, "results_dir")
 
 
 def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
@@ -227,24 +181,47 @@ def verdict_rows(
     return verdicts.compare_points(before, after, floor, busy, rounds_of(before, after, *counts))
 
 
-def run(
+@dataclass(frozen=True)
+class ComparePlan:
+    """One comparison, decided and checked before anything is measured: both sides and this machine."""
+
+    project: AsvProject
+    """The preset's project: its history keeps the machine's repeatability, never the sides' results."""
+    base: str
+    head: str
+    sides: list[Side]
+    ops: list[Op]
+    backends: list[Backend]
+    unavailable: dict[str, str]
+    """The selected backends this machine lacks, each with the reason."""
+    machine: dict[str, Any]
+    rounds: int = DEFAULT_ROUNDS
+    fail_above: float | None = None
+    quick: bool = False
+
+    @property
+    def history(self) -> Path:
+        """The preset's results directory (where ``repeatability.jsonl`` lives)."""
+        return self.project.results_dir
+
+    @property
+    def total_rounds(self) -> int:
+        return 1 if self.quick else self.rounds
+
+
+def plan(
+    project: AsvProject,
+    selection: Selection,
     base: str,
     head: str,
-    preset: str,
-    ops: Sequence[Op],
-    backends: Sequence[Backend],
     rounds: int = DEFAULT_ROUNDS,
     fail_above: float | None = None,
-    machine_name: str | None = None,
     quick: bool = False,
-    config: Path | None = None,
-    call: Callable[..., int] = lock.call,
-    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
-) -> int:
-    """Measure, judge, print; 0, or 1 when ``fail_above`` finds a slowdown beyond it (or a run failed).
+) -> ComparePlan:
+    """Both releases checked and each side's configuration written; UsageError before anything is measured.
 
-    Each side's round starts once the machine reads quiet (waiting at most :func:`~.quiet.wait_limit`);
-    a variant sampled on a busy machine in any round gets no verdict.
+    ``fail_above``: a slowdown factor beyond the noise that fails the run (a CI gate); ``quick``: one sample
+    per side, judged by nothing.
     """
     if rounds < 2 and not quick:
         raise UsageError("interleaving needs at least 2 rounds (--rounds)")
@@ -252,59 +229,96 @@ def run(
         raise UsageError("--fail-above is a slowdown factor above 1, e.g. 1.2 for 20% slower")
     if fail_above is not None and quick:
         raise UsageError("--fail-above judges changes; --quick takes one sample per side and judges none")
-    chosen = asv_run.runnable(backends)
-    both, conf, history = sides(base, head, preset, config)
-    info = asv_run.machine_for(history, machine_name)
-    machine.save(info)
-    name = info["machine"]
-    regex = timing_regex(ops, chosen)
+    backends, unavailable = asv_run.runnable(selection.backends)
+    found = [check_release(tag, project.tags) for tag in (base, head)]
+    sides = [
+        Side(label, tag, commit, project.comparison_config(base, head, label))
+        for label, tag, commit in zip(("a", "b"), (base, head), found)
+    ]
+    info = asv_run.machine_for(project, selection.machine)
+    return ComparePlan(
+        project, base, head, sides, list(selection.ops), backends, unavailable, info, rounds, fail_above, quick
+    )
+
+
+@dataclass(frozen=True)
+class CompareOutcome:
+    """What :func:`run` measured and judged, as its command prints it."""
+
+    code: int
+    """0, or 1 when ``fail_above`` found a slowdown beyond it or a run failed."""
+    plan: ComparePlan
+    warnings: list[str]
+    """What to doubt about the verdicts (on stderr, before the table)."""
+    table: str
+    """:func:`render`: the changes beyond the noise and the variants left without a verdict."""
+    recorded: str | None
+    """The repeatability a same-release comparison recorded (or why it recorded none)."""
+    failure: str | None
+    """The slowdowns beyond ``fail_above``, where there are any."""
+
+
+def run(
+    p: ComparePlan,
+    say: asv_run.Say = asv_run.unheard,
+    call: Callable[..., int] = lock.call,
+    wait: Callable[[float], tuple[bool, float, load.Load | None]] = load.wait_until_quiet,
+) -> CompareOutcome:
+    """Measure both sides in interleaved rounds and judge them; ``say`` hears each round as it starts.
+
+    Each side's round starts once the machine reads quiet (waiting at most :func:`~.quiet.wait_limit`);
+    a variant sampled on a busy machine in any round gets no verdict.
+    """
+    machine.save(p.machine)
+    name = p.machine["machine"]
+    both = p.sides
+    regex = timing_regex(p.ops, p.backends)
     for side in both:
         shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh measurement, not one mixed with the last
     failed = False
-    total = 1 if quick else rounds
+    total = p.total_rounds
     busy: set[verdicts.Key] = set()
     counts: dict[str, list[dict[verdicts.Key, int]]] = {side.label: [] for side in both}
     with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as tmp:
         for round_no in range(1, total + 1):
             for side in both:
                 quiet.before_round(wait)
-                print(f"round {round_no}/{total}: {side.tag} ({side.label})", file=sys.stderr)
+                say(f"round {round_no}/{total}: {side.tag} ({side.label})")
                 loads = Path(tmp) / f"{side.label}-{round_no}"
                 loads.mkdir()
-                if _run_round(side, round_no, name, regex, preset, quick, call, loads) != 0:
-                    print(f"asv run of {side.tag} in round {round_no} failed (see its output above)", file=sys.stderr)
+                if _run_round(side, round_no, name, regex, p.project.preset, p.quick, call, loads) != 0:
+                    say(f"asv run of {side.tag} in round {round_no} failed (see its output above)")
                     failed = True
                 busy |= {(r.benchmark, r.variant) for r in load.collect(loads) if r.busy}
                 counts[side.label].append(sample_counts(read_points(side.results_dir, name, side.commit)))
     before = read_points(both[0].results_dir, name, both[0].commit)
     after = read_points(both[1].results_dir, name, both[1].commit)
-    repo = str(asv_run.conf_path(conf, both[0].config.parent, "repo"))
+    repo = str(p.project.repo)
     pins = [(asv_environment.commit_pins(repo, s.commit) or ("", {}))[1] for s in both]
-    pinned_torch = ", ".join(v or "of the matrix" for v in commits.pinned_torch(conf)) or None  # same on both sides
+    pinned_torch = ", ".join(v or "of the matrix" for v in p.project.pinned_torch) or None  # same on both sides
     versions = noise.point_versions(pins[0], pinned_torch), noise.point_versions(pins[1], pinned_torch)
     same = both[0].commit == both[1].commit
-    floor = verdicts.noise_floor(before, after, versions, read_repeatability(history / name))
-    rows = verdict_rows(before, after, floor, busy, (counts[both[0].label], counts[both[1].label]), quick)
+    floor = verdicts.noise_floor(before, after, versions, read_repeatability(p.history / name, say))
+    rows = verdict_rows(before, after, floor, busy, (counts[both[0].label], counts[both[1].label]), p.quick)
+    warnings: list[str] = []
     if floor.source.startswith("default"):
-        print(
+        warnings.append(
             f"warning: no control benchmarks (a backend of a framework that did not change) and no measured "
             f"repeatability for {name}: the {verdicts.DEFAULT_FLOOR:.0%} floor is a guess on a noisy machine. "
             "Add a control "
-            f"backend (e.g. --backend torch_cpu), more --rounds, or run `mlxbench compare {base} {base}` once.",
-            file=sys.stderr,
+            f"backend (e.g. --backend torch_cpu), more --rounds, or run `mlxbench compare {p.base} {p.base}` once."
         )
-    print(render(base, head, name, preset, total, floor, rows, len(before), len(after)))
-    if same and quick:
-        print("--quick: one sample per side says nothing about the machine's repeatability; not recorded")
+    table = render(p.base, p.head, name, p.project.preset, total, floor, rows, len(before), len(after))
+    recorded = None
+    if same and p.quick:
+        recorded = "--quick: one sample per side says nothing about the machine's repeatability; not recorded"
     elif same:
-        path = save_repeatability(history / name, rows, base, preset, total, both, info)
+        path = save_repeatability(p.history / name, rows, p.base, p.project.preset, total, both, p.machine)
         said = describe_repeatability(repeatability.newest(path.parent))
-        print(f"repeatability of {base} on {name}: {said} -> {path}")
-    slow = verdicts.gate(rows, fail_above)
-    if slow:
-        print(f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{fail_above:g}", file=sys.stderr)
-        return 1
-    return 1 if failed else 0
+        recorded = f"repeatability of {p.base} on {name}: {said} -> {path}"
+    slow = verdicts.gate(rows, p.fail_above)
+    failure = f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{p.fail_above:g}" if slow else None
+    return CompareOutcome(1 if slow or failed else 0, p, warnings, table, recorded, failure)
 
 
 def describe_repeatability(doc: Mapping[str, Any]) -> str:

@@ -15,8 +15,8 @@ pinned ASV): thinned tag labels, the legend beside the graph, no grid boxes
 for benchmarks without a number, release tags instead of hashes. Pages and
 URLs stay ASV's. :mod:`mlxbench.report.pages` then writes ``chips/``.
 
-All of it runs inside ``asv publish`` itself: asv.conf.json loads this module
-as a plugin, and :class:`ChipPages`, an ASV output publisher, runs after ASV's
+All of it runs inside ``asv publish`` itself: the ASV configuration loads this
+module as a plugin, and :class:`ChipPages`, an ASV output publisher, runs after ASV's
 own. ``asv publish``, ``asv gh-pages`` and ``mlxbench publish`` therefore make
 the same site, and ``asv preview`` serves it. The module imports only ASV at
 load time: ASV loads plugins for every command.
@@ -270,7 +270,7 @@ def chip_pages(html_dir: Path, results_dir: Path, tags: dict[str, str], preset: 
 
 
 class ChipPages(OutputPublisher):
-    """The last step of ``asv publish`` (the plugin asv.conf.json loads): vendor, readable layer, chip pages."""
+    """The last step of ``asv publish`` (the plugin the ASV configuration loads): vendor, readable layer, chip pages."""
 
     name = "mlxbench"
     button_label = "Chips"
