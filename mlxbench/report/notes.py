@@ -93,7 +93,7 @@ def table_notes(index: ResultIndex, series: str, release: str, per_variant: bool
     if index.query.metric == "time":
         notes.append(
             "`a/b speedup` = (t_b / t_a - 1) x 100: +100% means a takes half of b's time. "
-            "A speedup is judged only between backends measured in the same run: it shows where "
+            "A speedup is judged within the run only (both backends measured in one run): it shows where "
             "ASV's test (Mann-Whitney U on recorded samples, else non-overlapping 99% confidence intervals) "
             + ("finds the two different" if per_variant else "finds most variants different in its direction")
             + ", else `~` (csv/json keep the number, with a `beats noise` flag)."
