@@ -21,7 +21,10 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import numpy as np
+try:  # numpy 2
+    from numpy.lib.array_utils import byte_bounds
+except ImportError:  # numpy 1.x
+    from numpy import byte_bounds  # type: ignore[attr-defined,no-redef]
 
 from mlxbench.catalog import frameworks
 from mlxbench.catalog.frameworks import LazyModule
@@ -60,19 +63,6 @@ TORCH_ALIGNMENT = 64
 """Bytes torch's CPU allocator aligns every tensor to (c10's ``gAlignment``)."""
 
 
-def _byte_range(a: np.ndarray) -> tuple[int, int]:
-    """The first and one-past-last byte addresses ``a`` can touch (numpy's ``byte_bounds``)."""
-    low = high = a.__array_interface__["data"][0]
-    for size, stride in zip(a.shape, a.strides):
-        if size == 0:
-            return low, low
-        if stride < 0:
-            low += stride * (size - 1)
-        else:
-            high += stride * (size - 1)
-    return low, high + a.itemsize
-
-
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
     return a[0] < b[1] and b[0] < a[1] and a[0] < a[1] and b[0] < b[1]
 
@@ -96,7 +86,7 @@ def torch_ownership(backend: Backend, args: tuple[Any, ...], inputs: Arrays) -> 
         label = f"input {i} ({names[i]!r})" if i < len(names) else f"input {i}"
         storage = arg.untyped_storage()  # read before anything else: Tensor.numpy() would make it unresizable
         held = (storage.data_ptr(), storage.data_ptr() + storage.nbytes())
-        shared = [n for n, a in inputs.items() if _overlap(held, _byte_range(a))]
+        shared = [n for n, a in inputs.items() if _overlap(held, byte_bounds(a))]
         if shared:
             problems.append(f"{label} shares memory with numpy's input {shared[0]!r}: a view, not torch's copy")
         elif not storage.resizable():
