@@ -32,7 +32,9 @@ class FakeEnv:
     """The ASV environment: installed distributions and the pip commands run in it."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, installed: dict[str, str], pip_exit: int = 0) -> None:
-        self.installed, self.pip_calls, self.pip_exit = dict(installed), [], pip_exit
+        # the counted benchmarks' hooks are there unless a test says otherwise
+        self.installed = {"pytest-codspeed": asv_install.COUNTING_HOOKS.split("==")[1], **installed}
+        self.pip_calls, self.pip_exit = [], pip_exit
         catalog = {
             "mlx": [Release("0.0.2", "2023-12-05T00:18:33Z", (ELSEWHERE,)), Release("0.31.1", "", (HERE,))],
             "torch": [
@@ -189,3 +191,12 @@ def test_pinned_and_timeline_environment_names_never_coincide():
     assert not pinned & free
     assert all(asv_install.torch_in_env_name(n) == "2.13.0" for n in pinned)
     assert all(asv_install.torch_in_env_name(n) is None for n in free)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="valgrind's hooks are installed on Linux only")
+def test_an_environment_without_the_counting_hooks_gets_the_pinned_ones(tmp_path, monkeypatch):
+    env = FakeEnv(monkeypatch, {"pytest-codspeed": "4.0.0"})
+    assert _install(tmp_path, TIMELINE_ENV, "0.31.1", "2.14.1") == 0
+    assert env.pip_calls[-1] == ["install", "pytest-codspeed==5.0.4"]
+    pyproject = (Path(asv_install.__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    assert f'"{asv_install.COUNTING_HOOKS}; platform_system == \'Linux\'"' in pyproject

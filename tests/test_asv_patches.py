@@ -60,7 +60,7 @@ def test_a_patched_function_without_a_parameter_its_wrapper_names_is_refused(mon
 
 
 def test_the_run_command_is_checked_for_every_parameter_its_wrapper_reads():
-    def run(cls, conf, range_spec=None, quick=False, env_spec=None, fast=False):  # dry_run renamed
+    def run(cls, conf, range_spec=None, bench=None, quick=False, env_spec=None, fast=False):  # dry_run renamed
         raise AssertionError("never called")
 
     asv_patches.install()  # ``_originals``: ASV's own functions

@@ -13,6 +13,7 @@ import pytest
 
 from mlxbench.catalog import CATALOG
 from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.benchmark_names import COUNTED
 from mlxbench.stack import releases, timeline
 
 ROOT = asv_project.ROOT
@@ -36,7 +37,10 @@ def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch)
     memory = {f"ops.{op}.peakmem_{backend}" for op in CATALOG for backend in BACKENDS}
     device = {f"ops.{op}.track_device_peak_{b}" for op in CATALOG for b, be in BACKENDS.items() if be.device != "cpu"}
     assert len(timed) == 36 * 7  # the older suite's 23 ops and the models preset's 13, all in tiny
-    assert names == timed | memory | device
+    counted = {
+        f"ops.{op}.{kind}_{b}" for op in CATALOG for b, be in BACKENDS.items() if be.device == "cpu" for kind in COUNTED
+    }
+    assert names == timed | memory | device | counted
     for bench in found:
         op = CATALOG[bench.name.split(".")[1]]
         assert bench.params == [[repr(v.id) for v in op.variants("tiny")]]

@@ -27,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick)")
     p.add_argument("--rerun", action="store_true", help="measure again what this machine already has at this release")
     p.add_argument("--detailed", action="store_true", help="also print the per-variant table (default: the average)")
+    options.add_metric(p, "what to measure")
     p.set_defaults(func=run)
 
 
@@ -36,7 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
     preset = selection.preset(args.preset)
     project = asv_project.repository(preset, trial=args.quick)
-    outcome = measure(main_job.plan(project, options.selection(args, preset), rerun=args.rerun), args.detailed)
+    outcome = measure(
+        main_job.plan(project, options.selection(args, preset), rerun=args.rerun, metric=args.metric), args.detailed
+    )
     if outcome.code == 0 and outcome.measured and args.quick and outcome.plan is not None:
         output.trial_closing(outcome.plan.machine_dir, outcome.plan.config)
     elif outcome.code == 0 and outcome.measured:

@@ -41,6 +41,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--rerun", action="store_true", help="measure again what this machine already has")
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick): checks the set-up")
     p.add_argument("--dry-run", action="store_true", help="print the commits and ASV's command; run nothing")
+    options.add_metric(p, "what to measure at each commit")
     p.set_defaults(func=run)
 
 
@@ -50,7 +51,9 @@ def run(args: argparse.Namespace) -> int:
 
     preset = selection.preset(args.preset)
     project = asv_project.repository(preset, timeline=args.timeline, trial=args.quick)
-    plan = history_run.plan(project, options.selection(args, preset), args.range, args.framework, rerun=args.rerun)
+    plan = history_run.plan(
+        project, options.selection(args, preset), args.range, args.framework, rerun=args.rerun, metric=args.metric
+    )
     code = measure(plan, dry_run=args.dry_run)
     if code == 0 and not args.dry_run:
         if args.quick:

@@ -6,6 +6,7 @@ import argparse
 
 from mlxbench import selection as names
 from mlxbench.catalog import PRESETS
+from mlxbench.harness.benchmark_names import METRICS
 from mlxbench.selection import Selection
 
 
@@ -24,3 +25,14 @@ def add_selection(p: argparse.ArgumentParser) -> None:
 def selection(args: argparse.Namespace, preset: str) -> Selection:
     """What --op, --backend and --machine ask a job to measure, in ``preset``."""
     return Selection(names.ops(args.op, preset), names.backends(args.backend), args.machine)
+
+
+def add_metric(p: argparse.ArgumentParser, what: str) -> None:
+    """--metric: seconds per call, or instructions counted under valgrind (CPU backends, Linux)."""
+    p.add_argument(
+        "--metric",
+        default="time",
+        choices=METRICS,
+        help=f"{what}: time (seconds per call, the default) or instructions (one warm call counted by valgrind's "
+        "callgrind, with simulated cache misses and a cycle estimate; CPU backends on Linux)",
+    )

@@ -22,7 +22,7 @@ from typing import Any
 
 from mlxbench.catalog import CATALOG, PRESETS
 from mlxbench.catalog.spec import Op
-from mlxbench.harness import benchmark_names, load, versions
+from mlxbench.harness import benchmark_names, counting, load, versions
 from mlxbench.harness.backends import BACKENDS, Prepared, Unavailable
 
 PRESET_ENV = "MLXBENCH_PRESET"
@@ -123,16 +123,19 @@ _plans: dict[tuple[str, str, str], tuple[int, int, float]] = {}
 _loads: dict[tuple[str, str, str], load.SamplingLoad] = {}
 
 
-def prepare(op: Op, variant_id: str, backend: str, preset: str) -> Prepared:
-    """The prepared call for one benchmark, built on first use in this process."""
+def prepare(op: Op, variant_id: str, backend: str, preset: str, keep: bool = True) -> Prepared:
+    """The prepared call for one benchmark, built on first use in this process (and kept there unless not ``keep``)."""
     key = (op.name, variant_id, backend)
-    if key not in _prepared:
-        variant = next(v for v in op.variants(preset) if v.id == variant_id)
-        try:
-            _prepared[key] = BACKENDS[backend].prepare(op, variant, op.make_inputs(variant))
-        except Unavailable as exc:
-            raise NotImplementedError(str(exc)) from None  # ASV shows n/a, not a failure
-    return _prepared[key]
+    if key in _prepared:
+        return _prepared[key]
+    variant = next(v for v in op.variants(preset) if v.id == variant_id)
+    try:
+        prepared = BACKENDS[backend].prepare(op, variant, op.make_inputs(variant))
+    except Unavailable as exc:
+        raise NotImplementedError(str(exc)) from None  # ASV shows n/a, not a failure
+    if keep:
+        _prepared[key] = prepared
+    return prepared
 
 
 def _bind(
@@ -190,8 +193,51 @@ def _device_peak(backend: str) -> Callable[[Prepared], int]:
     return body
 
 
+_COUNT_OF: dict[str, Callable[[counting.Counts], int]] = {
+    benchmark_names.INSTRUCTIONS: lambda c: c.instructions,
+    benchmark_names.LL_MISSES: lambda c: c.ll_misses,
+    benchmark_names.CYCLES: lambda c: c.cycles,
+}
+_COUNTED_DOCS = {
+    benchmark_names.INSTRUCTIONS: "Instructions of one warm call of the timed body, counted by callgrind.",
+    benchmark_names.LL_MISSES: "Simulated last-level cache misses of that call (instruction and data).",
+    benchmark_names.CYCLES: "Estimated cycles of that call: instructions + 10 x L1 misses + 100 x LL misses.",
+}
+
+
+def _counted(op: Op, backend: str, preset: str, kind: str) -> Callable[..., Any]:
+    """``track_<counted kind>_<backend>``: one warm call of ``Prepared.timed`` under callgrind (n/a elsewhere).
+
+    The kinds share one counted call per variant (:func:`~mlxbench.harness.counting.counted`):
+    the first to run prepares and counts it, the others read its counts.
+    """
+    current: dict[str, Prepared | None] = {}
+
+    def key(variant_id: str) -> str:
+        return f"{op.name}.{variant_id}.{backend}".replace("/", "_")
+
+    def setup(variant_id: str) -> None:
+        if (reason := counting.under_valgrind()) is not None:
+            raise NotImplementedError(reason)  # ASV shows n/a
+        # one process runs every counted benchmark (mlxbench.harness.count_server): nothing prepared is kept
+        stored = counting.stored(key(variant_id))
+        current["call"] = None if stored else prepare(op, variant_id, backend, preset, keep=False)
+
+    def method(self: Any, variant_id: str) -> int:
+        call = current.pop("call")
+        return _COUNT_OF[kind](counting.counted(key(variant_id), call.timed if call is not None else None))
+
+    method.__name__ = benchmark_names.method(kind, backend)
+    method.__qualname__ = f"{op.name}.{method.__name__}"
+    method.__doc__ = _COUNTED_DOCS[kind]
+    method.setup = setup
+    method.version = benchmark_version(op, backend)
+    method.unit = benchmark_names.UNITS[kind]
+    return method
+
+
 def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]:
-    """time_ (seconds), peakmem_ (the process's peak RSS, bytes) and, on devices, track_device_peak_."""
+    """time_ (seconds), peakmem_ (peak RSS, bytes), and track_device_peak_ on devices or the counted kinds on CPUs."""
     methods = [
         # Prepared.run marks the timed body: the method calls Prepared.timed itself, one frame and no more.
         _bind(op, backend, preset, benchmark_names.TIME, Prepared.run, "One call of the op plus its synchronization."),
@@ -215,6 +261,8 @@ def _methods(op: Op, backend: str, preset: str) -> dict[str, Callable[..., Any]]
         )
         track.unit = "bytes"
         methods.append(track)
+    else:
+        methods += [_counted(op, backend, preset, kind) for kind in benchmark_names.COUNTED]
     return {m.__name__: m for m in methods}
 
 

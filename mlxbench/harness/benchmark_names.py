@@ -23,8 +23,24 @@ SUITE_MODULE = "ops"
 TIME = "time"
 PEAKMEM = "peakmem"
 DEVICE_PEAK = "track_device_peak"
-KINDS: tuple[str, ...] = (TIME, PEAKMEM, DEVICE_PEAK)
-"""Every kind of benchmark: seconds per call, the process's peak resident bytes, the device's peak bytes."""
+INSTRUCTIONS = "track_instructions"
+LL_MISSES = "track_ll_misses"
+CYCLES = "track_cycles_estimate"
+COUNTED: tuple[str, ...] = (INSTRUCTIONS, LL_MISSES, CYCLES)
+"""The kinds callgrind counts in one warm call (:mod:`mlxbench.harness.counting`): CPU backends on Linux only."""
+KINDS: tuple[str, ...] = (TIME, PEAKMEM, DEVICE_PEAK, *COUNTED)
+"""Every kind of benchmark: seconds per call, the process's peak resident bytes, the device's peak bytes, counts."""
+UNITS: dict[str, str] = {
+    TIME: "seconds",
+    PEAKMEM: "bytes",
+    DEVICE_PEAK: "bytes",
+    INSTRUCTIONS: "instructions",
+    LL_MISSES: "misses",
+    CYCLES: "cycles",
+}
+"""Each kind's unit, as ASV stores it."""
+METRICS: tuple[str, ...] = ("time", "instructions")
+"""``--metric``: what a job measures, time (seconds per call) or instructions (callgrind's counts, :data:`COUNTED`)."""
 
 _PREFIX = re.escape(SUITE_MODULE) + r"\."
 _NAME = re.compile(
@@ -60,6 +76,12 @@ def parse(name: str) -> BenchmarkName | None:
     return BenchmarkName(found["op"], found["kind"], found["backend"]) if found else None
 
 
+def is_counted(name: str) -> bool:
+    """Whether ``name`` is one of the counted kinds: an ASV name, with ``(params)`` or a spawner's ``-<index>``."""
+    found = parse(re.sub(r"-\d+$", "", name.split("(", 1)[0]))
+    return found is not None and found.kind in COUNTED
+
+
 def _variants_in(dtype: str) -> str:
     """ASV's ``('<variant id>')`` of the variants in ``dtype`` (float32's ids have no dtype suffix)."""
     if dtype == DTYPES[0]:
@@ -70,10 +92,10 @@ def _variants_in(dtype: str) -> str:
 def selection_regex(
     ops: Sequence[Op],
     backends: Sequence[Backend],
-    kinds: Sequence[str] = KINDS,
+    kinds: Sequence[str] = (TIME, PEAKMEM, DEVICE_PEAK),
     skip: Collection[tuple[str, str, str]] = (),
 ) -> str:
-    """``asv run -b``'s regex for the methods of these kinds (default: all) of the selected ops and backends.
+    """``asv run -b``'s regex for the methods of these kinds (default: all uncounted) of the selected ops and backends.
 
     ``skip``: the (op, backend, dtype) left out, variant by variant (they failed verification).
     ASV matches it against ``name(param, ...)``, and against the bare name.

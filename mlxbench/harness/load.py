@@ -29,6 +29,8 @@ from typing import Any
 
 LOAD_DIR_ENV = "MLXBENCH_LOAD_DIR"
 """Where benchmark processes write their :class:`Record` files (unset: nothing is written)."""
+SETTLE_ENV = "MLXBENCH_SETTLE_SECONDS"
+"""The longest wait for a quiet machine after an install step (counted runs set 0: a count needs no quiet)."""
 WRITE_SECONDS = 0.02
 """How often, at most, a sampling benchmark reads the counters and rewrites its record (about 50 us each)."""
 BUSY_CORES = 0.15

@@ -124,6 +124,8 @@ def _catalogued(framework: str, version: str) -> Release | None:
 
 PSUTIL = "psutil>=5.9,<8"
 """The load counters of :mod:`mlxbench.harness.load` where there is no /proc/stat (macOS): pyproject's bound."""
+COUNTING_HOOKS = "pytest-codspeed==5.0.4"
+"""Callgrind's client requests for the counted benchmarks (:mod:`mlxbench.harness.counting`), Linux: pyproject's pin."""
 
 
 def main(build_dir: str, prefix: Path | None = None, environ: Mapping[str, str] | None = None) -> int:
@@ -182,6 +184,9 @@ def main(build_dir: str, prefix: Path | None = None, environ: Mapping[str, str] 
 
     if not sys.platform.startswith("linux") and _installed("psutil") is None and _pip(["install", PSUTIL]):
         print("mlxbench: psutil did not install: this environment's results record no load", file=sys.stderr)
+    hooks = COUNTING_HOOKS.split("==")
+    if sys.platform.startswith("linux") and _installed(hooks[0]) != hooks[1] and _pip(["install", COUNTING_HOOKS]):
+        print(f"mlxbench: {COUNTING_HOOKS} did not install: counted benchmarks report n/a", file=sys.stderr)
     write_marker(prefix, reasons)
     if not installed:
         print(f"mlxbench: nothing to benchmark at this commit ({'; '.join(reasons.values())})", file=sys.stderr)
@@ -197,6 +202,8 @@ SETTLE_SECONDS = 15.0
 
 def settle(max_seconds: float = SETTLE_SECONDS) -> None:
     """Wait until the machine reads quiet (:mod:`mlxbench.harness.load`), so the commit's first benchmarks are not."""
+    if max_seconds <= 0:
+        return
     quiet, waited, last = load.wait_until_quiet(max_seconds)
     if not quiet and last is not None:
         print(f"mlxbench: still busy {waited:.0f} s after the install (others {last.others:.2f} cores); measuring")
@@ -205,5 +212,5 @@ def settle(max_seconds: float = SETTLE_SECONDS) -> None:
 if __name__ == "__main__":
     code = main(sys.argv[1])
     if code == 0:
-        settle()
+        settle(float(os.environ.get(load.SETTLE_ENV) or SETTLE_SECONDS))
     sys.exit(code)

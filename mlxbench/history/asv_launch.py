@@ -9,18 +9,23 @@ reasons are in docs/asv-integration.md.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
+import shutil
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from asv import runner, util
 
-from mlxbench.harness import benchmark_names
+from mlxbench.harness import benchmark_names, count_server, counting
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.history.asv_project import DEFAULT_PRESET, PRESET_KEY, pinned_torch, preset_mismatch
 from mlxbench.stack import timeline
@@ -51,6 +56,131 @@ def default_launch_method(launch_method: str | None) -> str | None:
     if launch_method in (None, "auto") and sys.platform == "linux":
         return "forkserver"
     return launch_method
+
+
+_EXEC_UNDER_VALGRIND = (
+    "import json, os, sys; command = json.loads(sys.argv[1]); "
+    "os.execvp(command[0], command + [sys.executable] + sys.argv[2:])"
+)
+"""Run by the environment's python: becomes valgrind running that same python on the rest of its arguments."""
+
+
+class CountingServer(runner.ForkServer):
+    """ASV's forkserver, its server :mod:`mlxbench.harness.count_server` under valgrind: one per commit and environment.
+
+    The suite is imported once under valgrind (``import torch`` there costs
+    about 13 s) and every counted benchmark runs in that process. valgrind's
+    dumps and logs live in a temporary directory, removed on :meth:`close`.
+    """
+
+    def __init__(self, env: Any, benchmark_dir: str) -> None:
+        runner.Spawner.__init__(self, env, benchmark_dir)
+        self.out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
+        self.tmp_dir = tempfile.mkdtemp(prefix="mlxbench-count-server-")
+        self.socket_name = os.path.join(self.tmp_dir, "socket")
+        env_vars = {
+            **os.environ,
+            **env.env_vars,
+            counting.OUT_DIR_ENV: str(self.out_dir),
+            "PYTHONHASHSEED": "0",  # the same dict and set orders in every run: the same instructions
+        }
+        command = json.dumps(counting.valgrind_command(self.out_dir))
+        server = str(Path(count_server.__file__).resolve())
+        self.server_proc = env.run(
+            ["-c", _EXEC_UNDER_VALGRIND, command, server, self.benchmark_dir, self.socket_name],
+            return_popen=True,
+            redirect_stderr=True,
+            env=env_vars,
+        )
+        self._server_output = None
+        self.stdout_reader_thread = threading.Thread(target=self._stdout_reader)
+        self.stdout_reader_thread.start()
+        while self.stdout_reader_thread.is_alive() and not os.path.exists(self.socket_name):
+            time.sleep(0.05)
+        if not os.path.exists(self.socket_name):
+            self.close()
+            raise RuntimeError(f"valgrind's benchmark server did not start: {self._server_output}")
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            shutil.rmtree(self.out_dir, ignore_errors=True)
+
+
+class Dispatching:
+    """ASV's spawner for one commit and environment, counted benchmarks sent to a :class:`CountingServer`.
+
+    The counting server starts with the first counted benchmark, so a run of
+    time benchmarks only never starts valgrind, and no time benchmark ever runs under it.
+    """
+
+    def __init__(self, plain: Any) -> None:
+        self.plain = plain
+        self._counting: CountingServer | None = None
+        self._counting_failed: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.plain, name)
+
+    def counting(self) -> CountingServer | str:
+        """The counting server, started on first use; or why it could not start."""
+        if self._counting is None and self._counting_failed is None:
+            try:
+                server = CountingServer(self.plain.env, self.plain.benchmark_dir)
+            except RuntimeError as exc:
+                self._counting_failed = str(exc)
+            else:
+                ok, out = server.preimport()
+                if ok:
+                    self._counting = server
+                else:
+                    server.close()
+                    self._counting_failed = f"importing the suite under valgrind failed:\n{out}"
+        return self._counting if self._counting is not None else str(self._counting_failed)
+
+    def run(self, name: str, *args: Any, **kwargs: Any) -> tuple[str, int]:
+        if not benchmark_names.is_counted(name):
+            return self.plain.run(name, *args, **kwargs)
+        server = self.counting()
+        if isinstance(server, str):
+            return server, 1
+        try:
+            return server.run(name, *args, **kwargs)
+        except Exception as exc:  # the server died (a crash in the framework): the next counted benchmark restarts it
+            self._counting = None
+            with contextlib.suppress(Exception):
+                server.close()
+            return f"valgrind's benchmark server ended: {exc}", 1
+
+    def interrupt(self) -> None:
+        self.plain.interrupt()
+        if self._counting is not None:
+            self._counting.interrupt()
+
+    def close(self) -> None:
+        try:
+            self.plain.close()
+        finally:
+            if self._counting is not None:
+                self._counting.close()
+
+
+def default_selection(bench: Sequence[str] | None) -> Sequence[str] | None:
+    """``asv run``'s ``-b``: a run that selects nothing leaves the counted benchmarks out (they need ``-b``).
+
+    Counting runs every commit under valgrind (minutes); a plain ``asv run``
+    stays the main job's measurement. ``-b track_instructions`` counts.
+    """
+    if bench:
+        return bench
+    counted = "|".join(benchmark_names.COUNTED)
+    return [rf"^(?!{re.escape(benchmark_names.SUITE_MODULE)}\.\w+\.({counted})_)"]
+
+
+def counting_unavailable(benchmark: str) -> str | None:
+    """Why the counted benchmark ``benchmark`` cannot run on this machine (no valgrind: how to install it)."""
+    return counting.valgrind_missing() if benchmark_names.is_counted(benchmark) else None
 
 
 def absent_backends(spawner: Any) -> dict[str, str]:

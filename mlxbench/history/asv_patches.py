@@ -35,11 +35,15 @@ _originals: dict[str, Callable[..., Any]] = {}
 
 
 def _get_spawner(env: Any, benchmark_dir: str, launch_method: str | None) -> Any:
-    return _originals["get_spawner"](env, benchmark_dir, asv_launch.default_launch_method(launch_method))
+    return asv_launch.Dispatching(
+        _originals["get_spawner"](env, benchmark_dir, asv_launch.default_launch_method(launch_method))
+    )
 
 
 def _run_benchmark(benchmark: dict[str, Any], spawner: Any, profile: bool, *args: Any, **kwargs: Any) -> Any:
-    if reason := asv_launch.absent_reason(benchmark["name"], spawner):
+    if reason := asv_launch.counting_unavailable(benchmark["name"]) or asv_launch.absent_reason(
+        benchmark["name"], spawner
+    ):
         return asv_launch.not_available(benchmark, reason)
     return _originals["run_benchmark"](benchmark, spawner, profile, *args, **kwargs)
 
@@ -49,6 +53,7 @@ def _run(
     conf: Any,
     range_spec: Any = None,
     *args: Any,
+    bench: Any = None,
     quick: bool = False,
     env_spec: Any = None,
     dry_run: bool = False,
@@ -58,7 +63,17 @@ def _run(
     asv_launch.refuse_a_quick_history(conf, bool(quick), bool(dry_run))
     if not asv_launch.existing_only(env_spec):
         range_spec = asv_launch.mode_commits(conf, range_spec)
-    return _originals["run"](cls, conf, range_spec, *args, quick=quick, env_spec=env_spec, dry_run=dry_run, **kwargs)
+    return _originals["run"](
+        cls,
+        conf,
+        range_spec,
+        *args,
+        bench=asv_launch.default_selection(bench),
+        quick=quick,
+        env_spec=env_spec,
+        dry_run=dry_run,
+        **kwargs,
+    )
 
 
 @dataclass(frozen=True)

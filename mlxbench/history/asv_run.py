@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlxbench.errors import UsageError
+from mlxbench.harness import benchmark_names, counting
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import machine, renames
@@ -41,6 +42,25 @@ def runnable(backends: Sequence[Backend]) -> tuple[list[Backend], dict[str, str]
         why = "".join(f"; {name}: {reason}" for name, reason in absent.items())
         raise UsageError(f"none of the selected backends can run on this machine{why}")
     return found, absent
+
+
+def for_metric(backends: Sequence[Backend], metric: str) -> list[Backend]:
+    """The backends that measure ``metric``: all for time; the CPU backends for instructions, where valgrind is.
+
+    UsageError where nothing selected can be counted (no CPU backend, no valgrind: with how to install it).
+    """
+    if metric not in benchmark_names.METRICS:
+        raise UsageError(f"unknown metric {metric!r}; choose from {', '.join(benchmark_names.METRICS)}")
+    if metric == "time":
+        return list(backends)
+    if (reason := counting.valgrind_missing()) is not None:
+        raise UsageError(reason)
+    cpu = [b for b in backends if b.device == "cpu"]
+    if not cpu:
+        raise UsageError(
+            f"instructions are counted on the CPU backends only; none of {', '.join(b.name for b in backends)} is one"
+        )
+    return cpu
 
 
 def machine_for(project: AsvProject, machine_name: str | None) -> dict[str, Any]:

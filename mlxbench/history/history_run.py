@@ -22,7 +22,7 @@ from typing import Any
 
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
-from mlxbench.harness import benchmark_names, verified
+from mlxbench.harness import benchmark_names, load, verified
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_run, commits, lock, machine, quiet
@@ -53,10 +53,16 @@ class HistoryPlan:
     rerun: bool = False
     skip: frozenset[tuple[str, str, str]] = frozenset()
     """(op, backend, dtype) verification failed: not timed (:func:`~.benchmark_names.selection_regex`)."""
+    metric: str = "time"
+    """``time`` (seconds per call) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
 
     @property
     def preset(self) -> str:
         return self.project.preset
+
+    @property
+    def counted(self) -> bool:
+        return self.metric == "instructions"
 
     @property
     def mode(self) -> str:
@@ -102,6 +108,7 @@ def plan(
     framework: str | None = None,
     rerun: bool = False,
     installs: Callable[[Release], bool] = Release.installs_here,
+    metric: str = "time",
 ) -> HistoryPlan:
     """Everything the run needs, checked: raises UsageError before anything is written.
 
@@ -109,7 +116,7 @@ def plan(
     timeline commits are candidates. ``installs`` says whether a release has a
     wheel here (the tests fake it).
     """
-    backends, unavailable = asv_run.runnable(selection.backends)
+    backends, unavailable = asv_run.runnable(asv_run.for_metric(selection.backends, metric))
     tags = project.tags
     pinned = project.mode == PINNED
     framework = framework or ("mlx" if pinned else "all")
@@ -127,7 +134,16 @@ def plan(
     check_backends(framework, backends)
     info = asv_run.machine_for(project, selection.machine)
     return HistoryPlan(
-        project, framework, picked, list(selection.ops), backends, unavailable, project.series_names, info, rerun
+        project,
+        framework,
+        picked,
+        list(selection.ops),
+        backends,
+        unavailable,
+        project.series_names,
+        info,
+        rerun,
+        metric=metric,
     )
 
 
@@ -145,7 +161,10 @@ def asv_command(p: HistoryPlan, hashfile: Path) -> list[str]:
     visits every commit, so a slow minute touches every release a little
     instead of one release a lot (``--quick``: one round of one sample). The
     rounds share the sampling time of one (:data:`~mlxbench.harness.asv_suite.ROUNDS_ENV`).
+    A counted history (``instructions``) runs the counted kinds in one round: a count does not vary.
     """
+    kinds = benchmark_names.COUNTED if p.counted else (benchmark_names.TIME,)
+    rounds = [] if p.counted else ["--interleave-rounds", "-a", f"rounds={ROUNDS}"]
     return [
         asv_run.ASV,
         "run",
@@ -155,11 +174,11 @@ def asv_command(p: HistoryPlan, hashfile: Path) -> list[str]:
         "--machine",
         p.machine["machine"],
         "-b",
-        benchmark_names.selection_regex(p.ops, p.backends, kinds=(benchmark_names.TIME,), skip=p.skip),
+        benchmark_names.selection_regex(p.ops, p.backends, kinds=kinds, skip=p.skip),
         "--show-stderr",
         "--record-samples",
         *([] if p.rerun or p.quick else ["--skip-existing-successful"]),  # a trial run always measures
-        *(["--quick"] if p.quick else ["--interleave-rounds", "-a", f"rounds={ROUNDS}"]),
+        *(["--quick"] if p.quick else rounds),
         *asv_run.LAUNCH,
     ]
 
@@ -303,9 +322,13 @@ def run(p: HistoryPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
     say(
         f"history of {len(p.picked.commits)} commit(s) ({', '.join(s.tag for s in p.picked.commits)}) "
         f"on {p.machine['machine']!r}, preset {p.preset!r}, {p.mode} mode, series {', '.join(p.series)}, "
-        f"results in {p.results_dir}" + ("" if p.rerun else " (results already there are kept: --rerun)")
+        f"results in {p.results_dir}"
+        + (", counting instructions under valgrind" if p.counted else "")
+        + ("" if p.rerun else " (results already there are kept: --rerun)")
     )
-    env = {**os.environ, PRESET_ENV: p.preset, **({} if p.quick else {ROUNDS_ENV: str(ROUNDS)})}
+    env = {**os.environ, PRESET_ENV: p.preset, **({} if p.quick or p.counted else {ROUNDS_ENV: str(ROUNDS)})}
+    if p.counted:  # a count needs no quiet machine: no wait after each install
+        env[load.SETTLE_ENV] = "0"
     if note := _download_note(p.mode, env):
         say(note)
     before = _result_files(p.machine_dir)

@@ -53,10 +53,16 @@ class MainJobPlan:
     rerun: bool = False
     skip: frozenset[tuple[str, str, str]] = frozenset()
     """(op, backend, dtype) verification failed: not timed (:func:`~.benchmark_names.selection_regex`)."""
+    metric: str = "time"
+    """``time`` (seconds, peak memory) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
 
     @property
     def preset(self) -> str:
         return self.project.preset
+
+    @property
+    def counted(self) -> bool:
+        return self.metric == "instructions"
 
     @property
     def tags(self) -> dict[str, str]:
@@ -91,24 +97,28 @@ class MainJobPlan:
             "--machine",
             self.machine["machine"],
             "-b",
-            benchmark_names.selection_regex(self.ops, self.backends, skip=self.skip),
+            benchmark_names.selection_regex(
+                self.ops, self.backends, *([benchmark_names.COUNTED] if self.counted else []), skip=self.skip
+            ),
             "--show-stderr",
             "--record-samples",
             # A commit this machine already has is left exactly as it is (a committed results file stays
             # byte-identical, even where this run would add benchmarks it lacks, such as peak memory after a
             # time-only history).
-            *([] if self.rerun or trial else ["--skip-existing-commits"]),  # a trial run always measures
+            # A trial always measures; so does a count (it adds its benchmarks to the commit's file, the same numbers).
+            *([] if self.rerun or trial or self.counted else ["--skip-existing-commits"]),
             *(["--quick"] if trial else []),
             *asv_run.LAUNCH,
         ]
 
 
-def plan(project: AsvProject, selection: Selection, rerun: bool = False) -> MainJobPlan:
+def plan(project: AsvProject, selection: Selection, rerun: bool = False, metric: str = "time") -> MainJobPlan:
     """Everything the run needs, checked: raises UsageError before anything is written.
 
-    ``rerun`` measures again a release this machine already has.
+    ``rerun`` measures again a release this machine already has; ``metric`` ``instructions`` counts instead
+    (CPU backends, valgrind needed: UsageError with how to install it).
     """
-    backends, unavailable = asv_run.runnable(selection.backends)
+    backends, unavailable = asv_run.runnable(asv_run.for_metric(selection.backends, metric))
     tag, commit = commit_for_installed_mlx(project.tags)
     found = asv_environment.commit_pins(str(project.repo), commit)
     try:
@@ -116,7 +126,9 @@ def plan(project: AsvProject, selection: Selection, rerun: bool = False) -> Main
     except ValueError as exc:
         raise UsageError(f"refusing to run: {exc}") from None
     info = asv_run.machine_for(project, selection.machine)
-    return MainJobPlan(project, list(selection.ops), backends, unavailable, tag, commit, series, info, rerun)
+    return MainJobPlan(
+        project, list(selection.ops), backends, unavailable, tag, commit, series, info, rerun, metric=metric
+    )
 
 
 @dataclass(frozen=True)
@@ -140,7 +152,7 @@ def run(p: MainJobPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
 
     ``say`` hears the progress; ``call`` runs ASV (the tests' fake stands in for it).
     """
-    if not (p.rerun or p.project.trial) and already_measured(p):
+    if not (p.rerun or p.project.trial or p.counted) and already_measured(p):
         return MainJobOutcome(0, p, measured=False)
     passed = verified.passing(p.ops, p.preset, p.backends, say)
     if not passed.backends:
@@ -151,12 +163,13 @@ def run(p: MainJobPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
     say(
         f"benchmarking mlx {p.tag} (timeline commit {p.commit[:8]}), torch {versions.torch_version()}, "
         f"preset {p.preset!r} on {p.machine['machine']!r}, series {', '.join(p.series)}, "
-        f"results in {p.results_dir}"
+        + ("counting instructions under valgrind (one warm call each), " if p.counted else "")
+        + f"results in {p.results_dir}"
         + (
             " (a trial: it measures everything)"
             if p.project.trial
             else ""
-            if p.rerun
+            if p.rerun or p.counted
             else " (what is there is kept: --rerun)"
         )
     )

@@ -1,0 +1,206 @@
+"""Instructions and simulated cache misses of one warm call, counted by valgrind's callgrind.
+
+The benchmark process runs under ``valgrind --tool=callgrind --instr-atstart=no``
+(:func:`valgrind_command`; the launch is :mod:`mlxbench.history.asv_launch`'s):
+nothing is counted until :func:`count` switches instrumentation on around one
+call of the timed body, then dumps the counters under a name and reads them
+back from the dump. The client requests are pytest-codspeed's native hooks.
+Why counts and what they cannot see: docs/method.md, "Counted instructions".
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+OUT_DIR_ENV = "MLXBENCH_CALLGRIND_DIR"
+"""Set in a process that valgrind runs for mlxbench: where its dumps and this run's counts go."""
+INSTALL_LINE = "counted benchmarks need valgrind: install it (Debian/Ubuntu: sudo apt-get install valgrind)"
+NOT_UNDER_VALGRIND = (
+    "counted benchmarks run only under valgrind, which mlxbench's ASV launch starts for them "
+    "(mlxbench bench --metric instructions, or asv run -b track_instructions through this repository's asv.conf.json)"
+)
+CACHES = {"I1": (32768, 8, 64), "D1": (32768, 8, 64), "LL": (33554432, 16, 64)}
+"""The simulated caches (size, ways, line bytes), the same on every host so that counts compare across hosts."""
+L1_MISS_CYCLES = 10
+LL_MISS_CYCLES = 100
+"""The cycle estimate's weights, KCachegrind's: instructions + 10 x L1 misses + 100 x LL misses."""
+WARM_CALLS = 1
+"""Instrumented calls right before the counted one, not counted: the simulated caches hold a steady call's state."""
+_EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What callgrind counted for one call."""
+
+    instructions: int
+    l1_misses: int
+    """Simulated first-level misses, instruction and data (reads and writes)."""
+    ll_misses: int
+    """Simulated last-level misses, instruction and data: the accesses that would go to memory."""
+
+    @property
+    def cycles(self) -> int:
+        """KCachegrind's estimate: ``instructions + 10 * l1_misses + 100 * ll_misses``."""
+        return self.instructions + L1_MISS_CYCLES * self.l1_misses + LL_MISS_CYCLES * self.ll_misses
+
+    def as_line(self) -> str:
+        return f"{self.instructions} {self.l1_misses} {self.ll_misses}"
+
+    @classmethod
+    def from_line(cls, line: str) -> Counts:
+        instructions, l1, ll = (int(x) for x in line.split())
+        return cls(instructions, l1, ll)
+
+    @classmethod
+    def from_totals(cls, totals: Mapping[str, int]) -> Counts:
+        """From a dump's events: ``Ir``, and the ``I1mr D1mr D1mw`` / ``ILmr DLmr DLmw`` miss counts."""
+        return cls(
+            totals["Ir"],
+            totals["I1mr"] + totals["D1mr"] + totals["D1mw"],
+            totals["ILmr"] + totals["DLmr"] + totals["DLmw"],
+        )
+
+
+def valgrind_missing() -> str | None:
+    """Why this machine has no valgrind to count with, and how to install it; None if it has."""
+    if platform.system() != "Linux":
+        return "counted benchmarks need valgrind, which runs on Linux only"
+    if shutil.which("valgrind") is None:
+        return INSTALL_LINE
+    return None
+
+
+def missing() -> str | None:
+    """Why this process cannot count (no Linux, no valgrind, no hooks), with how to fix it; None if it can."""
+    if (reason := valgrind_missing()) is not None:
+        return reason
+    try:
+        _hooks_module()
+    except ImportError as exc:
+        return f"counted benchmarks need pytest-codspeed's hooks (pip install pytest-codspeed==5.0.4): {exc}"
+    return None
+
+
+def valgrind_command(out_dir: Path) -> list[str]:
+    """valgrind's command line, instrumentation off until a call is counted, dumps and log files in ``out_dir``."""
+    caches = [f"--{name}={','.join(str(x) for x in geometry)}" for name, geometry in CACHES.items()]
+    return [
+        "valgrind",
+        "--tool=callgrind",
+        "--instr-atstart=no",
+        "--cache-sim=yes",
+        *caches,
+        "--dump-line=no",
+        "--compress-strings=no",
+        f"--callgrind-out-file={out_dir}/callgrind.out.%p",
+        f"--log-file={out_dir}/valgrind.%p.log",
+    ]
+
+
+def _hooks_module() -> Any:
+    # pytest-codspeed's package imports pytest; only its native client requests are used
+    from pytest_codspeed.instruments.hooks import dist_instrument_hooks
+
+    return dist_instrument_hooks
+
+
+class Callgrind:
+    """Callgrind's client requests in this process: zero and start, stop, dump under a name."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self._hooks = _hooks_module()
+        self._instance = self._hooks.instrument_hooks_init()
+        if not self._hooks.instrument_hooks_is_instrumented(self._instance):
+            raise RuntimeError(NOT_UNDER_VALGRIND)
+
+    def start(self) -> None:
+        self._hooks.instrument_hooks_start_benchmark(self._instance)
+
+    def stop(self) -> None:
+        self._hooks.instrument_hooks_stop_benchmark(self._instance)
+
+    def dump(self, label: str) -> Counts:
+        """Dump the counters since :meth:`start` under ``label``; read them back and delete the dump."""
+        pid = os.getpid()
+        before = set(self.out_dir.glob(f"callgrind.out.{pid}.*"))
+        self._hooks.instrument_hooks_set_executed_benchmark(self._instance, pid, label.encode("ascii", "replace"))
+        (dump,) = set(self.out_dir.glob(f"callgrind.out.{pid}.*")) - before
+        try:
+            return Counts.from_totals(read_totals(dump.read_text()))
+        finally:
+            dump.unlink()
+
+
+def read_totals(dump: str) -> dict[str, int]:
+    """A callgrind dump's ``events:`` and ``totals:`` lines as event -> count (an event it did not write is 0)."""
+    events: list[str] = []
+    totals: list[int] = []
+    for line in dump.splitlines():
+        if line.startswith("events:"):
+            events = line.split()[1:]
+        elif line.startswith("totals:"):
+            totals = [int(x) for x in line.split()[1:]]
+    if not events or not totals:
+        raise ValueError("not a callgrind dump: no events or totals line")
+    found = dict(zip(events, totals + [0] * (len(events) - len(totals))))
+    return {event: found.get(event, 0) for event in _EVENTS}
+
+
+def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
+    """The counts of one call of ``body`` after :data:`WARM_CALLS` instrumented ones whose counts are zeroed.
+
+    Instrumentation off means no cache simulation either: without the warm
+    calls every counted call would start from empty simulated caches.
+    """
+    callgrind.start()
+    for _ in range(WARM_CALLS):
+        body()
+    callgrind.start()  # zeroes the counters, instrumentation stays on
+    body()
+    callgrind.stop()
+    return callgrind.dump(label)
+
+
+_callgrind: list[Callgrind] = []
+
+
+def counted(key: str, body: Callable[[], Any] | None) -> Counts:
+    """``key``'s counts in this valgrind run: read if another benchmark already counted them, else counted now.
+
+    ASV runs each metric (instructions, misses, cycles) of one call in its own
+    process; they share one counted call through a file per key in
+    :data:`OUT_DIR_ENV` (``body`` None: it must be there already).
+    """
+    out_dir = Path(os.environ[OUT_DIR_ENV])
+    stored = out_dir / f"{key}.counts"
+    if stored.exists():
+        return Counts.from_line(stored.read_text())
+    if body is None:
+        raise RuntimeError(f"no counts stored for {key}")
+    if not _callgrind:
+        _callgrind.append(Callgrind(out_dir))
+    counts = count(_callgrind[0], body, key)
+    stored.write_text(counts.as_line())
+    return counts
+
+
+def stored(key: str) -> bool:
+    """Whether this valgrind run already counted ``key`` (then a benchmark needs no prepared call)."""
+    return (Path(os.environ[OUT_DIR_ENV]) / f"{key}.counts").exists()
+
+
+def under_valgrind() -> str | None:
+    """None in a process mlxbench's launch runs under valgrind; otherwise why counted benchmarks are n/a here."""
+    if (reason := missing()) is not None:
+        return reason
+    if not os.environ.get(OUT_DIR_ENV):
+        return NOT_UNDER_VALGRIND
+    return None

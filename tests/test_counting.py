@@ -1,0 +1,261 @@
+"""Counted instructions: the body is the time benchmark's, the counts are callgrind's, and no valgrind is n/a.
+
+The tests that run valgrind itself are skipped where it is missing (CI installs it: .ci/run).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from mlxbench.catalog import CATALOG
+from mlxbench.errors import UsageError
+from mlxbench.harness import asv_suite, benchmark_names, counting
+from mlxbench.harness.asv_suite import benchmark_class
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import asv_launch, asv_patches, asv_run
+
+ROOT = Path(__file__).resolve().parent.parent
+needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason=counting.INSTALL_LINE)
+
+DUMP = """# callgrind format
+version: 1
+events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
+summary: 0
+
+fn=(1) f
+0 10 2 1
+totals: 1606382 178530 159866 4029 34004 33173 3016 33581 33087
+"""
+
+
+def test_a_dumps_totals_become_instructions_misses_and_the_cycle_estimate():
+    counts = counting.Counts.from_totals(counting.read_totals(DUMP))
+    assert counts == counting.Counts(1606382, 4029 + 34004 + 33173, 3016 + 33581 + 33087)
+    assert counts.cycles == 1606382 + 10 * counts.l1_misses + 100 * counts.ll_misses
+    assert counting.Counts.from_line(counts.as_line()) == counts
+    with pytest.raises(ValueError, match="not a callgrind dump"):
+        counting.read_totals("events: Ir\n")
+
+
+class FakeCallgrind:
+    """Records the client requests and the op's calls in order."""
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def start(self) -> None:
+        self.log.append("start")
+
+    def stop(self) -> None:
+        self.log.append("stop")
+
+    def dump(self, label: str) -> counting.Counts:
+        self.log.append(f"dump {label}")
+        return counting.Counts(1000 + self.log.count("op"), 2, 1)
+
+
+@pytest.fixture
+def counted_here(monkeypatch, tmp_path):
+    """This process as if valgrind ran it: a fake callgrind, the counts' directory in ``tmp_path``."""
+    log: list[str] = []
+    monkeypatch.setenv(counting.OUT_DIR_ENV, str(tmp_path))
+    monkeypatch.setattr(counting, "_callgrind", [FakeCallgrind(log)])
+    monkeypatch.setattr(counting, "under_valgrind", lambda: None)
+    monkeypatch.setattr(asv_suite, "_prepared", {})
+    return log
+
+
+@pytest.mark.parametrize("backend", ["mlx_cpu", "torch_cpu"])
+def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(backend, counted_here, monkeypatch):
+    """One warm instrumented call whose counts are zeroed, then one counted call of ``Prepared.timed``."""
+    op = CATALOG["ReLU"]
+    variant = op.variants("tiny")[0].id
+    cls = benchmark_class(op, "tiny", __name__)
+    time_method = getattr(cls, f"time_{backend}")
+    time_method.setup(variant)
+    time_body = asv_suite._prepared[("ReLU", variant, backend)].timed
+    prepared_bodies: list[object] = []
+    real_prepare = asv_suite.prepare
+
+    def spy_prepare(*args, **kwargs):
+        prepared = real_prepare(*args, **kwargs)
+        inner = prepared.timed
+        prepared_bodies.append(inner)
+        prepared.timed = lambda: (counted_here.append("op"), inner())[1]
+        return prepared
+
+    monkeypatch.setattr(asv_suite, "prepare", spy_prepare)
+    method = getattr(cls, f"{benchmark_names.INSTRUCTIONS}_{backend}")
+    method.setup(variant)
+    counted_here.clear()
+    value = method(cls(), variant)
+    assert counted_here == [
+        "start",
+        *["op"] * counting.WARM_CALLS,
+        "start",
+        "op",
+        "stop",
+        f"dump ReLU.{variant}.{backend}",
+    ]
+    assert value == 1000 + counting.WARM_CALLS + 1
+    # the body the time benchmark times (timed_body: a partial for torch on the CPU, the closure elsewhere)
+    (counted_body,) = prepared_bodies
+    assert type(counted_body) is type(time_body)
+    assert getattr(counted_body, "__qualname__", None) == getattr(time_body, "__qualname__", None)
+    # the other counted kinds of that variant read the same call's counts: the op does not run again
+    counted_here.clear()
+    for kind in (benchmark_names.LL_MISSES, benchmark_names.CYCLES):
+        other = getattr(cls, f"{kind}_{backend}")
+        other.setup(variant)
+        assert other(cls(), variant) == {benchmark_names.LL_MISSES: 1, benchmark_names.CYCLES: value + 20 + 100}[kind]
+    assert counted_here == []
+
+
+def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
+    cls = benchmark_class(CATALOG["ReLU"], "tiny", __name__)
+    counted = sorted(n for n in vars(cls) if benchmark_names.is_counted(f"ops.ReLU.{n}"))
+    cpu = [b for b in BACKENDS.values() if b.device == "cpu"]
+    assert len(counted) == 3 * len(cpu)
+    assert all(getattr(cls, n).unit in ("instructions", "misses", "cycles") for n in counted)
+    assert {getattr(cls, f"track_instructions_{b.name}").unit for b in cpu} == {"instructions"}
+    assert not any(n.endswith(("_mlx_gpu", "_cuda", "_mps")) for n in counted)
+    # the time benchmarks keep their names and versions
+    assert cls.time_mlx_cpu.version == cls.track_instructions_mlx_cpu.version
+
+
+def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):
+    monkeypatch.delenv(counting.OUT_DIR_ENV, raising=False)
+    cls = benchmark_class(CATALOG["ReLU"], "tiny", __name__)
+    with pytest.raises(NotImplementedError, match="only under valgrind"):
+        cls.track_instructions_mlx_cpu.setup(CATALOG["ReLU"].variants("tiny")[0].id)
+
+
+def test_no_valgrind_is_na_with_the_install_line_and_refused_by_the_jobs(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no valgrind on it
+    reason = asv_launch.counting_unavailable("ops.ReLU.track_instructions_mlx_cpu")
+    assert reason == counting.INSTALL_LINE and "apt-get install valgrind" in reason
+    assert asv_launch.counting_unavailable("ops.ReLU.time_mlx_cpu") is None
+    benchmark = {"name": "ops.ReLU.track_instructions_mlx_cpu", "params": [["a", "b"]]}
+    result = asv_patches._run_benchmark(benchmark, SimpleNamespace(), False)
+    assert all(math.isnan(v) for v in result.result) and result.stderr == f"n/a: {counting.INSTALL_LINE}"
+    with pytest.raises(UsageError, match="apt-get install valgrind"):
+        asv_run.for_metric([BACKENDS["mlx_cpu"]], "instructions")
+    assert asv_run.for_metric([BACKENDS["mlx_cpu"]], "time") == [BACKENDS["mlx_cpu"]]
+
+
+def test_no_valgrind_bench_says_how_to_install_it_without_a_traceback(tmp_path):
+    tools = tmp_path / "bin"  # git and this interpreter, no valgrind
+    tools.mkdir()
+    (tools / "git").symlink_to(shutil.which("git"))
+    env = {**os.environ, "PATH": f"{tools}:{Path(sys.executable).parent}"}
+    assert shutil.which("valgrind", path=env["PATH"]) is None
+    done = subprocess.run(
+        [sys.executable, "-m", "mlxbench", "bench", "--metric", "instructions", "--preset", "tiny", "--op", "ReLU"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "apt-get install valgrind" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_plain_asv_run_leaves_counting_to_an_explicit_selection():
+    (regex,) = asv_launch.default_selection(None)
+    assert re.search(regex, "ops.ReLU.time_mlx_cpu")
+    assert re.search(regex, "ops.ReLU.peakmem_torch_cpu")
+    assert not re.search(regex, "ops.ReLU.track_instructions_mlx_cpu")
+    assert not re.search(regex, "ops.Sum.track_cycles_estimate_torch_cpu")
+    assert asv_launch.default_selection(["track_instructions"]) == ["track_instructions"]
+
+
+class FakeSpawner:
+    def __init__(self, name: str, log: list[str]) -> None:
+        self.name, self.log = name, log
+        self.env = SimpleNamespace(env_vars={})
+        self.benchmark_dir = "benchmarks"
+
+    def run(self, name: str, *args: object) -> tuple[str, int]:
+        self.log.append(f"{self.name} {name}")
+        return "", 0
+
+    def preimport(self) -> tuple[bool, str]:
+        self.log.append(f"{self.name} preimport")
+        return True, ""
+
+    def close(self) -> None:
+        self.log.append(f"{self.name} close")
+
+    def interrupt(self) -> None:
+        pass
+
+
+def test_counted_benchmarks_run_in_one_valgrind_server_and_time_benchmarks_never_do(monkeypatch):
+    log: list[str] = []
+    started: list[str] = []
+
+    def server(env: object, benchmark_dir: str) -> FakeSpawner:
+        started.append(benchmark_dir)
+        return FakeSpawner("valgrind", log)
+
+    monkeypatch.setattr(asv_launch, "CountingServer", server)
+    spawner = asv_launch.Dispatching(FakeSpawner("plain", log))
+    spawner.run("ops.ReLU.time_mlx_cpu-0", "{}")
+    assert started == [], "a time-only run never starts valgrind"
+    for i in range(3):
+        spawner.run(f"ops.ReLU.track_instructions_mlx_cpu-{i}", "{}")
+        spawner.run(f"ops.ReLU.track_ll_misses_torch_cpu-{i}", "{}")
+    spawner.run("ops.ReLU.time_torch_cpu-1", "{}")
+    spawner.close()
+    assert started == ["benchmarks"], "one valgrind server per commit and environment"
+    assert [line for line in log if "time_" in line] == [
+        "plain ops.ReLU.time_mlx_cpu-0",
+        "plain ops.ReLU.time_torch_cpu-1",
+    ]
+    assert all(line.startswith("valgrind") for line in log if "track_" in line)
+    assert log[-2:] == ["plain close", "valgrind close"]
+
+
+def _count_script(calls_per_body: list[int]) -> str:
+    """A process that counts ReLU's smallest default mlx_cpu variant with ``n`` calls per body, for each n."""
+    return f"""
+import json, os, sys
+sys.path.insert(0, {str(ROOT)!r})
+from pathlib import Path
+from mlxbench.catalog import CATALOG
+from mlxbench.harness import counting
+from mlxbench.harness.backends import BACKENDS
+op = CATALOG["ReLU"]
+variant = min(op.variants("default"), key=lambda v: sum(a.size for a in op.make_inputs(v).values()))
+call = BACKENDS["mlx_cpu"].prepare(op, variant, op.make_inputs(variant))
+callgrind = counting.Callgrind(Path(os.environ[counting.OUT_DIR_ENV]))
+found = {{}}
+for n in {calls_per_body!r}:
+    body = (lambda: None) if n == 0 else (lambda n=n: [call.timed() for _ in range(n)])
+    found[n] = counting.count(callgrind, body, f"calls-{{n}}").instructions
+print("COUNTS " + json.dumps(found))
+"""
+
+
+@needs_valgrind
+def test_two_calls_count_twice_one_and_an_empty_body_next_to_nothing(tmp_path):
+    command = [*counting.valgrind_command(tmp_path), sys.executable, "-c", _count_script([1, 2, 0, 1])]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, counting.OUT_DIR_ENV: str(tmp_path)}, timeout=600
+    )
+    line = next((x for x in done.stdout.splitlines() if x.startswith("COUNTS ")), None)
+    assert line, done.stdout + done.stderr
+    found = {int(k): v for k, v in json.loads(line[7:]).items()}
+    assert found[2] / found[1] == pytest.approx(2.0, rel=0.01)
+    assert found[0] < 0.01 * found[1], "the counted region adds next to nothing around the body"
+    assert not list(tmp_path.glob("callgrind.out.*.*")), "each dump is read and removed"
