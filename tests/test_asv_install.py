@@ -199,4 +199,4 @@ def test_an_environment_without_the_counting_hooks_gets_the_pinned_ones(tmp_path
     assert _install(tmp_path, TIMELINE_ENV, "0.31.1", "2.14.1") == 0
     assert env.pip_calls[-1] == ["install", "pytest-codspeed==5.0.4"]
     pyproject = (Path(asv_install.__file__).resolve().parents[2] / "pyproject.toml").read_text()
-    assert f'"{asv_install.COUNTING_HOOKS}; platform_system == \'Linux\'"' in pyproject
+    assert f"\"{asv_install.COUNTING_HOOKS}; platform_system == 'Linux'\"" in pyproject
