@@ -24,8 +24,12 @@ from mlxbench.store import files, results
 
 MIN_SAMPLES = submit.MIN_KEEP
 MAX_SAMPLES = submit.KEEP_SAMPLES
-PLAUSIBLE = {"time": (1e-8, 60.0), "peakmem": (1e6, 1e13)}
-"""Per benchmark kind, the range a median of this suite can hold (seconds per call, peak resident bytes)."""
+PLAUSIBLE = {
+    "time": (1e-8, 60.0),
+    "peakmem": (1e6, 1e13),
+    **{kind: (0.0, 1e13) for kind in benchmark_names.COUNTED},
+}
+"""Per benchmark kind, the range a median of this suite can hold (seconds per call, peak resident bytes, counts)."""
 HASH = re.compile(r"^[0-9a-f]{40}$")
 
 

@@ -32,6 +32,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--machine", help="ASV machine name (default: named after the chip and host)")
     p.add_argument("--quick", action="store_true", help="one sample, one round: checks the set-up, measures nothing")
+    options.add_metric(p, "what to compare (instructions: one counted run per side, a change is any beyond 0.1%%)")
     p.set_defaults(func=run)
 
 
@@ -48,16 +49,17 @@ def run(args: argparse.Namespace) -> int:
         rounds=compare.DEFAULT_ROUNDS if args.rounds is None else args.rounds,
         fail_above=args.fail_above,
         quick=args.quick,
+        metric=args.metric,
     )
     return measure(p)
 
 
 def measure(p: ComparePlan) -> int:
     """Measure and judge a planned comparison, its rounds on stderr, then print its table; its exit status."""
-    from mlxbench.history import compare
+    from mlxbench.history import compare, compare_counts
 
     output.skipped(p.unavailable)
-    outcome = compare.run(p, output.progress)
+    outcome = (compare_counts.run if p.metric == "instructions" else compare.run)(p, output.progress)
     for warning in outcome.warnings:
         print(warning, file=sys.stderr)
     print(outcome.table)

@@ -12,7 +12,7 @@ from mlxbench.catalog.spec import DTYPES
 from mlxbench.commands import options, output
 from mlxbench.errors import UsageError
 
-REPORT_TABLES = ("average", "detailed", "history", "race", "dtypes")
+REPORT_TABLES = ("average", "detailed", "history", "race", "counted", "dtypes")
 """`mlxbench report --table` choices, all by default (here, so the parser does not import the report)."""
 
 
@@ -58,8 +58,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metric",
         default="time",
-        help="time (ms, default), bandwidth (GB/s), flops (GFLOP/s), roofline (%% of the calibrated ceiling) "
-        "or memory (peak MB per process)",
+        help="what the average and detailed tables show: time (ms, default), bandwidth (GB/s), flops (GFLOP/s), "
+        "roofline (%% of the calibrated ceiling), memory (peak MB per process) or instructions (millions per call, "
+        "counted by callgrind: `bench --metric instructions`); --metric instructions shows the counted tables only",
     )
     p.add_argument("--plots", metavar="DIR", help="write PNG plots to DIR (the tables then print only with --print)")
     p.add_argument("--update-readme", action="store_true", help="rewrite README.md's results section (plots in docs/)")
@@ -103,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
     )
     # Writing plots or the README is the point of such a run: the tables print only when asked (--print).
     if args.print or not (args.plots or args.update_readme):
-        print(render.render(report.tables(args.table or list(REPORT_TABLES)), fmt, loaded.problems))
+        default = ["average", "detailed", "counted"] if args.metric == "instructions" else list(REPORT_TABLES)
+        print(render.render(report.tables(args.table or default), fmt, loaded.problems))
     written: list[Path] = []
     if args.plots:
         written += plots.write(report, Path(args.plots))

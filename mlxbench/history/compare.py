@@ -198,6 +198,8 @@ class ComparePlan:
     rounds: int = DEFAULT_ROUNDS
     fail_above: float | None = None
     quick: bool = False
+    metric: str = "time"
+    """``time``, or ``instructions``: one counted run per side (:mod:`~mlxbench.history.compare_counts`)."""
 
     @property
     def history(self) -> Path:
@@ -217,19 +219,24 @@ def plan(
     rounds: int = DEFAULT_ROUNDS,
     fail_above: float | None = None,
     quick: bool = False,
+    metric: str = "time",
 ) -> ComparePlan:
     """Both releases checked and each side's configuration written; UsageError before anything is measured.
 
     ``fail_above``: a slowdown factor beyond the noise that fails the run (a CI gate); ``quick``: one sample
-    per side, judged by nothing.
+    per side, judged by nothing; ``metric`` ``instructions``: one counted run per side, no rounds.
     """
-    if rounds < 2 and not quick:
+    if metric == "instructions" and (quick or fail_above is not None):
+        raise UsageError("--metric instructions counts once per side: --quick and --fail-above do not apply")
+    if metric == "instructions":
+        rounds = 1
+    elif rounds < 2 and not quick:
         raise UsageError("interleaving needs at least 2 rounds (--rounds)")
     if fail_above is not None and not fail_above > 1:
         raise UsageError("--fail-above is a slowdown factor above 1, e.g. 1.2 for 20% slower")
     if fail_above is not None and quick:
         raise UsageError("--fail-above judges changes; --quick takes one sample per side and judges none")
-    backends, unavailable = asv_run.runnable(selection.backends)
+    backends, unavailable = asv_run.runnable(asv_run.for_metric(selection.backends, metric))
     found = [check_release(tag, project.tags) for tag in (base, head)]
     sides = [
         Side(label, tag, commit, project.comparison_config(base, head, label))
@@ -237,7 +244,7 @@ def plan(
     ]
     info = asv_run.machine_for(project, selection.machine)
     return ComparePlan(
-        project, base, head, sides, list(selection.ops), backends, unavailable, info, rounds, fail_above, quick
+        project, base, head, sides, list(selection.ops), backends, unavailable, info, rounds, fail_above, quick, metric
     )
 
 

@@ -35,10 +35,14 @@ class Change(float):
     """
 
     beats_noise: bool
+    counts: str | None
+    """For a time change that beat the noise: ``confirmed`` or ``unconfirmed`` by the counted instructions
+    (:mod:`mlxbench.report.counts`); None where nothing was counted."""
 
-    def __new__(cls, value: float, beats_noise: bool) -> Change:
+    def __new__(cls, value: float, beats_noise: bool, counts: str | None = None) -> Change:
         self = super().__new__(cls, value)
         self.beats_noise = beats_noise
+        self.counts = counts
         return self
 
 
@@ -78,11 +82,23 @@ def format_pct(value: Value) -> str:
     return f"{'-' if value < 0 and rounded else '+'}{rounded}%"
 
 
+COUNT_MARKS = {"confirmed": " ✓", "unconfirmed": " ?"}
+"""How a time change's confirmation by the counts prints after it."""
+
+
 def format_change(value: Value) -> str:
-    """:func:`format_pct`, or ``~`` for a change that does not beat the noise."""
+    """:func:`format_pct`, or ``~`` for a change that does not beat the noise; ✓/? where counts (dis)confirm it."""
     if isinstance(value, Change) and not value.beats_noise:
         return "~"
-    return format_pct(value)
+    mark = COUNT_MARKS.get(value.counts or "", "") if isinstance(value, Change) else ""
+    return format_pct(value) + mark
+
+
+def format_fine_change(value: Value) -> str:
+    """A counted change to a tenth of a percent (``+11.8%``), or ``~`` for one within its threshold."""
+    if isinstance(value, Change) and not value.beats_noise:
+        return "~"
+    return f"{value:+.1f}%" if isinstance(value, float) else "n/a"
 
 
 def format_rate(value: Value) -> str:
@@ -114,6 +130,8 @@ FORMATTERS: dict[str, Callable[[Value], str]] = {
     "rate": format_rate,
     "ratio": format_ratio,
     "share": format_share,
+    "count": lambda v: format_rate(v),
+    "fine_change": format_fine_change,
     "spread": lambda v: (
         "n/a" if not isinstance(v, float) else f"±{format_share(v)}" + (" !" if v > SPREAD_LIMIT else "")
     ),

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from mlxbench import noise
 from mlxbench.catalog import VARIANTS
 from mlxbench.catalog.spec import DTYPES
+from mlxbench.harness.benchmark_names import COUNTED, INSTRUCTIONS
 from mlxbench.harness.ceilings import Ceiling
 from mlxbench.report.formatting import COLUMN_NAMES, SPREAD_LIMIT, aggregate
 from mlxbench.report.model import Key, Series, Stack, Value, timeline_stacks
@@ -56,6 +57,9 @@ class ResultIndex:
         """Series id -> backend -> its machine's calibrated ceilings."""
         self._ms: dict[Key, Value] = {}
         self._peak_mb: dict[Key, Value] = {}
+        self._counts: dict[tuple[Key, str], float] = {}
+        self._counted: dict[tuple[str, str], dict[str, dict[str, list[str]]]] = {}
+        """(series, backend) -> release -> op -> the variants with counted instructions."""
         self._spread: dict[Key, float] = {}
         self._runs: dict[tuple[str, str, str], dict[Variant, noise.Stats]] = {}
         self._started: dict[tuple[str, str, str], list[int]] = {}
@@ -76,6 +80,13 @@ class ResultIndex:
                 self.busy.add(key)
         if not self.query.shows(m):
             return
+        if m.kind in COUNTED:
+            if m.ok:
+                self._counts[(key, m.kind)] = float(m.value)
+                if m.kind == INSTRUCTIONS:
+                    by_release = self._counted.setdefault((key.series, key.backend), {})
+                    by_release.setdefault(key.release, {}).setdefault(key.op, []).append(key.variant)
+            return
         if m.kind == "peakmem":
             self._peak_mb[key] = m.value / 1e6 if m.ok else _ms(m)
             return
@@ -91,6 +102,23 @@ class ResultIndex:
     def peak_mb(self, key: Key) -> Value:
         """The peak resident memory in MB; None where none was measured."""
         return self._peak_mb.get(key)
+
+    def count(self, key: Key, kind: str = INSTRUCTIONS) -> float | None:
+        """Callgrind's count of one call (instructions, LL misses or cycles: ``kind``); None where none was counted."""
+        return self._counts.get((key, kind))
+
+    def counted_releases(self, series: str, backend: str) -> list[str]:
+        """The releases where ``backend`` has counted instructions in this series, in timeline order."""
+        have = self._counted.get((series, backend), {})
+        return [r for r in self.query.releases if r in have]
+
+    def counted_variants(self, series: str, release: str, backend: str) -> dict[str, list[str]]:
+        """op -> its variants counted at ``release`` on ``backend``, in catalog order (ops sorted by name)."""
+        found = self._counted.get((series, backend), {}).get(release, {})
+        return {
+            op: sorted(vs, key=lambda v, op=op: _CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)))
+            for op, vs in sorted(found.items())
+        }
 
     def spread(self, key: Key) -> float | None:
         """The interquartile range in percent of the median; None where unknown."""

@@ -6,6 +6,7 @@ time. ``roofline`` is the share of the fastest time this backend's measured
 ceilings allow (:mod:`mlxbench.harness.ceilings`), shown with the rate of whichever
 ceiling binds (GB/s for memory-bound variants, GFLOP/s for compute-bound ones).
 ``memory`` is the peak resident memory of the benchmark process (ASV ``peakmem_``).
+``instructions`` is callgrind's count of one warm call in millions (ASV ``track_instructions_``; CPU backends).
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from mlxbench.catalog import CATALOG, VARIANTS
 from mlxbench.harness import work
 from mlxbench.harness.ceilings import Ceiling
 
-METRICS = ("time", "bandwidth", "flops", "roofline", "memory")
-UNITS = {"time": "ms", "bandwidth": "GB/s", "flops": "GFLOP/s", "roofline": "% of roofline", "memory": "MB"}
+METRICS = ("time", "bandwidth", "flops", "roofline", "memory", "instructions")
+UNITS = {
+    "time": "ms",
+    "bandwidth": "GB/s",
+    "flops": "GFLOP/s",
+    "roofline": "% of roofline",
+    "memory": "MB",
+    "instructions": "M instructions",
+}
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,8 @@ def table_notes(index: ResultIndex, series: str, release: str, per_variant: bool
         "flops": "Achieved GFLOP/s",
         "roofline": "Achieved rate and % of the roofline (the fastest time "
         "the calibrated ceilings allow for the variant's bytes and FLOPs)",
+        "instructions": "Instructions per call in millions, one warm call counted by valgrind's callgrind "
+        "(CPU backends; n/a where nothing was counted)",
     }[index.query.metric]
     notes = [f"{lead}; {what}.", mode_note(index, series)]
     notes += machine_notes(index.machine_info[series], index.backends_of(series))

@@ -162,7 +162,7 @@ def _machine_details(info: Mapping[str, object]) -> str:
 
 
 def _series_sections(report: Report, series: str, machine: str, directory: Path, asv_index: str) -> list[str]:
-    """A series' average table and bar chart, each backend's history and each race (figures where they move)."""
+    """A series' average table and bar chart, each backend's history, its counted instructions and each race."""
     images = directory / IMAGES
     newest = report.releases_of(series)[-1]
     average = report.average(series, newest)
@@ -177,6 +177,15 @@ def _series_sections(report: Report, series: str, machine: str, directory: Path,
             parts.append(_figure(figure, directory, f"{backend} across its framework's releases"))
         history = report.history(series, backend)
         parts.append(render.html(history, _Links(history, machine, asv_index)))
+    counted = report.counted_backends(series)
+    if counted:
+        parts.append(f'<h2 id="counted-{plots.slug(series)}">Counted instructions</h2>')
+    for backend in counted:
+        table = report.counted(series, backend)
+        if len(table.meta["points"]) > 1:
+            figure = plots.counted_figure(report, series, backend, plots.counted_path(images, series, backend))
+            parts.append(_figure(figure, directory, f"{backend}: instructions per call across releases"))
+        parts.append(render.html(table))
     races = report.races(series)
     if races:
         parts.append(f'<h2 id="race-{plots.slug(series)}">MLX against PyTorch</h2>')

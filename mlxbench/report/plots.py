@@ -81,7 +81,7 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
     panels whose values reach it.
     """
     plt = _pyplot()
-    values = [i for i, c in enumerate(table.columns) if c.kind in ("ms", "ratio")]
+    values = [i for i, c in enumerate(table.columns) if c.kind in ("ms", "ratio", "count")]
     labels = [table.columns[i].name for i in values]
     steps = [i + 1 for i in values[1:]]  # each column's change from the previous one follows it
     rows = table.rows
@@ -125,6 +125,22 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def counted_path(directory: Path, series: str, backend: str) -> Path:
+    """Where the counted-instructions figure of ``series`` and ``backend`` goes."""
+    return Path(directory) / f"counted-{slug(series)}-{backend}.png"
+
+
+def counted_figure(report: Report, series: str, backend: str, path: Path) -> Path:
+    framework = FRAMEWORK_NAMES[BACKENDS[backend].framework]
+    return _over_time_figure(
+        report.counted(series, backend),
+        path,
+        f"{report.label(series)}: {backend_label(backend)}, instructions per call counted by callgrind across "
+        f"{framework} releases ({report.how} mean over variants; labelled: changes beyond 0.1%)",
+        "millions of instructions (log scale)",
+    )
 
 
 def history_figure(report: Report, series: str, backend: str, path: Path) -> Path:
@@ -185,6 +201,8 @@ def write(report: Report, directory: Path) -> list[Path]:
             continue
         for backend in report.backends_of(series):
             written.append(history_figure(report, series, backend, history_path(directory, series, backend)))
+        for backend in report.counted_backends(series):
+            written.append(counted_figure(report, series, backend, counted_path(directory, series, backend)))
         for race in report.races(series):
             written.append(race_figure(report, series, *race, race_path(directory, series, *race)))
         written.append(backends_figure(report, series, directory / f"backends-{slug(series)}.png"))

@@ -21,7 +21,18 @@ from mlxbench.report.model import Value
 from mlxbench.report.plots import slug
 
 FORMATS = ("markdown", "csv", "json", "html")
-UNITS = {"ms": "ms", "pct": "%", "change": "%", "share": "%", "spread": "%", "ratio": "x"}
+UNITS = {
+    "ms": "ms",
+    "pct": "%",
+    "change": "%",
+    "fine_change": "%",
+    "share": "%",
+    "spread": "%",
+    "ratio": "x",
+    "count": "M instructions",
+}
+JUDGED = ("change", "fine_change")
+"""Column kinds whose cells carry a noise verdict (csv and json add it beside them)."""
 """Column kind -> unit added to CSV/JSON headers (rate columns name theirs)."""
 
 
@@ -70,14 +81,14 @@ def _flat(table: Table) -> tuple[list[tuple[str, str | None]], list[list[Value |
     columns: list[tuple[str, str | None]] = []
     for c in table.columns:
         columns.append((c.name, UNITS.get(c.kind)))
-        if c.kind == "change":
+        if c.kind in JUDGED:
             columns.append((f"{c.name} beats noise", None))
     rows = []
     for row in table.rows:
         cells: list[Value | bool] = []
         for c, v in zip(table.columns, row):
             cells.append(_raw(v))
-            if c.kind == "change":
+            if c.kind in JUDGED:
                 cells.append(v.beats_noise if isinstance(v, Change) else None)
         rows.append(cells)
     return columns, rows
@@ -124,7 +135,7 @@ def _inline_code(text: str) -> str:
 def _cell_html(col: Column, value: Value) -> str:
     """One value as markup: a change classed ``up``/``down`` by its sign, or ``noise`` (``~``, its number on hover)."""
     text = html_lib.escape(col.format(value))
-    if col.kind != "change" or not isinstance(value, float):
+    if col.kind not in JUDGED or not isinstance(value, float):
         return text
     if isinstance(value, Change) and not value.beats_noise:
         return f'<span class="change noise" title="{format_pct(value)}: within the noise">{text}</span>'

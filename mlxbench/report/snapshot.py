@@ -66,6 +66,9 @@ def _metric_cells(
     times = [index.ms(Key(series, release, op, v, backend)) for v in variants]
     if metric == "time":
         return [aggregate(times, how)]
+    if metric == "instructions":
+        counted = [index.count(Key(series, release, op, v, backend)) for v in variants]
+        return [aggregate([c / 1e6 if c is not None else None for c in counted], how)]
     if metric == "memory":  # the largest variant's peak is the op's budget
         peaks = [index.peak_mb(Key(series, release, op, v, backend)) for v in variants]
         return [max(peaks) if peaks and all(isinstance(p, float) for p in peaks) else aggregate(peaks, how)]

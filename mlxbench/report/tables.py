@@ -1,7 +1,8 @@
 """The report's entry point: :class:`Report` composes a query, an index and a judge, and builds the tables.
 
-The tables are :mod:`~mlxbench.report.snapshot`'s (average, detailed, dtypes) and
-:mod:`~mlxbench.report.trends`'s (history, race); docs/report-architecture.md describes the parts.
+The tables are :mod:`~mlxbench.report.snapshot`'s (average, detailed, dtypes),
+:mod:`~mlxbench.report.trends`'s (history, race) and :mod:`~mlxbench.report.counts`'s (counted);
+docs/report-architecture.md describes the parts.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from mlxbench.errors import UsageError
 from mlxbench.harness.ceilings import Ceiling
-from mlxbench.report import snapshot, trends
+from mlxbench.report import counts, snapshot, trends
 from mlxbench.report.formatting import Table
 from mlxbench.report.index import ResultIndex
 from mlxbench.report.judgement import Judge
@@ -123,6 +124,12 @@ class Report:
     def race(self, series: str, mlx_backend: str, torch_backend: str) -> Table:
         return trends.race(self.index, self.judge, series, mlx_backend, torch_backend)
 
+    def counted_backends(self, series: str) -> list[str]:
+        return counts.counted_backends(self.index, series)
+
+    def counted(self, series: str, backend: str) -> Table:
+        return counts.history(self.index, series, backend)
+
     def tables(self, kinds: Sequence[str]) -> list[Table]:
         """The requested kinds for each series; average/detailed at its newest release, races where both ran;
         ``dtypes``: bfloat16 against float16 where a machine measured both."""
@@ -140,6 +147,8 @@ class Report:
                     out.extend(self.history(series, b) for b in self.backends_of(series))
                 elif kind == "race":
                     out.extend(self.race(series, *race) for race in self.races(series))
+                elif kind == "counted":
+                    out.extend(self.counted(series, b) for b in self.counted_backends(series))
                 else:
                     out.append(getattr(self, kind)(series, releases[-1]))
         if not out:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from mlxbench.harness.backends import BACKENDS
+from mlxbench.report import counts
 from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Column, Table, backend_label, change, ratio
 from mlxbench.report.index import ResultIndex
 from mlxbench.report.judgement import Judge
@@ -139,21 +140,27 @@ def history(index: ResultIndex, judge: Judge, series: str, backend: str) -> Tabl
         notes,
     )
     table.meta.update(backend=backend, framework=framework)
+    consecutive: dict[tuple[str, int], Value] = {}
     for op, variants in index.ops_over(series, releases).items():
         values = [index.op_value(series, r, op, variants, backend) for r in releases]
         changes = {
-            (i, j): judge.judged(
-                change(values[i], values[j]),
-                series,
-                op,
-                variants,
-                (releases[i], backend),
-                (releases[j], backend),
-                judge.pair(series, releases[i], releases[j]).floor,
+            (i, j): counts.confirmed(
+                judge.judged(
+                    change(values[i], values[j]),
+                    series,
+                    op,
+                    variants,
+                    (releases[i], backend),
+                    (releases[j], backend),
+                    judge.pair(series, releases[i], releases[j]).floor,
+                ),
+                counts.counted_change(index, series, op, variants, releases[i], releases[j], backend),
             )
             for i, j in steps
         }
+        consecutive.update({(op, j): changes[(i, j)] for i, j in steps if j == i + 1})
         table.rows.append(_timed_row(op, values, changes))
+    table.notes += counts.history_notes(index, series, backend, releases, consecutive)
     return table
 
 

@@ -1,6 +1,6 @@
 """Reads an ASV results directory into measurements: the one reader of ASV's result files.
 
-Each variant (each parameter combination) of a ``time`` or ``peakmem``
+Each variant (each parameter combination) of a ``time``, ``peakmem`` or counted
 benchmark becomes a :class:`Measurement` of its machine, release and ASV
 environment (the series). Results under a benchmark ``version`` other than the
 suite's are ignored; what cannot be read or trusted is skipped and named, never
@@ -28,7 +28,11 @@ from mlxbench.harness.asv_suite import benchmark_version
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.store import files, loads, repeatability
 
-UNITS = {benchmark_names.TIME: "seconds", benchmark_names.PEAKMEM: "bytes"}
+UNITS = {
+    benchmark_names.TIME: "seconds",
+    benchmark_names.PEAKMEM: "bytes",
+    **{kind: benchmark_names.UNITS[kind] for kind in benchmark_names.COUNTED},
+}
 """What each benchmark kind's median counts (the kinds read: the others' benchmarks are skipped)."""
 FAILED = "failed"
 """The value of a measurement whose benchmark raised (ASV's ``null``)."""
@@ -161,13 +165,16 @@ def _started_at(value: Any, where: str, problems: list[str]) -> int:
     return int(value)
 
 
-def _untrusted(median: Any) -> str | None:
-    """Why a contributed median cannot be a measurement (None: it is one, n/a's NaN or failed's null)."""
+def _untrusted(median: Any, kind: str) -> str | None:
+    """Why a contributed median cannot be a measurement (None: it is one, n/a's NaN or failed's null).
+
+    A count may be 0 (a call that missed no cache); a time or a peak never is.
+    """
     if median is None or (isinstance(median, float) and math.isnan(median)):
         return None
     if not _number(median):
         return f"median {median!r} is not a finite number"
-    if median <= 0:
+    if median < 0 or (median == 0 and kind not in benchmark_names.COUNTED):
         return f"median {median!r} is not positive"
     return None
 
@@ -210,7 +217,7 @@ def _read_file(
         for i, variant in enumerate(variants):
             where = f"{name}({', '.join(combos[i]) or variant})"
             median = medians[i] if i < len(medians) else None
-            if why := _untrusted(median):
+            if why := _untrusted(median, bench.kind):
                 problems.append(f"skipped {where} in {path.name}: {why}")
                 continue
             recorded = samples[i] if i < len(samples) and bench.kind == benchmark_names.TIME else None
