@@ -17,8 +17,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,7 +31,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.commands import compare as compare_command
 from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
-from mlxbench.harness import benchmark_names, versions
+from mlxbench.harness import benchmark_names, counting, versions
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_environment, asv_run, compare, history_run, machine, main_job
 from mlxbench.history.asv_project import AsvProject, derived_config, repository
@@ -340,3 +342,27 @@ def test_two_plain_asv_runs_at_once_take_turns_and_keep_both_results(project):
     (path,) = (work / "results" / name).glob("*-*.json")
     doc = json.loads(path.read_text())  # one valid file holding both runs' results
     assert {"ops.ReLU.time_mlx_cpu", "ops.Sum.time_mlx_cpu"} <= set(doc["results"])
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason=counting.INSTALL_LINE)
+def test_a_count_is_stored_beside_the_times_by_one_valgrind_server_and_leaves_no_dump(project):
+    work, _ = project
+    p = AsvProject(work, "tiny")
+    run_main_job(p)
+    name = machine.describe()["machine"]
+    (path,) = (work / "results" / name).glob(f"{p.tags[TAG][:8]}-*.json")
+    before = json.loads(path.read_text())["results"]
+    servers = set(Path(tempfile.gettempdir()).glob("mlxbench-callgrind-*"))
+    plan = main_job.plan(p, Selection(OPS, BACKEND), metric="instructions")
+    assert main_job.run(plan).code == 0
+    after = json.loads(path.read_text())
+    assert {k: v for k, v in after["results"].items() if k in before} == before, "the times are kept as they were"
+    columns = after["result_columns"]
+    variants = [v.id for v in CATALOG["ReLU"].variants("tiny")]
+    for kind in benchmark_names.COUNTED:
+        entry = dict(zip(columns, after["results"][f"ops.ReLU.{kind}_mlx_cpu"]))
+        assert len(entry["result"]) == len(variants) and all(isinstance(x, (int, float)) for x in entry["result"])
+    instructions = dict(zip(columns, after["results"]["ops.ReLU.track_instructions_mlx_cpu"]))["result"]
+    assert all(x > 1000 for x in instructions)
+    assert set(Path(tempfile.gettempdir()).glob("mlxbench-callgrind-*")) == servers, "valgrind's files are removed"
+    assert not [f for f in (work / "results").rglob("*") if "callgrind" in f.name], "none in the results tree"
