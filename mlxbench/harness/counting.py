@@ -10,6 +10,7 @@ Why counts and what they cannot see: docs/method.md, "Counted instructions".
 
 from __future__ import annotations
 
+import gc
 import os
 import platform
 import shutil
@@ -158,14 +159,22 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     """The counts of one call of ``body`` after :data:`WARM_CALLS` instrumented ones whose counts are zeroed.
 
     Instrumentation off means no cache simulation either: without the warm
-    calls every counted call would start from empty simulated caches.
+    calls every counted call would start from empty simulated caches. The
+    garbage collector is off around them, as ASV's timer turns it off around
+    a timed call: a collection is not the op's work.
     """
-    callgrind.start()
-    for _ in range(WARM_CALLS):
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        callgrind.start()
+        for _ in range(WARM_CALLS):
+            body()
+        callgrind.start()  # zeroes the counters, instrumentation stays on
         body()
-    callgrind.start()  # zeroes the counters, instrumentation stays on
-    body()
-    callgrind.stop()
+        callgrind.stop()
+    finally:
+        if collecting:
+            gc.enable()
     return callgrind.dump(label)
 
 
