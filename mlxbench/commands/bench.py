@@ -76,7 +76,13 @@ def summary(p: MainJobPlan, detailed: bool = False) -> str:
     try:
         loaded = results.only_series(results.load(p.results_dir, p.tags), p.series)
         report = Report(
-            loaded, [name], [b.name for b in p.backends], p.tag, ops=[op.name for op in p.ops], preset=p.preset
+            loaded,
+            [name],
+            [b.name for b in p.backends],
+            p.tag,
+            metric=p.metric,
+            ops=[op.name for op in p.ops],
+            preset=p.preset,
         )
     except UsageError as exc:
         return f"no results of {p.tag} to show: {exc}"

@@ -93,6 +93,6 @@ def history_tables(p: HistoryPlan) -> str:
         report = Report(
             loaded, [p.machine["machine"]], [b.name for b in p.backends], ops=[op.name for op in p.ops], preset=p.preset
         )
-        return render.render(report.tables(["history"]), "markdown")
+        return render.render(report.tables(["counted" if p.counted else "history"]), "markdown")
     except UsageError as exc:
         return f"no history table: {exc}"

@@ -196,11 +196,15 @@ class ResultIndex:
     # -- what exists -----------------------------------------------------
     def releases_of(self, series: str) -> list[str]:
         have = {k.release for k in self._ms if k.series == series}
+        if self.query.metric == "instructions":  # the tables of counts: where something was counted
+            have |= {r for (s, _), by_release in self._counted.items() if s == series for r in by_release}
         return [r for r in self.query.releases if r in have]
 
     def backends_of(self, series: str) -> list[str]:
         """Backends with at least one number in this series (the others get no column)."""
         ran = {b for s, _, b in self.measured if s == series}
+        if self.query.metric == "instructions":
+            ran |= {b for s, b in self._counted if s == series}
         return [b for b in COLUMN_NAMES if b in ran and b in self.query.backends]
 
     def variants(self, series: str, release: str) -> dict[str, list[str]]:
@@ -209,6 +213,10 @@ class ResultIndex:
         for k in self._ms:
             if k.series == series and k.release == release and k.variant not in out.setdefault(k.op, []):
                 out[k.op].append(k.variant)
+        if self.query.metric == "instructions":
+            for backend in {b for s, b in self._counted if s == series}:
+                for op, variants in self.counted_variants(series, release, backend).items():
+                    out.setdefault(op, []).extend(v for v in variants if v not in out[op])
         return {
             op: sorted(variants, key=lambda v: (_CATALOG_ORDER.get((op, v), len(_CATALOG_ORDER)), v))
             for op, variants in sorted(out.items())
