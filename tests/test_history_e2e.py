@@ -217,7 +217,7 @@ def test_presets_never_overwrite_each_other(project):
     }
 
 
-def test_compare_measures_outside_the_history_and_records_repeatability(project, capsys):
+def test_compare_measures_outside_the_history_and_keeps_a_narrowed_repeatability_apart(project, capsys):
     work, _ = project
     name = machine.describe()["machine"]
     history = work / "results" / name
@@ -243,9 +243,12 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
 
     assert compare_command.measure(compare.plan(throwaway, Selection(OPS, BACKEND), TAG, TAG, rounds=2)) == 0
     out = capsys.readouterr().out
-    doc = json.loads((history / repeatability.REPEATABILITY_FILE).read_text())
+    assert snapshot(history) == before  # one op on one backend: never the machine's noise floor
+    apart = throwaway.comparison_dir(TAG, TAG) / name / repeatability.REPEATABILITY_FILE
+    doc = json.loads(apart.read_text())
     assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
-    assert f"repeatability of {TAG} on {name}" in out
+    assert doc["selection"] == {"ops": ["ReLU"], "backends": ["mlx_cpu"]}
+    assert f"repeatability of {TAG} on {name} over a narrowed selection" in out and "not this machine's" in out
 
 
 def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_is_there(project, capsys):
