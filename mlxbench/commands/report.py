@@ -89,11 +89,14 @@ def run(args: argparse.Namespace) -> int:
     err = output.console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    release_range, clipped = selection.release_range(args.release, loaded.releases, list(project.tags))
+    for line in clipped:
+        err.print(f"note: {escape(line)}", highlight=False)
     report = Report(
         loaded,
         args.machine,
         args.backend,
-        args.release,
+        release_range,
         args.mean,
         args.metric,
         ceilings_by_machine,
