@@ -66,9 +66,11 @@ def backends(names: Sequence[str] | None, order: Sequence[Backend] | None = None
 
 
 def preset(name: str) -> str:
-    if name not in PRESETS:
+    """The preset named (any case, as ops and backends are), or UsageError naming the valid ones."""
+    by_lower = {p.lower(): p for p in PRESETS}
+    if name.lower() not in by_lower:
         raise UsageError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
-    return name
+    return by_lower[name.lower()]
 
 
 def release_range(spec: str | None, measured: Sequence[str], timeline: Sequence[str]) -> tuple[str | None, list[str]]:

@@ -305,3 +305,26 @@ def test_report_plots_into_a_file_is_refused_before_loading_anything(tmp_path, m
     assert main(["report", "--plots", str(readme / "plots")]) == 2
     assert f"is under {readme}, a file" in capsys.readouterr().err
     assert readme.read_text() == "mine"
+
+
+def test_a_run_into_committed_results_ends_with_submit(closing_world, capsys, monkeypatch):
+    """After `bench --rerun` on the host whose results are committed, publish is not next: its samples are
+    unthinned, and check-results (so `make test`) refuses them until `mlxbench submit`."""
+    from mlxbench.history import asv_project, machine
+    from mlxbench.store import files, tracked
+
+    committed = [f for f in files.machine_dirs(asv_project.repository().results_dir) if tracked.committed(f)]
+    if not committed:
+        pytest.skip("no committed machine folder in this checkout")
+    monkeypatch.setattr(machine, "describe", lambda: {"machine": committed[0].name})
+    for command in ("bench", "history"):
+        assert main([command, "--rerun"]) == 0
+        assert closing(capsys)[-1].startswith("next: mlxbench submit  (this machine's results are committed")
+
+
+def test_presets_are_case_insensitive_like_ops_and_backends(capsys):
+    assert main(["verify", "--preset", "Tiny", "--op", "relu", "--backend", "TORCH_CPU"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--preset", "TINY", "--json"]) == 0
+    ops = [o["op"] for o in json.loads(capsys.readouterr().out)["ops"]]
+    assert ops == [name for name, op in CATALOG.items() if op.variants("tiny")]
