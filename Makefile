@@ -10,14 +10,34 @@ PRESET ?= default
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The torch requirement the environment was last set up with: another TORCH= sets it up again.
+TORCH_FILE := $(VENV)/.torch
+INSTALLED_TORCH := $(shell cat $(TORCH_FILE) 2>/dev/null)
 
-.PHONY: bench test verify clean
+.DEFAULT_GOAL := help
+.PHONY: help bench test verify clean FORCE
+
+## help: list these targets and what each does
+help:
+	@awk '/^## [a-z]+: /{sub(/^## /, ""); n = index($$0, ": "); \
+		printf "  make %-8s %s\n", substr($$0, 1, n - 1), substr($$0, n + 2)}' $(MAKEFILE_LIST)
+
+FORCE:
+
+# Set up again where TORCH differs from the environment's (one set up before .torch was kept: where TORCH is given).
+ifneq ($(strip $(INSTALLED_TORCH)),$(strip $(TORCH)))
+ifneq ($(if $(INSTALLED_TORCH),set up,$(filter-out file,$(origin TORCH))),)
+$(STAMP): FORCE
+endif
+endif
 
 $(STAMP): pyproject.toml Makefile
+	@echo "setting up $(VENV) with $(TORCH)$(if $(INSTALLED_TORCH), (it had $(INSTALLED_TORCH)))"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet $(TORCH)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	echo '$(TORCH)' > $(TORCH_FILE)
 	touch $(STAMP)
 
 ## bench: set up, then benchmark this machine (asv run); bench verifies every op against float64 first
@@ -31,5 +51,10 @@ test: $(STAMP)
 	$(BIN)/mlxbench check-results
 	$(BIN)/python -m pytest
 
+## verify: set up, then check every op on every backend against float64 (mlxbench verify)
+verify: $(STAMP)
+	$(BIN)/mlxbench verify --preset $(PRESET)
+
+## clean: remove the environment, ASV's state and the site (results/ stays)
 clean:
 	rm -rf $(VENV) .asv html

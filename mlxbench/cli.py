@@ -1,7 +1,7 @@
 """``mlxbench``: the catalog, its verification, and benchmarking with ASV.
 
 Exit status: 0 success, 1 a verification failed, 2 bad input (the message
-names the valid choices).
+names the valid choices), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 
 from __future__ import annotations
@@ -108,20 +108,35 @@ def _locked(args: argparse.Namespace) -> bool:
     return args.command in MEASURING or (args.command in WRITING and getattr(args, "apply", True))
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, ended as Ctrl-C is (its asv child killed, the lock released) with the status that says SIGTERM."""
+
+
+def _refuse_another_hosts_folder(args: argparse.Namespace) -> None:
+    """A measuring command's ``--machine`` naming no valid folder, or another host's, is refused before the lock is
+    waited for (each command's plan checks it again)."""
+    if args.command not in MEASURING or getattr(args, "machine", None) is None:
+        return
+    from mlxbench import selection
+    from mlxbench.history import asv_project, asv_run
+
+    asv_run.machine_for(asv_project.repository(selection.preset(getattr(args, "preset", "default"))), args.machine)
+
+
 def _terminated(signum: int, frame: Any) -> None:
-    """SIGTERM ends a command as Ctrl-C does: its asv child is killed, the lock released, one line said."""
-    raise KeyboardInterrupt
+    raise Terminated
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse, then run the command (under the machine's lock where it measures or writes results); its exit status,
-    2 on bad input, 130 when interrupted (Ctrl-C or SIGTERM)."""
+    2 on bad input, 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM), as shells report them."""
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         if _locked(args):
             from mlxbench.history import lock
 
+            _refuse_another_hosts_folder(args)
             command = ["mlxbench", *(sys.argv[1:] if argv is None else argv)]
             with lock.measuring(command, wait=not args.no_wait):
                 return args.func(args)
@@ -129,15 +144,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"mlxbench: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         kept = (
             "results ASV saved before now are kept (it saves a commit's results when that commit's benchmarks end); "
             "the lock is released"
             if _locked(args)
             else "nothing was being measured"
         )
-        print(f"mlxbench: {args.command} interrupted: {kept}", file=sys.stderr)
-        return 130
+        how = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"mlxbench: {args.command} {how}: {kept}", file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
 

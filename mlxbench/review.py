@@ -12,6 +12,7 @@ one-sample ``--quick`` run, and at most :data:`MAX_SAMPLES`: thinned by
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,7 +64,21 @@ def _schema(path: Path, doc: dict[str, Any], folder: Path, host: Any, out: list[
         out.append(f"{path}: measured on host {params.get('host')!r}, the folder is host {host!r}'s")
 
 
-def _measurements(path: Path, out: list[str]) -> None:
+def submit_command(folder: Path) -> str:
+    """The ``mlxbench submit`` that thins ``folder``: with the preset whose results hold it, and its machine's name
+    where that is not this host's."""
+    from mlxbench.catalog import PRESETS
+    from mlxbench.history import asv_project
+
+    where = Path(folder).resolve().parent
+    preset = next((p for p in PRESETS if asv_project.repository(p).results_dir == where), asv_project.DEFAULT_PRESET)
+    flags = "" if preset == asv_project.DEFAULT_PRESET else f" --preset {preset}"
+    if Path(folder).name != machine.describe()["machine"]:
+        flags += f" --machine {shlex.quote(Path(folder).name)}"
+    return f"mlxbench submit{flags}"
+
+
+def _measurements(path: Path, out: list[str], submit_hint: str) -> None:
     found, problems = results.read_file(path)
     out += [f"{path}: {p}" for p in problems]
     for m in found:
@@ -79,7 +94,7 @@ def _measurements(path: Path, out: list[str]) -> None:
         if count < MIN_SAMPLES:
             out.append(f"{where}: {count} sample(s), fewer than {MIN_SAMPLES}: a trial (--quick) or unrecorded run")
         elif count > MAX_SAMPLES:
-            out.append(f"{where}: {count} samples, not thinned (run `mlxbench submit`)")
+            out.append(f"{where}: {count} samples, not thinned (run `{submit_hint}`)")
 
 
 def check_folder(folder: Path, others: Iterable[Path] = ()) -> list[str]:
@@ -94,6 +109,7 @@ def check_folder(folder: Path, others: Iterable[Path] = ()) -> list[str]:
         out.append(f"{folder}: its page would be {taken[slug(folder.name)]!r}'s ({slug(folder.name)}.html)")
     host = _machine_json(folder, out).get("host")
     paths = files.result_files(folder)
+    hint = submit_command(folder) if paths else ""
     if not paths:
         out.append(f"{folder}: no ASV result files")
     strays = [p.name for p in folder.iterdir() if p.suffix == ".json" and p not in paths and p.name != "machine.json"]
@@ -108,7 +124,7 @@ def check_folder(folder: Path, others: Iterable[Path] = ()) -> list[str]:
             continue
         _schema(path, doc, folder, host, out)
         try:
-            _measurements(path, out)
+            _measurements(path, out, hint)
         except ValueError as exc:
             out.append(f"{path}: {exc}")
     return out

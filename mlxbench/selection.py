@@ -66,6 +66,50 @@ def backends(names: Sequence[str] | None, order: Sequence[Backend] | None = None
 
 
 def preset(name: str) -> str:
-    if name not in PRESETS:
+    """The preset named (any case, as ops and backends are), or UsageError naming the valid ones."""
+    by_lower = {p.lower(): p for p in PRESETS}
+    if name.lower() not in by_lower:
         raise UsageError(f"unknown preset {name!r}; valid presets: {', '.join(PRESETS)}")
-    return name
+    return by_lower[name.lower()]
+
+
+def release_range(spec: str | None, measured: Sequence[str], timeline: Sequence[str]) -> tuple[str | None, list[str]]:
+    """``--release A..B`` (or ``A``) as the releases with results can answer it, and a line per end it moved.
+
+    An end that is a timeline release without results (``v0.20.0``: no wheel here) moves inward to the nearest
+    release measured inside the range; a tag may leave out its ``v``. An end the timeline does not know is left
+    for the report to refuse (naming what there is). UsageError where the range holds no release with results.
+    """
+    if not spec:
+        return spec, []
+    order = {tag: i for i, tag in enumerate(timeline)}
+
+    def tag(end: str) -> str:
+        return f"v{end}" if end and end not in order and end not in measured and f"v{end}" in order else end
+
+    first, sep, last = (tag(part.strip()) for part in spec.partition(".."))
+    if not sep:
+        if first in order and first not in measured:
+            raise UsageError(f"no results of {first} here; releases with results: {', '.join(measured)}")
+        return first, []
+    if not any(end in order and end not in measured for end in (first, last)):
+        return f"{first}..{last}", []
+    placed = [r for r in measured if r in order]
+    inside = [
+        r
+        for r in placed
+        if (not first or first not in order or order[r] >= order[first])
+        and (not last or last not in order or order[r] <= order[last])
+    ]
+    if not inside:
+        raise UsageError(f"no release with results in {first}..{last}; releases with results: {', '.join(measured)}")
+    notes = []
+    if first in order and first not in measured:
+        notes.append(
+            f"{first} has no results here: the range starts at {inside[0]}, the first release after it that has"
+        )
+        first = inside[0]
+    if last in order and last not in measured:
+        notes.append(f"{last} has no results here: the range ends at {inside[-1]}, the last before it with results")
+        last = inside[-1]
+    return f"{first}..{last}", notes

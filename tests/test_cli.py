@@ -80,12 +80,17 @@ def test_verify_exits_1_on_a_disagreement(monkeypatch, capsys):
     assert "FAIL" in out and "torch_cpu: 0 of" in out and "FAILED" in out
 
 
-def test_verify_with_no_runnable_backend_is_not_a_pass(capsys):
+def test_verify_with_no_runnable_backend_is_not_a_pass(capsys, monkeypatch):
+    """Refused as bad input, as bench refuses it (exit 2), before a single op is walked."""
     absent = [n for n, b in BACKENDS.items() if b.unavailable()]
     if not absent:
         pytest.skip("every backend is available here")
-    assert main(["verify", "--preset", "tiny", "--op", "ReLU", "--backend", absent[0]]) == 1
-    assert "nothing was verified" in capsys.readouterr().err
+    from mlxbench.commands import verify as verify_command
+
+    monkeypatch.setattr(verify_command, "verify", lambda *args, **kwargs: pytest.fail("walked the ops"))
+    assert main(["verify", "--op", "ReLU", "--backend", absent[0]]) == 2
+    err = capsys.readouterr().err
+    assert f"none of the selected backends can run on this machine; {absent[0]}: " in err
 
 
 @pytest.mark.parametrize(
@@ -248,3 +253,78 @@ def test_ctrl_c_ends_with_one_line_and_releases_the_lock(monkeypatch, capsys):
     assert lock.HELD_ENV not in os.environ
     with lock.measuring(["next"], wait=False):  # nothing left holding the machine
         pass
+
+
+def test_sigterm_ends_with_one_line_and_the_status_a_shell_gives_it(monkeypatch, capsys):
+    """SIGTERM: exit 143 (128 + 15), as `kill` of any command reads in a shell; 130 is Ctrl-C's."""
+    import signal
+    import time
+    from types import SimpleNamespace
+
+    from mlxbench.history import lock, main_job
+
+    def terminated(*args, **kwargs):
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        pytest.fail("SIGTERM did not end the command")
+
+    monkeypatch.setattr(main_job, "plan", lambda *args, **kwargs: SimpleNamespace(unavailable={}))
+    monkeypatch.setattr(main_job, "run", terminated)
+    assert main(["bench", "--op", "ReLU"]) == 143
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("mlxbench: bench terminated (SIGTERM): results ASV saved before now are kept")
+    assert lock.HELD_ENV not in os.environ
+
+
+@pytest.mark.parametrize("command", [["bench"], ["history"], ["compare", "v0.32.4", "v0.32.4"], ["calibrate"]])
+def test_another_hosts_folder_is_refused_before_waiting_or_measuring(tmp_path, monkeypatch, capsys, command):
+    """`--machine` naming a folder another host owns: exit 2 at once, before the lock, a verification or a ceiling."""
+    from asv_project import configured
+
+    from mlxbench.harness import ceilings, verified
+    from mlxbench.history import asv_project, lock
+
+    project = configured(tmp_path, "default", results_dir="results", mlxbench_preset="default")
+    monkeypatch.setattr(asv_project, "repository", lambda preset="default", **_: project)
+    (tmp_path / "results" / "theirs").mkdir(parents=True)
+    (tmp_path / "results" / "theirs" / "machine.json").write_text(json.dumps({"machine": "theirs", "host": "ffffff"}))
+    for module, name in ((lock, "measuring"), (verified, "passing"), (ceilings, "measure")):
+        monkeypatch.setattr(module, name, lambda *args, **kwargs: pytest.fail("refused too late"))
+    assert main([*command, "--machine", "theirs"]) == 2
+    assert "results/theirs holds the results of host ffffff, not this one" in capsys.readouterr().err
+
+
+def test_report_plots_into_a_file_is_refused_before_loading_anything(tmp_path, monkeypatch, capsys):
+    from mlxbench.store import results
+
+    monkeypatch.setattr(results, "load", lambda *args, **kwargs: pytest.fail("loaded the results first"))
+    readme = tmp_path / "README.md"
+    readme.write_text("mine")
+    assert main(["report", "--plots", str(readme)]) == 2
+    assert f"--plots {readme} is a file: name a folder" in capsys.readouterr().err
+    assert main(["report", "--plots", str(readme / "plots")]) == 2
+    assert f"is under {readme}, a file" in capsys.readouterr().err
+    assert readme.read_text() == "mine"
+
+
+def test_a_run_into_committed_results_ends_with_submit(closing_world, capsys, monkeypatch):
+    """After `bench --rerun` on the host whose results are committed, publish is not next: its samples are
+    unthinned, and check-results (so `make test`) refuses them until `mlxbench submit`."""
+    from mlxbench.history import asv_project, machine
+    from mlxbench.store import files, tracked
+
+    committed = [f for f in files.machine_dirs(asv_project.repository().results_dir) if tracked.committed(f)]
+    if not committed:
+        pytest.skip("no committed machine folder in this checkout")
+    monkeypatch.setattr(machine, "describe", lambda: {"machine": committed[0].name})
+    for command in ("bench", "history"):
+        assert main([command, "--rerun"]) == 0
+        assert closing(capsys)[-1].startswith("next: mlxbench submit  (this machine's results are committed")
+
+
+def test_presets_are_case_insensitive_like_ops_and_backends(capsys):
+    assert main(["verify", "--preset", "Tiny", "--op", "relu", "--backend", "TORCH_CPU"]) == 0
+    capsys.readouterr()
+    assert main(["list", "--preset", "TINY", "--json"]) == 0
+    ops = [o["op"] for o in json.loads(capsys.readouterr().out)["ops"]]
+    assert ops == [name for name, op in CATALOG.items() if op.variants("tiny")]

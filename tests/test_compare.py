@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
+import asv_project
 import pytest
 
 from mlxbench import noise, verdicts
+from mlxbench import selection as names
+from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
-from mlxbench.history import compare
-from mlxbench.history.asv_project import repository
+from mlxbench.harness import versions
+from mlxbench.harness.backends import BACKENDS
+from mlxbench.history import compare, machine
+from mlxbench.history.asv_project import AsvProject, repository
 from mlxbench.selection import Selection
 from mlxbench.stack import releases
+from mlxbench.store import repeatability
 from mlxbench.verdicts import Floor, Point
 
 
@@ -101,7 +108,7 @@ def test_releases_that_do_not_install_here_are_refused_before_anything_runs():
     tags = {r.tag: "0" * 40 for r in releases.load()}
     here = [r for r in releases.load() if r.installs_here()]
     not_here = [r for r in releases.load() if not r.installs_here()]
-    assert compare.check_release(here[-1].tag, tags) == "0" * 40
+    assert compare.check_release(here[-1].tag, tags) == (here[-1].tag, "0" * 40)
     if not_here:
         with pytest.raises(UsageError, match="has no wheel for this Python and platform"):
             compare.check_release(not_here[0].tag, tags)
@@ -161,3 +168,79 @@ def test_a_quick_comparison_judges_nothing_and_cannot_gate():
     assert verdicts.QUICK_WHY in text and "noise floor" not in text and "changed beyond" not in text
     with pytest.raises(UsageError, match="--quick takes one sample"):
         compare.plan(repository("tiny"), Selection([], []), "v0.31.1", "v0.32.4", quick=True, fail_above=1.2)
+
+
+# ---------------------------------------------------------------- a comparison run with ASV faked
+
+INSTALLED = f"v{versions.mlx_version()}"
+FIXTURE = Path(__file__).parent / "fixtures" / "results" / "fixture-cpu"
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch) -> AsvProject:
+    """A throwaway tiny-preset project whose timeline holds 0.31.1 and the installed release; HOME its own."""
+    asv_project.make(tmp_path, ["0.31.1", versions.mlx_version()], {"numpy": [""], "packaging": [""]})
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-a")
+    return AsvProject(tmp_path, "tiny")
+
+
+def fake_round(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+    """One side's ``asv run`` round: the fixture's timings at its commit, ten samples more each round."""
+    config = Path(command[command.index("--config") + 1])
+    commit = command[command.index("--config") + 2].removesuffix("^!")
+    folder = config.parent / "results" / command[command.index("--machine") + 1]
+    doc = json.loads(sorted(FIXTURE.glob("*-*.json"))[0].read_text())
+    doc["commit_hash"] = commit
+    path = folder / f"{commit[:8]}-{doc['env_name']}.json"
+    at = doc["result_columns"].index("samples")
+    rounds = 1
+    if path.exists():  # ASV appends each round's samples (--append-samples)
+        rounds += len(json.loads(path.read_text())["results"]["ops.ReLU.time_mlx_cpu"][at][0]) // 10
+    for values in doc["results"].values():
+        values += [None] * (at + 1 - len(values))
+        values[at] = [[m] * 10 * rounds if isinstance(m, float) else None for m in values[0]]
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc))
+    return 0
+
+
+def _compare(project: AsvProject, sel: Selection, base: str, head: str) -> compare.CompareOutcome:
+    p = compare.plan(project, sel, base, head, rounds=2)
+    return compare.run(p, call=fake_round, wait=lambda limit: (True, 0.0, None))
+
+
+def test_only_a_comparison_of_the_default_selection_sets_the_machines_noise_floor(project):
+    """`compare vA vA --op ReLU --backend mlx_cpu` is kept apart, and said; over every op and backend it counts."""
+    name = machine.describe()["machine"]
+    history = project.results_dir / name
+    narrow = _compare(project, Selection([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"]]), INSTALLED, INSTALLED)
+    assert "over a narrowed selection" in narrow.recorded and "not this machine's noise floor" in narrow.recorded
+    assert not (history / repeatability.REPEATABILITY_FILE).exists() and repeatability.read(history) is None
+    apart = project.comparison_dir(INSTALLED, INSTALLED) / name / repeatability.REPEATABILITY_FILE
+    assert json.loads(apart.read_text())["selection"] == {"ops": ["ReLU"], "backends": ["mlx_cpu"]}
+    every = Selection(names.ops(None, "tiny"), names.backends(None))
+    whole = _compare(project, every, INSTALLED, INSTALLED)
+    assert whole.recorded.startswith(f"repeatability of {INSTALLED} on {name}: ")
+    floor = repeatability.read(history)
+    assert floor is not None and len((history / repeatability.REPEATABILITY_FILE).read_text().splitlines()) == 1
+    _compare(project, Selection([CATALOG["ReLU"]], [BACKENDS["torch_cpu"]]), INSTALLED, INSTALLED)
+    assert len((history / repeatability.REPEATABILITY_FILE).read_text().splitlines()) == 1  # the floor stays
+
+
+def test_a_narrowed_line_in_a_machines_file_is_never_its_floor(tmp_path):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    whole = {"within_10pct": 0.9, "p90_abs_change": 0.12}
+    narrowed = {"within_10pct": 0.5, "p90_abs_change": 0.3, "selection": {"ops": ["ReLU"], "backends": ["mlx_cpu"]}}
+    (folder / repeatability.REPEATABILITY_FILE).write_text(json.dumps(narrowed) + "\n")
+    assert repeatability.read(folder) is None
+    (folder / repeatability.REPEATABILITY_FILE).write_text(json.dumps(whole) + "\n" + json.dumps(narrowed) + "\n")
+    assert repeatability.read(folder).fraction == 0.12
+
+
+def test_releases_are_named_with_or_without_their_v_and_measured_into_one_folder(project):
+    sel = Selection([CATALOG["ReLU"]], [BACKENDS["mlx_cpu"]])
+    p = compare.plan(project, sel, "0.31.1", versions.mlx_version())
+    assert (p.base, p.head) == ("v0.31.1", INSTALLED)
+    assert [s.config.parent for s in p.sides] == [project.comparison_dir("v0.31.1", INSTALLED) / x for x in "ab"]

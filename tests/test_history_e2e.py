@@ -2,9 +2,11 @@
 
 - the main job (``installed``) and ``asv run`` (virtualenv) fill one series: ``asv compare`` lists each once;
 - two hosts are two machines, and a run on one never touches the other's files;
-- the main job keeps what this machine already measured unless asked to measure again;
+- the main job keeps what this machine already measured unless asked to measure again, and measures what the
+  release lacks (a bench of one op leaves the rest to the next bench);
 - a tiny/default alternation leaves the other preset's results and published graphs exactly as they were;
-- ``mlxbench compare`` measures two releases in interleaved rounds outside the history, and records repeatability;
+- ``mlxbench compare`` measures two releases in interleaved rounds outside the history; a narrowed ``vA vA`` keeps
+  its repeatability apart from the machine's noise floor;
 - ``mlxbench history`` runs its commits with ``asv run HASHFILE:`` in ASV's virtualenv and keeps what is there,
   in rounds interleaved across its commits, with each result's load recorded;
 - two plain ``asv run`` started together take turns (the machine's lock) and keep both results.
@@ -28,6 +30,7 @@ import asv_project
 import pytest
 
 from mlxbench.catalog import CATALOG
+from mlxbench.commands import bench as bench_command
 from mlxbench.commands import compare as compare_command
 from mlxbench.commands import history as history_command
 from mlxbench.errors import UsageError
@@ -216,7 +219,7 @@ def test_presets_never_overwrite_each_other(project):
     }
 
 
-def test_compare_measures_outside_the_history_and_records_repeatability(project, capsys):
+def test_compare_measures_outside_the_history_and_keeps_a_narrowed_repeatability_apart(project, capsys):
     work, _ = project
     name = machine.describe()["machine"]
     history = work / "results" / name
@@ -242,9 +245,12 @@ def test_compare_measures_outside_the_history_and_records_repeatability(project,
 
     assert compare_command.measure(compare.plan(throwaway, Selection(OPS, BACKEND), TAG, TAG, rounds=2)) == 0
     out = capsys.readouterr().out
-    doc = json.loads((history / repeatability.REPEATABILITY_FILE).read_text())
+    assert snapshot(history) == before  # one op on one backend: never the machine's noise floor
+    apart = throwaway.comparison_dir(TAG, TAG) / name / repeatability.REPEATABILITY_FILE
+    doc = json.loads(apart.read_text())
     assert 0 <= doc["within_10pct"] <= 1 and doc["p90_abs_change"] >= 0 and len(doc["runs"]) == 2
-    assert f"repeatability of {TAG} on {name}" in out
+    assert doc["selection"] == {"ops": ["ReLU"], "backends": ["mlx_cpu"]}
+    assert f"repeatability of {TAG} on {name} over a narrowed selection" in out and "not this machine's" in out
 
 
 def test_history_runs_its_commits_through_asv_in_asvs_virtualenv_and_keeps_what_is_there(project, capsys):
@@ -283,6 +289,24 @@ def test_the_main_job_leaves_a_commit_this_machine_has_exactly_as_it_is(project,
     assert {k: v for k, v in after.items() if k != "machine.json"} == {
         k: v for k, v in before.items() if k != "machine.json"
     }
+
+
+def test_a_bench_of_one_op_leaves_the_rest_of_its_release_to_the_next_bench(project, monkeypatch, capsys):
+    """`bench --op ReLU`, then `bench --op Sum`: Sum is measured into the release's file, ReLU kept byte for byte."""
+    work, _ = project
+    monkeypatch.setenv(machine.HOST_ID_ENV, "host-d")
+    tiny = AsvProject(work, "tiny")
+    run_main_job(tiny)
+    (path,) = (work / "results" / machine.describe()["machine"]).glob("*-*.json")
+    relu = {k: v for k, v in json.loads(path.read_text())["results"].items() if ".ReLU." in k}
+    sum_op = Selection([CATALOG["Sum"]], BACKEND)
+    outcome = bench_command.measure(main_job.plan(tiny, sum_op))
+    assert outcome.code == 0 and outcome.measured
+    results = json.loads(path.read_text())["results"]
+    assert {k: v for k, v in results.items() if ".ReLU." in k} == relu
+    assert {"ops.Sum.time_mlx_cpu", "ops.Sum.peakmem_mlx_cpu"} <= set(results)
+    assert "kept as they are" in capsys.readouterr().err
+    assert not bench_command.measure(main_job.plan(tiny, sum_op)).measured  # and now it has Sum too
 
 
 def test_a_history_interleaves_its_rounds_across_commits_and_records_each_results_load(project):

@@ -673,3 +673,18 @@ def test_an_untrusted_median_is_skipped_with_a_warning_and_the_rest_reports(resu
     for kind in ("average", "detailed", "history", "race"):
         assert report.tables([kind])  # everything else still reports
     assert row(report.average(MACHINE, "v0.32.4"), "Softmax")["mlx_cpu"] != "n/a"
+
+
+def test_a_release_range_clips_to_what_was_measured_and_says_so(capsys):
+    """The fixture measured v0.2.0 and v0.32.4: a range from v0.1.0 (in the timeline, not measured) starts at
+    v0.2.0, said on stderr; a tag may leave out its v; a range or release with no results is refused."""
+    code, out, err = run_cli(capsys, "--results", str(FIXTURE), "--table", "history", "--release", "v0.1.0..v0.32.4")
+    assert code == 0 and "| v0.2.0 | v0.32.4 |" in out
+    assert "note: v0.1.0 has no results here: the range starts at v0.2.0" in err
+    code, out, err = run_cli(capsys, "--results", str(FIXTURE), "--table", "history", "--release", "0.2.0..0.32.3")
+    assert code == 0 and "| v0.2.0 |" in out and "| v0.32.4 |" not in out
+    assert "v0.32.3 has no results here: the range ends at v0.2.0" in err
+    code, out, err = run_cli(capsys, "--results", str(FIXTURE), "--release", "v0.3.0..v0.32.3")
+    assert code == 2 and "no release with results in v0.3.0..v0.32.3; releases with results: v0.2.0, v0.32.4" in err
+    code, out, err = run_cli(capsys, "--results", str(FIXTURE), "--release", "v0.3.0")
+    assert code == 2 and "no results of v0.3.0 here" in err

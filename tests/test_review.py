@@ -120,3 +120,29 @@ def test_the_command_prints_one_line_per_problem_and_exits_1(tmp_path, capsys):
 def test_the_committed_results_pass(capsys):
     assert main(["check-results"]) == 0, capsys.readouterr().out
     assert files.machine_dirs(asv_project.repository().results_dir)  # there is something to check
+
+
+def test_a_results_directory_named_as_a_folder_checks_its_machine_folders(tmp_path, capsys):
+    """`check-results results` checks what `check-results` checks, not the directory as one bogus machine."""
+    bad = PLANTED["a zero median"][0](good_folder(tmp_path))
+    good_folder(tmp_path, "Lab Mac (M4) d4e5f6")
+    assert main(["check-results", str(bad)]) == 1
+    alone = capsys.readouterr().out
+    assert main(["check-results", str(tmp_path)]) == 1
+    out, err = capsys.readouterr()
+    assert out == alone and "not positive" in out
+    assert "check-results: 2 folder(s)" in err
+
+
+def test_an_unthinned_folder_is_told_the_submit_of_its_own_preset(tmp_path, monkeypatch, capsys):
+    (tmp_path / "asv.conf.json").write_text(json.dumps({"mlxbench_preset": "default", "results_dir": "results"}))
+    monkeypatch.setattr(
+        asv_project, "repository", lambda preset="default", **_: asv_project.AsvProject(tmp_path, preset)
+    )
+    tiny = asv_project.AsvProject(tmp_path, "tiny").results_dir
+    folder = PLANTED["not thinned"][0](good_folder(tiny))
+    problems = review.check([folder], tiny)
+    assert any(f"not thinned (run `mlxbench submit --preset tiny --machine '{NAME}'`)" in p for p in problems)
+    default = PLANTED["not thinned"][0](good_folder(tmp_path / "results"))
+    problems = review.check([default], tmp_path / "results")
+    assert any(f"not thinned (run `mlxbench submit --machine '{NAME}'`)" in p for p in problems)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -112,3 +114,24 @@ def test_a_second_compact_leaves_the_file_byte_for_byte(tmp_path):
     path.write_text(pretty)
     submit.compact(path, keep=50)
     assert path.read_text() == pretty
+
+
+def _git(repo: Path, *args: str) -> None:
+    env = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env={**os.environ, **env})
+
+
+def test_submit_with_nothing_changed_prints_no_commit_that_would_fail(tmp_path, capsys):
+    """A folder exactly as committed: submit says so instead of a `git commit` with nothing to commit."""
+    _with_samples(tmp_path, 500)
+    assert submit.run(tmp_path / "results", "m") == 0
+    assert 'git add -f "' in capsys.readouterr().out  # not in a repository: the command to commit it
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", "-f", "results/m")
+    _git(tmp_path, "commit", "-q", "-m", "Results: m")
+    assert submit.run(tmp_path / "results", "m") == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "nothing to commit" in err and "is as committed" in err
+    (tmp_path / "results" / "m" / "load.jsonl").write_text("")  # something new: a commit to make
+    assert submit.run(tmp_path / "results", "m") == 0
+    assert capsys.readouterr().out.startswith('git add -f "')

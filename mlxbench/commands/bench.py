@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from mlxbench import selection
@@ -12,6 +13,7 @@ from mlxbench.errors import UsageError
 
 if TYPE_CHECKING:
     from mlxbench.history.main_job import MainJobOutcome, MainJobPlan
+    from mlxbench.report.formatting import Table
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -40,10 +42,13 @@ def run(args: argparse.Namespace) -> int:
     outcome = measure(
         main_job.plan(project, options.selection(args, preset), rerun=args.rerun, metric=args.metric), args.detailed
     )
+    results = output.machine_results(project, args.machine)
     if outcome.code == 0 and outcome.measured and args.quick and outcome.plan is not None:
         output.trial_closing(outcome.plan.machine_dir, outcome.plan.config)
     elif outcome.code == 0 and outcome.measured:
-        output.closing([output.machine_results(project, args.machine)], f"mlxbench publish{output.preset_flag(preset)}")
+        output.closing([results], output.after_measuring(results, preset))
+    elif outcome.code == 0:
+        output.unchanged(results, output.after_measuring(results, preset))
     return outcome.code
 
 
@@ -56,8 +61,8 @@ def measure(p: MainJobPlan, detailed: bool = False) -> MainJobOutcome:
     done = outcome.plan
     if done is not None and not outcome.measured:
         print(
-            f"nothing new measured: {done.machine['machine']!r} already has mlx {done.tag} in "
-            f"{output.shown(done.results_dir / done.machine['machine'])} (kept as it is); "
+            f"nothing new measured: {done.machine['machine']!r} already has mlx {done.tag} for every selected op "
+            f"and backend in {output.shown(done.results_dir / done.machine['machine'])} (kept as it is); "
             f"`mlxbench bench{output.preset_flag(done.preset)} --rerun` measures it again",
             file=sys.stderr,
         )
@@ -87,5 +92,16 @@ def summary(p: MainJobPlan, detailed: bool = False) -> str:
     except UsageError as exc:
         return f"no results of {p.tag} to show: {exc}"
     kinds = (report.average, report.detailed) if detailed else (report.average,)
-    tables = [kind(s, p.tag) for s in report.series for kind in kinds]
+    threads = p.machine.get("torch_threads")
+    tables = [headed(kind(s, p.tag), p.project.trial, threads) for s in report.series for kind in kinds]
     return render.render(tables, "markdown") if tables else f"no results of {p.tag} in {', '.join(p.series)}"
+
+
+def headed(table: Table, trial: bool, threads: object = None) -> Table:
+    """``table`` with what a reader of the run needs in its heading: torch's ``threads``, and a trial's mark."""
+    title = table.title
+    if isinstance(threads, int) and "thread" not in title:
+        title = f"{title}, torch {threads} thread{'s' if threads > 1 else ''}"
+    if trial:
+        title = f"Trial (--quick: one sample per benchmark, not history): {title}"
+    return replace(table, title=title)

@@ -6,7 +6,6 @@ import argparse
 
 from mlxbench import selection
 from mlxbench.commands import output
-from mlxbench.errors import UsageError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -22,16 +21,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Measure each available backend (its figures on stderr as they come), then append them to the machine's file."""
+    """Measure each available backend (its figures on stderr as they come), then append them to the machine's file;
+    a folder of another host's is refused before anything is measured."""
     from mlxbench.harness import ceilings
-    from mlxbench.history import asv_project, machine
+    from mlxbench.history import asv_project, asv_run
     from mlxbench.store import ceilings as stored_ceilings
 
-    backends = [b for b in selection.backends(args.backend) if b.unavailable() is None]
-    if not backends:
-        raise UsageError("none of the selected backends can run on this machine")
-    name = machine.check_name(args.machine) if args.machine is not None else machine.describe()["machine"]
-    machine_dir = asv_project.repository().results_dir / name
+    backends, _ = asv_run.runnable(selection.backends(args.backend))
+    project = asv_project.repository()
+    machine_dir = project.results_dir / asv_run.machine_for(project, args.machine)["machine"]
     measured = []
     err = output.console(stderr=True)
     for backend in backends:

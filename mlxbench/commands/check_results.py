@@ -17,20 +17,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "per folder, a valid name whose page no other machine takes, sane numbers, samples present and thinned, "
         "the current benchmark versions, no trial (--quick) results. Prints one line per problem; exit 1 if any.",
     )
-    p.add_argument("folders", nargs="*", type=Path, help="machine folders (default: every one under results/)")
+    p.add_argument(
+        "folders",
+        nargs="*",
+        type=Path,
+        help="machine folders, or results directories for all of theirs (default: every one under results/)",
+    )
     p.add_argument("--results", type=Path, help="the results directory they join (default: the repository's)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Plan (which folders, against which results), run the checks, print one line per problem."""
+    """Plan (which folders, against which results), run the checks, print one line per problem.
+
+    A results directory named as a folder stands for its machine folders, which join it.
+    """
     from mlxbench import review
     from mlxbench.history import asv_project
     from mlxbench.store import files
 
     results_dir = args.results or asv_project.repository().results_dir
-    folders = [Path(f) for f in args.folders] or files.machine_dirs(results_dir)
-    problems = review.check(folders, results_dir)
+    named = [Path(f) for f in args.folders if not files.is_results_dir(f)]
+    groups = [(named, results_dir)] if named else []
+    groups += [(files.machine_dirs(f), args.results or Path(f)) for f in args.folders if files.is_results_dir(f)]
+    if not args.folders:
+        groups = [(files.machine_dirs(results_dir), results_dir)]
+    folders = [folder for group, _ in groups for folder in group]
+    problems = [line for group, joins in groups for line in review.check(group, joins)]
     for line in problems:
         print(line)
     shown = ", ".join(output.shown(f) for f in folders) or "none"

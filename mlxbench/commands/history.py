@@ -59,9 +59,8 @@ def run(args: argparse.Namespace) -> int:
         if args.quick:
             output.trial_closing(plan.machine_dir, plan.config)
         else:
-            output.closing(
-                [output.machine_results(project, args.machine)], f"mlxbench publish{output.preset_flag(preset)}"
-            )
+            results = output.machine_results(project, args.machine)
+            output.closing([results], output.after_measuring(results, preset))
     return code
 
 

@@ -43,9 +43,32 @@ def closing(paths: Sequence[Path | str], next_command: str | None) -> None:
         err.print(f"next: {escape(next_command)}", highlight=False, soft_wrap=True)
 
 
+def unchanged(path: Path | str, next_command: str) -> None:
+    """The closing lines of a command that wrote nothing: where the results it kept are, and what to run next."""
+    err = console(stderr=True)
+    err.print(f"unchanged: {escape(shown(path))}", highlight=False, soft_wrap=True)
+    err.print(f"next: {escape(next_command)}", highlight=False, soft_wrap=True)
+
+
 def preset_flag(preset: str) -> str:
     """The ``--preset`` a next command needs to name this preset: none for the default one."""
     return "" if preset == "default" else f" --preset {preset}"
+
+
+def after_measuring(machine_dir: Path, preset: str) -> str:
+    """The command to run after a job wrote into ``machine_dir``: ``submit`` where git tracks it, else ``publish``.
+
+    Committed results take new samples unthinned, which check-results (and so ``make test``) refuses until submit.
+    """
+    from mlxbench.store import tracked
+
+    flag = preset_flag(preset)
+    if tracked.committed(machine_dir):
+        return (
+            f"mlxbench submit{flag}  (this machine's results are committed: submit thins the new samples for a "
+            f"commit, as check-results and make test require; then mlxbench publish{flag})"
+        )
+    return f"mlxbench publish{flag}"
 
 
 def machine_results(project: AsvProject, machine_name: str | None) -> Path:

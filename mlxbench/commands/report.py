@@ -68,6 +68,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def check_plots_folder(folder: Path) -> None:
+    """UsageError, before anything is loaded, where ``--plots`` names a file or a folder under a file."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "is a file" if existing == folder else f"is under {output.shown(existing)}, a file"
+        raise UsageError(f"--plots {output.shown(folder)} {where}: name a folder for the PNG plots (it is created)")
+
+
 def run(args: argparse.Namespace) -> int:
     """Load the results (their problems as warnings on stderr), then print the tables, write plots or the README."""
     from mlxbench.history import asv_project
@@ -78,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
     fmt = args.format
     if fmt not in render.FORMATS:
         raise UsageError(f"unknown format {fmt!r}; valid formats: {', '.join(render.FORMATS)}")
+    if args.plots:
+        check_plots_folder(Path(args.plots))
     preset = selection.preset(args.preset)
     if args.update_readme and preset != asv_project.DEFAULT_PRESET:
         raise UsageError(f"the README shows the default preset's results, not {preset!r}: leave out --preset")
@@ -90,11 +100,14 @@ def run(args: argparse.Namespace) -> int:
     err = output.console(stderr=True)
     for problem in loaded.problems:
         err.print(f"[yellow]warning:[/yellow] {escape(problem)}")
+    release_range, clipped = selection.release_range(args.release, loaded.releases, list(project.tags))
+    for line in clipped:
+        err.print(f"note: {escape(line)}", highlight=False)
     report = Report(
         loaded,
         args.machine,
         args.backend,
-        args.release,
+        release_range,
         args.mean,
         args.metric,
         ceilings_by_machine,

@@ -55,10 +55,16 @@ def backend_lines(rows: Sequence[Row]) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Verify with progress on stderr (a bar on a terminal, a line per op in a log), then the table; 1 on a failure."""
+    """Verify with progress on stderr (a bar on a terminal, a line per op in a log), then the table; 1 on a failure.
+
+    No selected backend runnable here is bad input, refused before any op runs (exit 2, as bench does).
+    """
+    from mlxbench.history import asv_run
+
     preset = selection.preset(args.preset)
     ops = selection.ops(args.op, preset)
     backends = selection.backends(args.backend)
+    asv_run.runnable(backends)
     out, err = output.console(), output.console(stderr=True)
     if not err.is_terminal:  # a log: a line per op instead of a bar that never draws
         rows = verify(ops, preset, backends, seed=args.seed, on_variant=progress_lines(ops, err.print))

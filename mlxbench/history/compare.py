@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlxbench import noise, verdicts
+from mlxbench import selection as names
 from mlxbench.catalog.spec import Op
 from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names, load
@@ -110,8 +111,9 @@ class Side:
         return self.config.parent / "results"
 
 
-def check_release(tag: str, tags: Mapping[str, str]) -> str:
-    """The timeline commit of ``tag``, refused (UsageError) unless it is catalogued and installs here."""
+def check_release(tag: str, tags: Mapping[str, str]) -> tuple[str, str]:
+    """The timeline tag and commit of ``tag`` (``0.31.1`` or ``v0.31.1``), refused (UsageError) unless it is
+    catalogued and installs here."""
     try:
         release = releases.find(tag, releases.load())
     except KeyError:
@@ -123,7 +125,7 @@ def check_release(tag: str, tags: Mapping[str, str]) -> str:
         )
     if release.tag not in tags:
         raise UsageError(f"{release.tag} is not in the timeline; run `mlxbench releases sync`")
-    return tags[release.tag]
+    return release.tag, tags[release.tag]
 
 
 def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
@@ -200,6 +202,9 @@ class ComparePlan:
     quick: bool = False
     metric: str = "time"
     """``time``, or ``instructions``: one counted run per side (:mod:`~mlxbench.history.compare_counts`)."""
+    whole: bool = True
+    """Whether the selection covers every op of the preset on every backend this machine has (the default one):
+    only such a repeatability is the machine's noise floor."""
 
     @property
     def history(self) -> Path:
@@ -237,15 +242,35 @@ def plan(
     if fail_above is not None and quick:
         raise UsageError("--fail-above judges changes; --quick takes one sample per side and judges none")
     backends, unavailable = asv_run.runnable(asv_run.for_metric(selection.backends, metric))
-    found = [check_release(tag, project.tags) for tag in (base, head)]
+    (base, base_commit), (head, head_commit) = (check_release(tag, project.tags) for tag in (base, head))
     sides = [
         Side(label, tag, commit, project.comparison_config(base, head, label))
-        for label, tag, commit in zip(("a", "b"), (base, head), found)
+        for label, tag, commit in zip(("a", "b"), (base, head), (base_commit, head_commit))
     ]
     info = asv_run.machine_for(project, selection.machine)
+    whole = covers_the_default(project.preset, selection.ops, backends)
     return ComparePlan(
-        project, base, head, sides, list(selection.ops), backends, unavailable, info, rounds, fail_above, quick, metric
+        project,
+        base,
+        head,
+        sides,
+        list(selection.ops),
+        backends,
+        unavailable,
+        info,
+        rounds,
+        fail_above,
+        quick,
+        metric,
+        whole,
     )
+
+
+def covers_the_default(preset: str, ops: Sequence[Op], backends: Sequence[Backend]) -> bool:
+    """Whether ``ops`` on ``backends`` hold the default selection: every op of ``preset`` on every backend here."""
+    every_op = {op.name for op in names.ops(None, preset)}
+    every_backend = {b.name for b in names.backends(None) if b.unavailable() is None}
+    return every_op <= {op.name for op in ops} and every_backend <= {b.name for b in backends}
 
 
 @dataclass(frozen=True)
@@ -319,10 +344,21 @@ def run(
     recorded = None
     if same and p.quick:
         recorded = "--quick: one sample per side says nothing about the machine's repeatability; not recorded"
-    elif same:
+    elif same and p.whole:
         path = save_repeatability(p.history / name, rows, p.base, p.project.preset, total, both, p.machine)
         said = describe_repeatability(repeatability.newest(path.parent))
         recorded = f"repeatability of {p.base} on {name}: {said} -> {path}"
+    elif same:
+        narrowed = {"ops": [op.name for op in p.ops], "backends": [b.name for b in p.backends]}
+        apart = p.project.comparison_dir(p.base, p.head) / name
+        path = save_repeatability(apart, rows, p.base, p.project.preset, total, both, selection=narrowed)
+        said = describe_repeatability(repeatability.newest(path.parent))
+        preset = "" if p.project.preset == "default" else f" --preset {p.project.preset}"
+        recorded = (
+            f"repeatability of {p.base} on {name} over a narrowed selection (--op/--backend): {said} -> {path}; "
+            f"kept apart, not this machine's noise floor: only `mlxbench compare {p.base} {p.base}{preset}` "
+            "over every op and backend sets that"
+        )
     slow = verdicts.gate(rows, p.fail_above)
     failure = f"FAIL: {len(slow)} slowdown(s) beyond the noise and above x{p.fail_above:g}" if slow else None
     return CompareOutcome(1 if slow or failed else 0, p, warnings, table, recorded, failure)
@@ -345,14 +381,18 @@ def save_repeatability(
     rounds: int,
     both: Sequence[Side],
     info: Mapping[str, Any] | None = None,
+    selection: Mapping[str, Sequence[str]] | None = None,
 ) -> Path:
     """Append the machine's repeatability as one line (the schema :mod:`mlxbench.noise` reads; newest counts).
 
     Earlier measurements stay, as calibrations do. A machine folder that
     does not exist yet also gets ``machine.json`` from ``info``, so that ASV
-    and the reports can read the folder.
+    and the reports can read the folder. ``selection`` (ops and backends) marks a
+    narrowed one, which :func:`mlxbench.store.repeatability.read` never takes for a floor.
     """
     doc = verdicts.summarize_repeatability(rows)
+    if selection is not None:
+        doc[repeatability.SELECTION_KEY] = {key: list(values) for key, values in selection.items()}
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     doc["runs"] = [
         {"release": release, "side": s.label, "preset": preset, "rounds": rounds, "measured": now} for s in both

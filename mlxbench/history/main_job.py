@@ -22,6 +22,7 @@ from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_environment, asv_run, lock, machine, quiet
 from mlxbench.history.asv_project import AsvProject
 from mlxbench.selection import Selection
+from mlxbench.store import results
 
 
 def commit_for_installed_mlx(tags: Mapping[str, str]) -> tuple[str, str]:
@@ -55,6 +56,8 @@ class MainJobPlan:
     """(op, backend, dtype) verification failed: not timed (:func:`~.benchmark_names.selection_regex`)."""
     metric: str = "time"
     """``time`` (seconds, peak memory) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
+    kept: frozenset[tuple[str, str]] = frozenset()
+    """(op, backend) of the selection this machine already has at this release: left as they are, not run."""
 
     @property
     def preset(self) -> str:
@@ -89,7 +92,7 @@ class MainJobPlan:
             "run",
             "--config",
             str(self.config),
-            f"{self.commit}^!",  # ASV's loop commit, so --skip-existing-commits looks up this commit's results
+            f"{self.commit}^!",  # ASV's loop commit: the one whose results it loads and adds to
             "-E",
             f"{asv_environment.TOOL_NAME}:{sys.executable}",
             "--set-commit-hash",
@@ -97,16 +100,12 @@ class MainJobPlan:
             "--machine",
             self.machine["machine"],
             "-b",
-            benchmark_names.selection_regex(
+            without(self.kept)
+            + benchmark_names.selection_regex(
                 self.ops, self.backends, *([benchmark_names.COUNTED] if self.counted else []), skip=self.skip
             ),
             "--show-stderr",
             "--record-samples",
-            # A commit this machine already has is left exactly as it is (a committed results file stays
-            # byte-identical, even where this run would add benchmarks it lacks, such as peak memory after a
-            # time-only history).
-            # A trial always measures; so does a count (it adds its benchmarks to the commit's file, the same numbers).
-            *([] if self.rerun or trial or self.counted else ["--skip-existing-commits"]),
             *(["--quick"] if trial else []),
             *asv_run.LAUNCH,
         ]
@@ -139,39 +138,99 @@ class MainJobOutcome:
     plan: MainJobPlan | None = None
     """None when nothing ran: every selected backend failed verification."""
     measured: bool = True
-    """False when this machine already had this release (kept as it is, nothing verified or run)."""
+    """False when this machine already timed the whole selection at this release (kept, nothing verified or run)."""
 
 
-def already_measured(p: MainJobPlan) -> bool:
-    """Whether every series of the plan already has a result file at its commit: ASV would skip the commit."""
-    return all((p.machine_dir / f"{p.commit[:8]}-{series}.json").is_file() for series in p.series)
+def without(pairs: frozenset[tuple[str, str]]) -> str:
+    """A regex prefix (an ``asv run -b`` lookahead) leaving out every benchmark of these (op, backend) pairs."""
+    if not pairs:
+        return ""
+    kinds = "|".join(benchmark_names.KINDS)
+    names = "|".join(rf"{op}\.(?:{kinds})_{backend}" for op, backend in sorted(pairs))
+    return rf"(?!{benchmark_names.SUITE_MODULE}\.(?:{names})(?:\(|$))"
+
+
+def timed(p: MainJobPlan) -> set[tuple[str, str]]:
+    """(op, backend) whose timing (a count: instructions) every series of the plan holds at its commit, under the
+    suite's current version.
+
+    Peak memory is left out of the question: a time-only history at this release counts as measured.
+    """
+    found: list[set[tuple[str, str]]] = []
+    for series in p.series:
+        path = p.machine_dir / f"{p.commit[:8]}-{series}.json"
+        try:
+            measured, _ = results.read_file(path) if path.is_file() else ([], [])
+        except ValueError:
+            measured = []  # unreadable: ASV's run sets it aside (quiet.run) and measures the selection again
+        kind = benchmark_names.INSTRUCTIONS if p.counted else benchmark_names.TIME
+        found.append({(m.op, m.backend) for m in measured if m.kind == kind})
+    return set.intersection(*found) if found else set()
+
+
+def pairs_text(pairs: set[tuple[str, str]] | frozenset[tuple[str, str]], ops: list[Op] | None = None) -> str:
+    """(op, backend) pairs in words, by backend: ``mlx_cpu: ReLU, Sum; torch_cpu: every op (23)``.
+
+    ``ops``, where given, is the selection: a backend that has all of them reads "every selected op".
+    """
+    by_backend: dict[str, list[str]] = {}
+    for op, backend in sorted(pairs):
+        by_backend.setdefault(backend, []).append(op)
+    parts = []
+    for backend, names in by_backend.items():
+        if ops is not None and len(ops) > 1 and {op.name for op in ops} <= set(names):
+            parts.append(f"{backend}: every selected op ({len(names)})")
+        elif len(names) > 6:
+            parts.append(f"{backend}: {', '.join(names[:5])} and {len(names) - 5} more")
+        else:
+            parts.append(f"{backend}: {', '.join(names)}")
+    return "; ".join(parts)
+
+
+def left_to_measure(p: MainJobPlan, say: asv_run.Say) -> MainJobPlan:
+    """``p`` with :attr:`~MainJobPlan.kept` set to what of its selection this machine already times at its release
+    (none for a ``rerun``), and said: that, and what else the release holds here, which ASV keeps as it is."""
+    have = timed(p)
+    selected = {(op.name, b.name) for op in p.ops for b in p.backends}
+    p = replace(p, kept=frozenset() if p.rerun else frozenset(selected & have))
+    if p.kept == selected:
+        return p
+    if kept := p.kept | (have - selected):
+        where = "outside the selection " if p.rerun else ""
+        lacking = f"; measuring what the selection lacks ({pairs_text(selected - p.kept, list(p.ops))})"
+        say(
+            f"kept as they are: what {p.machine['machine']!r} already has at mlx {p.tag} {where}({pairs_text(kept)})"
+            + (f"{lacking}; `--rerun` measures the selection again" if p.kept else "")
+        )
+    return p
 
 
 def run(p: MainJobPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., int] = lock.call) -> MainJobOutcome:
-    """Verify, then run a :func:`plan`; a release this machine already has is kept as it is (unless ``rerun``).
+    """Verify, then run a :func:`plan`: what of the selection this machine lacks at this release (``rerun``:
+    all of it), everything else it has there kept as it is and said; a trial measures everything.
 
     ``say`` hears the progress; ``call`` runs ASV (the tests' fake stands in for it).
     """
-    if not (p.rerun or p.project.trial or p.counted) and already_measured(p):
-        return MainJobOutcome(0, p, measured=False)
-    passed = verified.passing(p.ops, p.preset, p.backends, say)
+    if not p.project.trial:
+        p = left_to_measure(p, say)
+        if len(p.kept) == len(p.ops) * len(p.backends):
+            return MainJobOutcome(0, p, measured=False)
+    lacking = {(op.name, b.name) for op in p.ops for b in p.backends} - p.kept
+    ops = [op for op in p.ops if any(name == op.name for name, _ in lacking)]
+    backends = [b for b in p.backends if any(name == b.name for _, name in lacking)]
+    passed = verified.passing(ops, p.preset, backends, say)
     if not passed.backends:
         say("nothing timed: every selected backend failed verification")
         return MainJobOutcome(1)
-    p = replace(p, backends=passed.backends, skip=passed.failed)
+    dropped = {b.name for b in backends} - {b.name for b in passed.backends}
+    p = replace(p, backends=[b for b in p.backends if b.name not in dropped], skip=passed.failed)
     machine.save(p.machine)
     say(
         f"benchmarking mlx {p.tag} (timeline commit {p.commit[:8]}), torch {versions.torch_version()}, "
         f"preset {p.preset!r} on {p.machine['machine']!r}, series {', '.join(p.series)}, "
         + ("counting instructions under valgrind (one warm call each), " if p.counted else "")
         + f"results in {p.results_dir}"
-        + (
-            " (a trial: it measures everything)"
-            if p.project.trial
-            else ""
-            if p.rerun or p.counted
-            else " (what is there is kept: --rerun)"
-        )
+        + (" (a trial: it measures everything)" if p.project.trial else " (measuring again)" if p.rerun else "")
     )
     asv = quiet.AsvRun(p.command, call, p.config.parent, {**os.environ, PRESET_ENV: p.preset}, p.commit, p.series[0])
     return MainJobOutcome(quiet.run(asv, p.machine_dir), p)

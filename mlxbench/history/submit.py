@@ -21,7 +21,7 @@ import numpy as np
 
 from mlxbench.errors import UsageError
 from mlxbench.history import machine
-from mlxbench.store import files
+from mlxbench.store import files, tracked
 
 KEEP_SAMPLES = 200
 MIN_KEEP = 10
@@ -65,7 +65,8 @@ def compact(path: Path, keep: int = KEEP_SAMPLES) -> tuple[int, int]:
 
 
 def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAMPLES) -> int:
-    """Compact this machine's results folder and print the command that submits it."""
+    """Compact this machine's results folder and print the command that submits it (none where git would find
+    nothing to commit)."""
     if keep < MIN_KEEP:
         raise UsageError(f"--keep-samples {keep}: keep at least {MIN_KEEP} samples per variant")
     name = machine.check_name(machine_name) if machine_name is not None else machine.describe()["machine"]
@@ -92,5 +93,8 @@ def run(results_dir: Path, machine_name: str | None = None, keep: int = KEEP_SAM
         f"{size_before / 1e6:.1f} MB -> {size_after / 1e6:.1f} MB",
         file=sys.stderr,
     )
+    if tracked.as_committed(folder):
+        print(f"nothing to commit: {folder} is as committed (measure something new first)", file=sys.stderr)
+        return 0
     print(f'git add -f "{folder}" && git commit -m "Results: {name}"')
     return 0

@@ -80,6 +80,11 @@ def machine_dirs(results_dir: Path) -> list[Path]:
     return [p for p in sorted(results_dir.iterdir()) if _is_machine_dir(p)]
 
 
+def is_results_dir(path: Path) -> bool:
+    """Whether ``path`` holds machine folders and is not one itself (``results/``, not ``results/<machine>/``)."""
+    return Path(path).is_dir() and not _is_machine_dir(Path(path)) and bool(machine_dirs(path))
+
+
 def result_files(machine_dir: Path, commit: str | None = None) -> list[Path]:
     """The ASV result files of a machine folder (one commit's, given its hash): never machine.json or mlxbench's."""
     prefix = commit[:8] if commit else ""

@@ -6,7 +6,8 @@
 
 ``within_10pct`` is the share of medians that agreed within +-10% between the
 two runs, ``p90_abs_change`` the 90th percentile of ``|ratio - 1|`` (both
-fractions); ``runs`` describes the runs. It is JSON Lines, not ``.json``: ASV
+fractions); ``runs`` describes the runs. A line with a ``selection`` (the ops and
+backends of a narrowed comparison) is never the machine's floor. It is JSON Lines, not ``.json``: ASV
 takes every ``*.json`` in a machine's folder for a result file. A
 ``repeatability.json`` written before (one JSON document) is still read where
 no ``.jsonl`` exists, and never written.
@@ -25,10 +26,21 @@ from mlxbench.store import files
 
 REPEATABILITY_FILE = files.REPEATABILITY_FILE
 LEGACY_REPEATABILITY_FILE = files.LEGACY_REPEATABILITY_FILE
+SELECTION_KEY = "selection"
+"""The ops and backends a narrowed measurement covered; absent where it covered the default selection."""
+
+
+def _whole(line: str) -> bool:
+    """Whether a line is not a narrowed measurement's (an unreadable one counts: :func:`read` then names it)."""
+    try:
+        doc = json.loads(line)
+    except ValueError:
+        return True
+    return not (isinstance(doc, dict) and SELECTION_KEY in doc)
 
 
 def read(machine_dir: Path) -> Floor | None:
-    """The machine's newest measured repeatability as a floor, or None where it was never measured.
+    """The machine's newest measured repeatability over the default selection as a floor; None where there is none.
 
     Raises ValueError (naming the file) when the file exists but is not the
     agreed schema, so the caller can warn instead of trusting a bad number.
@@ -39,8 +51,13 @@ def read(machine_dir: Path) -> Floor | None:
         return None
     try:
         text = path.read_text()
-        lines = [line for line in text.splitlines() if line.strip()]
-        doc = json.loads(lines[-1] if path.name == REPEATABILITY_FILE and lines else text)
+        if path.name == REPEATABILITY_FILE:
+            lines = [line for line in text.splitlines() if line.strip()]
+            whole = [line for line in lines if _whole(line)]
+            if lines and not whole:
+                return None
+            text = whole[-1] if whole else text
+        doc = json.loads(text)
         value = float(doc["p90_abs_change"])
         within = float(doc["within_10pct"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
