@@ -24,8 +24,6 @@ from mlxbench.store import files, results
 
 MIN_SAMPLES = submit.MIN_KEEP
 MAX_SAMPLES = submit.KEEP_SAMPLES
-PLAUSIBLE = {"time": (1e-8, 60.0), "peakmem": (1e6, 1e13)}
-"""Per benchmark kind, the range a median of this suite can hold (seconds per call, peak resident bytes)."""
 HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -65,10 +63,9 @@ def _measurements(path: Path, out: list[str]) -> None:
     for m in found:
         if not m.ok:
             continue
-        low, high = PLAUSIBLE[m.kind]
         where = f"{path}: {benchmark_names.build(m.op, m.kind, m.backend)}({', '.join((m.variant, *m.axes))})"
-        if not low <= float(m.value) <= high:
-            out.append(f"{where}: median {m.value!r} is outside {low:g}..{high:g} {m.unit}")
+        if why := results.implausible(m.kind, float(m.value)):
+            out.append(f"{where}: {why}")
         if m.kind != "time":
             continue
         count = len(m.samples or ())

@@ -1,11 +1,13 @@
 """The ASV functions this repository replaces, replaced by one explicit call: :func:`install`.
 
 :func:`install` (called by the plugin's ``setup``, :mod:`mlxbench.history.asv_environment`)
-wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark`` and
-``asv.commands.run.Run.run`` once per process, after checking that the
-installed ASV is the version mlxbench requires and that each function takes
-the parameters its wrapper names; otherwise it raises :class:`UnsupportedAsv`
-and patches nothing. What the wrappers do is :mod:`mlxbench.history.asv_launch`'s.
+wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark``,
+``asv.commands.run.Run.run`` and
+``asv.commands.publish.Publish.run_from_conf_args`` once per process, after
+checking that the installed ASV is the version mlxbench requires and that each
+function takes the parameters its wrapper names; otherwise it raises
+:class:`UnsupportedAsv` and patches nothing. What the wrappers do is
+:mod:`mlxbench.history.asv_launch`'s (publishing: :mod:`mlxbench.history.asv_publish`'s).
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from typing import Any
 
 import asv
 from asv import runner, util
+from asv.commands import publish as publish_command
 from asv.commands import run as run_command
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from mlxbench.history import asv_launch
+from mlxbench.history import asv_launch, asv_publish
 
 
 class UnsupportedAsv(util.UserError):
@@ -61,6 +64,11 @@ def _run(
     return _originals["run"](cls, conf, range_spec, *args, quick=quick, env_spec=env_spec, dry_run=dry_run, **kwargs)
 
 
+def _publish_from_conf_args(cls: Any, conf: Any, args: Any, **kwargs: Any) -> Any:
+    with asv_publish.screened(conf):
+        return _originals["run_from_conf_args"](cls, conf, args, **kwargs)
+
+
 @dataclass(frozen=True)
 class Patch:
     """ASV's function ``owner.name`` and the wrapper that replaces it (a classmethod stays one)."""
@@ -92,6 +100,7 @@ PATCHES = (
     Patch(runner, "get_spawner", _get_spawner),
     Patch(runner, "run_benchmark", _run_benchmark),
     Patch(run_command.Run, "run", _run),
+    Patch(publish_command.Publish, "run_from_conf_args", _publish_from_conf_args),
 )
 
 
