@@ -58,7 +58,8 @@ def _run(
     **kwargs: Any,
 ) -> Any:
     asv_launch.refuse_another_preset(conf)
-    asv_launch.refuse_a_quick_history(conf, bool(quick), bool(dry_run))
+    saves_nothing = bool(dry_run) or asv_launch.saves_nothing(env_spec, kwargs.get("set_commit_hash"))
+    asv_launch.refuse_a_quick_history(conf, bool(quick), saves_nothing)
     if not asv_launch.existing_only(env_spec):
         range_spec = asv_launch.mode_commits(conf, range_spec)
     return _originals["run"](cls, conf, range_spec, *args, quick=quick, env_spec=env_spec, dry_run=dry_run, **kwargs)
