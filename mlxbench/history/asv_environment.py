@@ -21,7 +21,7 @@ from asv import environment, util
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from mlxbench.history import asv_command, asv_patches, asv_prerequisites, lock
+from mlxbench.history import asv_command, asv_patches, asv_plain_run, asv_prerequisites, lock
 from mlxbench.history.asv_project import AsvProject
 from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
@@ -263,8 +263,10 @@ def lock_a_plain_asv_run(argv: Sequence[str]) -> bool:
 
 def setup() -> None:
     """ASV's plugin hook, called once the plugin is imported: the lock for a measuring command, ASV's patches,
-    then what the command needs made (:mod:`~mlxbench.history.asv_prerequisites`)."""
+    then what the command needs made (:mod:`~mlxbench.history.asv_prerequisites`) and kept
+    (:mod:`~mlxbench.history.asv_plain_run`)."""
     lock_a_plain_asv_run(sys.argv)
     asv_patches.install()
     if (command := asv_command.parse(sys.argv)) is not None:
         asv_prerequisites.prepare(command)
+        asv_plain_run.record(command)

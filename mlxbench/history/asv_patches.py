@@ -2,7 +2,7 @@
 
 :func:`install` (called by the plugin's ``setup``, :mod:`mlxbench.history.asv_environment`)
 wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark``,
-``asv.commands.run.Run.run`` and
+``asv.commands.run.Run.run``, ``asv.results.Results.add_result`` and
 ``asv.commands.publish.Publish.run_from_conf_args`` once per process, after
 checking that the installed ASV is the version mlxbench requires and that each
 function takes the parameters its wrapper names; otherwise it raises
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import asv
-from asv import runner, util
+from asv import results, runner, util
 from asv.commands import publish as publish_command
 from asv.commands import run as run_command
 from packaging.requirements import Requirement
@@ -65,6 +65,11 @@ def _run(
     return _originals["run"](cls, conf, range_spec, *args, quick=quick, env_spec=env_spec, dry_run=dry_run, **kwargs)
 
 
+def _add_result(self: Any, benchmark: Any, result: Any, *args: Any, record_samples: bool = False, **kwargs: Any) -> Any:
+    # every result keeps its samples, as --record-samples (mlxbench.history.asv_plain_run thins them)
+    return _originals["add_result"](self, benchmark, result, *args, record_samples=True, **kwargs)
+
+
 def _publish_from_conf_args(cls: Any, conf: Any, args: Any, **kwargs: Any) -> Any:
     with asv_publish.screened(conf):
         return _originals["run_from_conf_args"](cls, conf, args, **kwargs)
@@ -101,6 +106,7 @@ PATCHES = (
     Patch(runner, "get_spawner", _get_spawner),
     Patch(runner, "run_benchmark", _run_benchmark),
     Patch(run_command.Run, "run", _run),
+    Patch(results.Results, "add_result", _add_result),
     Patch(publish_command.Publish, "run_from_conf_args", _publish_from_conf_args),
 )
 
