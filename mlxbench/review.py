@@ -25,12 +25,6 @@ from mlxbench.store import files, results
 
 MIN_SAMPLES = submit.MIN_KEEP
 MAX_SAMPLES = submit.KEEP_SAMPLES
-PLAUSIBLE = {
-    "time": (1e-8, 60.0),
-    "peakmem": (1e6, 1e13),
-    **{kind: (0.0, 1e13) for kind in benchmark_names.COUNTED},
-}
-"""Per benchmark kind, the range a median of this suite can hold (seconds per call, peak resident bytes, counts)."""
 HASH = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -84,10 +78,9 @@ def _measurements(path: Path, out: list[str], submit_hint: str) -> None:
     for m in found:
         if not m.ok:
             continue
-        low, high = PLAUSIBLE[m.kind]
         where = f"{path}: {benchmark_names.build(m.op, m.kind, m.backend)}({', '.join((m.variant, *m.axes))})"
-        if not low <= float(m.value) <= high:
-            out.append(f"{where}: median {m.value!r} is outside {low:g}..{high:g} {m.unit}")
+        if why := results.implausible(m.kind, float(m.value)):
+            out.append(f"{where}: {why}")
         if m.kind != "time":
             continue
         count = len(m.samples or ())

@@ -29,6 +29,7 @@ from pathlib import Path
 import asv_project
 import pytest
 
+from mlxbench import review
 from mlxbench.catalog import CATALOG
 from mlxbench.commands import bench as bench_command
 from mlxbench.commands import compare as compare_command
@@ -390,3 +391,31 @@ def test_a_count_is_stored_beside_the_times_by_one_valgrind_server_and_leaves_no
     assert all(x > 1000 for x in instructions)
     assert set(Path(tempfile.gettempdir()).glob("mlxbench-callgrind-*")) == servers, "valgrind's files are removed"
     assert not [f for f in (work / "results").rglob("*") if "callgrind" in f.name], "none in the results tree"
+
+
+def test_a_plain_asv_run_stores_samples_and_load_that_check_results_accepts(project):
+    """`asv run --machine <this machine> -b <ReLU on mlx_cpu>` as a user types it: no --record-samples, no driver.
+
+    Into results of its own (the project's configuration, another results folder): what it stores passes
+    check-results, samples thinned as submit keeps them and each result's load recorded.
+    """
+    work, asv = project
+    plain = work / "plain"
+    plain.mkdir()
+    conf = json.loads((work / "asv.conf.json").read_text())
+    (plain / "asv.conf.json").write_text(json.dumps({**conf, "results_dir": str(plain / "results")}))
+    info = machine.describe()
+    machine.save(info)  # as `mlxbench machine` (this test's host id: the plugin's own registration would not know it)
+    name = info["machine"]
+    regex = benchmark_names.selection_regex(OPS, BACKEND)
+    out = asv("run", "--config", str(plain / "asv.conf.json"), f"{TAG}^!", "--machine", name, "-b", regex)
+    folder = plain / "results" / name
+    assert review.check([folder], plain / "results") == [], out.stdout[-3000:] + out.stderr[-3000:]
+    (path,) = folder.glob("*-*.json")
+    doc = json.loads(path.read_text())
+    samples = doc["results"]["ops.ReLU.time_mlx_cpu"][doc["result_columns"].index("samples")]
+    variants = [v.id for v in CATALOG["ReLU"].variants("tiny")]
+    assert len(samples) == len(variants) and all(review.MIN_SAMPLES <= len(s) <= review.MAX_SAMPLES for s in samples)
+    stored = loads.stored(folder)
+    assert {(k[0], k[2], k[3]) for k in stored} == {(doc["commit_hash"], "ops.ReLU.time_mlx_cpu", v) for v in variants}
+    assert "samples thinned" in out.stderr and "load.jsonl" in out.stderr

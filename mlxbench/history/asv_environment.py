@@ -3,8 +3,8 @@
 Refused where the interpreter lacks what that series or the commit ``--set-commit-hash`` names pins;
 :func:`preflight` makes the same checks before ASV starts. ASV loads this module as the configuration's plugin
 (:data:`~mlxbench.history.asv_project.PLUGIN`) for every command: it also takes the machine's lock for a plain
-``asv run`` (:func:`setup`, ASV's plugin hook) and installs :mod:`mlxbench.history.asv_patches`. Why:
-docs/architecture.md, "The installed environment", and docs/asv-integration.md.
+``asv run`` (:func:`setup`, ASV's plugin hook), installs :mod:`mlxbench.history.asv_patches` and makes what the
+command needs. Why: docs/architecture.md, "The installed environment", and docs/asv-integration.md.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from asv import environment, util
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from mlxbench.history import asv_patches, lock
+from mlxbench.history import asv_command, asv_patches, asv_plain_run, asv_prerequisites, lock
 from mlxbench.history.asv_project import AsvProject
 from mlxbench.stack.timeline import NONE, TORCH_VERSION_FILE, VERSION_FILE
 
@@ -262,6 +262,11 @@ def lock_a_plain_asv_run(argv: Sequence[str]) -> bool:
 
 
 def setup() -> None:
-    """ASV's plugin hook, called once the plugin is imported: the lock for a measuring command, then ASV's patches."""
+    """ASV's plugin hook, called once the plugin is imported: the lock for a measuring command, ASV's patches,
+    then what the command needs made (:mod:`~mlxbench.history.asv_prerequisites`) and kept
+    (:mod:`~mlxbench.history.asv_plain_run`)."""
     lock_a_plain_asv_run(sys.argv)
     asv_patches.install()
+    if (command := asv_command.parse(sys.argv)) is not None:
+        asv_prerequisites.prepare(command)
+        asv_plain_run.record(command)

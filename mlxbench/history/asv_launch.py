@@ -240,6 +240,11 @@ def existing_only(env_spec: Sequence[str] | None) -> bool:
     return bool(env_spec) and all(existing(spec) for spec in env_spec)
 
 
+def saves_nothing(env_spec: Sequence[str] | None, set_commit_hash: str | None) -> bool:
+    """Whether ``asv run`` stores no result: existing environments only and no ``--set-commit-hash`` (ASV's rule)."""
+    return existing_only(env_spec) and set_commit_hash is None
+
+
 TRIAL_DIRS = (".asv/trial/", ".asv/compare/")
 """Where one-sample results may go: a trial's and a comparison's folders, never a history's."""
 

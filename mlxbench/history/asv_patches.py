@@ -1,11 +1,13 @@
 """The ASV functions this repository replaces, replaced by one explicit call: :func:`install`.
 
 :func:`install` (called by the plugin's ``setup``, :mod:`mlxbench.history.asv_environment`)
-wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark`` and
-``asv.commands.run.Run.run`` once per process, after checking that the
-installed ASV is the version mlxbench requires and that each function takes
-the parameters its wrapper names; otherwise it raises :class:`UnsupportedAsv`
-and patches nothing. What the wrappers do is :mod:`mlxbench.history.asv_launch`'s.
+wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark``,
+``asv.commands.run.Run.run``, ``asv.results.Results.add_result`` and
+``asv.commands.publish.Publish.run_from_conf_args`` once per process, after
+checking that the installed ASV is the version mlxbench requires and that each
+function takes the parameters its wrapper names; otherwise it raises
+:class:`UnsupportedAsv` and patches nothing. What the wrappers do is
+:mod:`mlxbench.history.asv_launch`'s (publishing: :mod:`mlxbench.history.asv_publish`'s).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import asv
-from asv import runner, util
+from asv import results, runner, util
+from asv.commands import publish as publish_command
 from asv.commands import run as run_command
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
-from mlxbench.history import asv_launch
+from mlxbench.history import asv_launch, asv_publish
 
 
 class UnsupportedAsv(util.UserError):
@@ -60,7 +63,8 @@ def _run(
     **kwargs: Any,
 ) -> Any:
     asv_launch.refuse_another_preset(conf)
-    asv_launch.refuse_a_quick_history(conf, bool(quick), bool(dry_run))
+    saves_nothing = bool(dry_run) or asv_launch.saves_nothing(env_spec, kwargs.get("set_commit_hash"))
+    asv_launch.refuse_a_quick_history(conf, bool(quick), saves_nothing)
     if not asv_launch.existing_only(env_spec):
         range_spec = asv_launch.mode_commits(conf, range_spec)
     return _originals["run"](
@@ -74,6 +78,16 @@ def _run(
         dry_run=dry_run,
         **kwargs,
     )
+
+
+def _add_result(self: Any, benchmark: Any, result: Any, *args: Any, record_samples: bool = False, **kwargs: Any) -> Any:
+    # every result keeps its samples, as --record-samples (mlxbench.history.asv_plain_run thins them)
+    return _originals["add_result"](self, benchmark, result, *args, record_samples=True, **kwargs)
+
+
+def _publish_from_conf_args(cls: Any, conf: Any, args: Any, **kwargs: Any) -> Any:
+    with asv_publish.screened(conf):
+        return _originals["run_from_conf_args"](cls, conf, args, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -107,6 +121,8 @@ PATCHES = (
     Patch(runner, "get_spawner", _get_spawner),
     Patch(runner, "run_benchmark", _run_benchmark),
     Patch(run_command.Run, "run", _run),
+    Patch(results.Results, "add_result", _add_result),
+    Patch(publish_command.Publish, "run_from_conf_args", _publish_from_conf_args),
 )
 
 

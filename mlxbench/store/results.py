@@ -151,6 +151,22 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+PLAUSIBLE = {
+    benchmark_names.TIME: (1e-8, 60.0),
+    benchmark_names.PEAKMEM: (1e6, 1e13),
+    **{kind: (0.0, 1e13) for kind in benchmark_names.COUNTED},
+}
+"""Per benchmark kind, the range a median of this suite can hold (seconds per call, peak resident bytes, counts)."""
+
+
+def implausible(kind: str, median: float) -> str | None:
+    """Why a median of a ``kind`` benchmark cannot be this suite's (outside :data:`PLAUSIBLE`); None if it can."""
+    low, high = PLAUSIBLE[kind]
+    if not low <= median <= high:
+        return f"median {median!r} is outside {low:g}..{high:g} {UNITS[kind]}"
+    return None
+
+
 LATEST_STARTED_AT = 4_102_444_800_000
 """2100-01-01 as ASV's ``started_at`` (milliseconds since the epoch): anything later is not a date."""
 
