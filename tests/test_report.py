@@ -287,6 +287,20 @@ def test_cli_prints_all_four_tables_with_release_names(capsys):
     assert "Race: fixture-cpu, mlx_cpu vs cpu" in out
 
 
+def test_the_terminal_report_says_each_note_once_and_csv_json_keep_every_tables(capsys, loaded):
+    tables = Report(loaded).tables(["average", "detailed", "history", "race"])
+    shared = {n for t in tables for n in t.notes if sum(n in u.notes for u in tables) > 1}
+    assert len(shared) >= 3  # the mode, the noise rule and floors, the spread count: said under several tables
+    code, out, _ = run_cli(capsys, "--results", str(FIXTURE))
+    assert code == 0
+    for note in shared:
+        assert out.count(render.md_text(note)) == 1, note
+    later = out.split("### ")[2]  # the detailed table: its notes the average table already gave are counted
+    assert re.search(r"And \d+ note\(s\) as above\.", later)
+    code, out, _ = run_cli(capsys, "--results", str(FIXTURE), "--format", "json")
+    assert [t["notes"] for t in json.loads(out)["tables"]] == [t.notes for t in tables]
+
+
 @pytest.mark.parametrize(
     "args, named",
     [
