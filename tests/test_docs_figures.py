@@ -13,9 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from test_docs_links import CODE_SPAN, ROOT, without_fences
+
 from mlxbench.catalog import CATALOG
 from mlxbench.report import readme
-from test_docs_links import CODE_SPAN, ROOT, without_fences
 
 OP_CHANGE = re.compile(
     rf"\b(?:{'|'.join(sorted(CATALOG, key=len, reverse=True))})\b\W{{0,3}}[-−+]\d+(?:\.\d+)?\s?%"

@@ -374,6 +374,31 @@ def test_plots_are_pngs_one_per_backend_plus_the_bar_chart(loaded, tmp_path):
         assert pixels.std() > 0.05, f"{path.name} is blank"
 
 
+@pytest.mark.parametrize("ops", [None, ["ReLU"]])  # every op, and one: a long title over a single panel
+def test_plots_hold_their_text_and_warn_of_nothing(loaded, tmp_path, monkeypatch, ops):
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    outside: list[str] = []
+    save = Figure.savefig
+
+    def checked(fig, *args, **kwargs):
+        renderer, box = fig.canvas.get_renderer(), fig.bbox
+        drawn = [(f"panel {ax.get_title()!r}", ax.get_tightbbox(renderer)) for ax in fig.axes]  # ticks in view
+        drawn += [(t.get_text(), t.get_window_extent(renderer)) for t in fig.texts if t.get_text()]  # title, y label
+        for what, extent in drawn:
+            if extent.x0 < box.x0 or extent.x1 > box.x1 or extent.y0 < box.y0 or extent.y1 > box.y1:
+                outside.append(what)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", checked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Tight layout not applied", for one
+        written = plots.write(Report(loaded, ops=ops), tmp_path)
+    assert len(written) == 5 and not outside, f"clipped: {outside}"
+
+
 def test_readme_section_is_rewritten_between_markers_only(loaded, tmp_path):
     doc = tmp_path / "README.md"
     doc.write_text(f"# title\nbefore\n{readme.START}\nold table\n{readme.END}\nafter\n")
