@@ -72,7 +72,7 @@ MAX_TICK_LABELS = 8
 
 
 def _thinned(labels: list[str]) -> list[str]:
-    """Every n-th label (the last always) so at most :data:`MAX_TICK_LABELS` show; the ticks stay at every point."""
+    """Every n-th label (the last always) so at most :data:`MAX_TICK_LABELS` show; the others blank."""
     step = math.ceil(len(labels) / MAX_TICK_LABELS)
     last = len(labels) - 1
     return [label if i == last or (i % step == 0 and last - i >= step) else "" for i, label in enumerate(labels)]
@@ -91,6 +91,7 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
     labels = [table.columns[i].name for i in values]
     steps = [i + 1 for i in values[1:]]  # each column's change from the previous one follows it
     rows = table.rows
+    shown, ticks = _thinned(labels), figure_layout.TICK_POINTS
     fig, axes = figure_layout.small_multiples(plt, len(rows), title, ylabel, labels)
     for ax, row in zip(axes, rows):
         points = [(i, row[c]) for i, c in enumerate(values) if isinstance(row[c], float)]
@@ -111,14 +112,16 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
         ax.set_yscale("log")
         ax.margins(y=0.2)  # room for the labels above the highest point
         ax.yaxis.set_major_formatter(_plain)
-        ax.yaxis.set_minor_formatter(_plain)
-        ax.set_title(row[0], fontsize=figure_layout.PANEL_TITLE_POINTS)
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(_thinned(labels), rotation=45, ha="right", fontsize=figure_layout.TICK_POINTS)
-        ax.set_xlim(-0.5, len(labels) - 0.5)
-        ax.tick_params(axis="y", labelsize=figure_layout.TICK_POINTS)
-        ax.grid(True, which="both", alpha=0.3)
         low, high = ax.get_ylim()
+        ax.yaxis.set_minor_formatter(_plain if high < 3 * low else _plain_between)  # wider: 2-9x would crowd
+        ax.set_title(row[0], fontsize=figure_layout.PANEL_TITLE_POINTS, y=1.0)  # placed: no search for room
+        ax.set_xticks([i for i, label in enumerate(shown) if label])
+        ax.set_xticklabels([label for label in shown if label], rotation=45, ha="right", fontsize=ticks)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        ax.tick_params(axis="y", labelsize=ticks)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        # a grid line at every release, labelled or not: one artist, where a tick per release costs a second
+        ax.vlines(range(len(labels)), 0, 1, transform=ax.get_xaxis_transform(), colors="#b0b0b0", lw=0.8, alpha=0.3)
         if reference is not None and low <= reference <= high:  # never stretch a panel to reach the line
             ax.axhline(reference, color="grey", lw=0.8, ls="--")
     fig.savefig(path, dpi=110)
