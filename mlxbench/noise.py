@@ -9,6 +9,7 @@ the floor is :data:`WITHIN_RUN`. Why: docs/report-architecture.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ MIN_CONTROLS = 3
 """Fewer control points than this say nothing about a quantile: the repeatability or the default is used instead.
 With few points the interpolated quantile sits near the largest drift, which errs towards ``~``."""
 _EXACT_LIMIT = 20
-"""asv's Mann-Whitney is exact up to this sample size and cheap there; larger ones use its normal approximation."""
+"""asv's Mann-Whitney is exact up to this sample size; larger ones use its normal approximation."""
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,13 @@ class Verdict:
 
 
 def _mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
-    """asv's ``mann_whitney_u(x, y)`` p-value (normal approximation, conservative ties) in O((m+n) log n).
+    """asv's ``mann_whitney_u(x, y)`` p-value (method ``auto``, conservative ties), to the last digit.
 
     asv counts U and ties over all m*n pairs in Python: 0.6 s for two 5000-sample
     results, minutes for a history. Sorting gives the same integers; the rest
-    is asv's formula line for line (tests check both agree).
+    is asv's formula line for line (tests check both agree): its exact
+    distribution up to :data:`_EXACT_LIMIT` samples (:func:`_exact_p`), its
+    normal approximation above.
     """
     m, n = len(x), len(y)
     ys = np.sort(y)
@@ -84,18 +87,37 @@ def _mann_whitney_p(x: np.ndarray, y: np.ndarray) -> float:
     ux1 = min(u, m * n - u)
     ux2 = min(u + ties, m * n - (u + ties))
     ux = ux1 if ux1 >= ux2 else ux2
+    if max(m, n) <= _EXACT_LIMIT:
+        return _exact_p(m, n, ux)
     var = m * n * (m + n + 1) / 12
     z = (ux - m * n / 2) / math.sqrt(var)
     return 2 * 0.5 * math.erfc(-z / math.sqrt(2))
+
+
+_ORDERINGS: dict[tuple[int, int, int], int] = {}
+"""asv's memo of ``mann_whitney_u_r`` (orderings of two samples with a given U), kept for the whole process.
+
+asv's own memo empties itself past 100,000 entries, which two 20-sample sizes
+reach: a history then counted the same orderings again at every pair of results
+(minutes of a report's time). Bounded: sizes up to 20 and U below 400 make at most 160,000 entries.
+"""
+
+
+@functools.cache
+def _exact_p(m: int, n: int, ux: int) -> float:
+    """asv's exact two-sided p-value for samples of sizes ``m`` and ``n`` and statistic ``ux``, by asv's own code."""
+    p1 = _stats.mann_whitney_u_cdf(m, n, ux, _ORDERINGS)
+    p2 = 1.0 - _stats.mann_whitney_u_cdf(m, n, max(m * n // 2, m * n - ux - 1), _ORDERINGS)
+    return p1 + p2
 
 
 def is_different(before: Stats, after: Stats) -> bool | None:
     """ASV's test, as ``asv compare`` applies it; None where there are no statistics to test.
 
     ``asv._stats.is_different`` step by step: with samples large enough for
-    p < 0.002 to be reachable, the Mann-Whitney U test (asv's own code up to 20
-    samples, :func:`_mann_whitney_p` above); otherwise the 99% confidence
-    intervals must not overlap.
+    p < 0.002 to be reachable, the Mann-Whitney U test (:func:`_mann_whitney_p`:
+    asv's exact distribution up to 20 samples, its normal approximation above);
+    otherwise the 99% confidence intervals must not overlap.
     """
     if before.repeat == 1 or after.repeat == 1:
         return None
@@ -104,8 +126,6 @@ def is_different(before: Stats, after: Stats) -> bool | None:
         a, b = a[~np.isnan(a)], b[~np.isnan(b)]
         # asv's p_min: the smallest p-value these sizes allow (math.comb is asv's binom, in C)
         if len(a) and len(b) and 1 / math.comb(len(a) + len(b), min(len(a), len(b))) < P_THRESHOLD:
-            if max(len(a), len(b)) <= _EXACT_LIMIT:
-                return _stats.mann_whitney_u(a.tolist(), b.tolist())[1] < P_THRESHOLD
             return _mann_whitney_p(a, b) < P_THRESHOLD
     if before.ci_99 is None or after.ci_99 is None:
         return None

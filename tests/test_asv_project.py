@@ -51,6 +51,20 @@ def test_another_preset_gets_a_generated_configuration_with_its_own_results_and_
 
 
 @pytest.mark.parametrize("preset", ["default", "tiny"])
+@pytest.mark.parametrize("timeline", [False, True])
+def test_publish_leaves_judging_changes_to_mlxbench(root, preset, timeline):
+    from asv.config import Config
+    from asv.plugins.regressions import _GraphDataFilter
+
+    project = AsvProject(root, preset, timeline=timeline)
+    conf = Config.load(str(project.config))
+    graph = type("Graph", (), {"params": {"branch": "main"}})()
+    judged = _GraphDataFilter(conf, None, {"a1b2c3": 0, "d4e5f6": 1})  # what ASV's Regressions output runs
+    for name in ("ops.ReLU.time_mlx_cpu(16x128x1024)", "ops.Softmax.peakmem_torch_cpu", "anything"):
+        assert judged._get_start_revision(graph, {}, name) is None, f"asv publish would judge {name}"
+
+
+@pytest.mark.parametrize("preset", ["default", "tiny"])
 def test_timeline_mode_has_a_configuration_without_torch_writing_to_the_presets_own_results(root, preset):
     history = AsvProject(root, preset)
     path = AsvProject(root, preset, timeline=True).config

@@ -110,7 +110,7 @@ def test_chip_pages_for_the_fixture(loaded, tmp_path):
     assert "Ceilings" not in page.read_text()  # not calibrated: no section
     assert not re.search(r"https?://", page.read_text() + index.read_text())  # nothing from the network
     assert (tmp_path / "chips" / pages.CSS).is_file()
-    assert parsed(index.read_text()).rows[1][:2] == ["fixture-cpu", "v0.32.4"]
+    assert parsed(index.read_text()).rows[1][:3] == ["fixture-cpu", "torch 2.13.0 pinned", "v0.32.4"]
 
 
 def test_a_virtual_machine_is_labelled_and_its_reports_say_so(loaded, tmp_path):

@@ -17,6 +17,7 @@ Expected cells are worked out from those factors and the raw medians.
 from __future__ import annotations
 
 import dataclasses
+import html
 import json
 import math
 import re
@@ -284,10 +285,41 @@ def test_pinned_and_timeline_results_of_one_machine_are_two_series(both_modes, t
     assert report.releases_of(timeline_series) == ["torch-v2.12.0", "torch-v2.12.1", "v0.32.0"]
     assert headings(report.history(pinned, "torch_cpu")) == ["Operation", "torch 2.13.0"]
     assert report.history(timeline_series, "torch_cpu").title.startswith(
-        f"History: fixture-cpu, environment {TIMELINE_ENV}, cpu (torch_cpu)"
+        "History: fixture-cpu (each commit's torch), cpu (torch_cpu)"
     )
     only = Report(results.load(both_modes, tags), mode="timeline")
     assert only.series == [MACHINE] and only.mode(MACHINE) == "timeline"
+
+
+def with_torch_threads(root: Path, threads: str) -> None:
+    """Every result file re-filed as ASV files a matrix with ``MLXBENCH_TORCH_THREADS``: env_vars and the name."""
+    for path in sorted((root / MACHINE).glob("*-virtualenv-*.json")):
+        doc = json.loads(path.read_text())
+        doc["env_vars"] = {"MLXBENCH_TORCH_THREADS": threads}
+        doc["env_name"] += f"-MLXBENCH_TORCH_THREADS{threads}"
+        path.unlink()
+        (root / MACHINE / f"{doc['commit_hash'][:8]}-{doc['env_name']}.json").write_text(json.dumps(doc))
+
+
+def test_each_series_of_one_machine_is_named_as_a_reader_names_it(both_modes, tags, tmp_path):
+    from mlxbench.report import pages
+
+    with_torch_threads(both_modes, "1")
+    loaded = results.load(both_modes, tags)
+    report = Report(loaded)
+    assert [report.setting(s) for s in report.series] == [
+        "torch 2.13.0 pinned, 1 thread",
+        "each commit's torch, 1 thread",
+    ]
+    titles = [t.title for t in report.tables(["average", "history", "race"])]
+    assert "History: fixture-cpu (torch 2.13.0 pinned, 1 thread), mlx_cpu across MLX releases" in titles
+    assert "History: fixture-cpu (each commit's torch, 1 thread), mlx_cpu across MLX releases" in titles
+    assert not any("virtualenv" in title for title in titles)  # the ASV environment's name stays in the notes
+    pages.write(tmp_path / "chips", loaded, {}, None)
+    index = (tmp_path / "chips" / "index.html").read_text()
+    rows = re.findall(r'<tr><th scope="row">.*?</tr>', index)  # per series: the machine, then its cells
+    series = [html.unescape(re.search(r"<td>(.*?)</td>", row)[1]) for row in rows]
+    assert series == ["torch 2.13.0 pinned, 1 thread", "each commit's torch, 1 thread"]
 
 
 def test_a_pinned_and_a_timeline_run_of_the_same_commit_both_stay(both_modes, tags):

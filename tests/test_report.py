@@ -287,6 +287,20 @@ def test_cli_prints_all_four_tables_with_release_names(capsys):
     assert "Race: fixture-cpu, mlx_cpu vs cpu" in out
 
 
+def test_the_terminal_report_says_each_note_once_and_csv_json_keep_every_tables(capsys, loaded):
+    tables = Report(loaded).tables(["average", "detailed", "history", "race"])
+    shared = {n for t in tables for n in t.notes if sum(n in u.notes for u in tables) > 1}
+    assert len(shared) >= 3  # the mode, the noise rule and floors, the spread count: said under several tables
+    code, out, _ = run_cli(capsys, "--results", str(FIXTURE))
+    assert code == 0
+    for note in shared:
+        assert out.count(render.md_text(note)) == 1, note
+    later = out.split("### ")[2]  # the detailed table: its notes the average table already gave are counted
+    assert re.search(r"And \d+ note\(s\) as above\.", later)
+    code, out, _ = run_cli(capsys, "--results", str(FIXTURE), "--format", "json")
+    assert [t["notes"] for t in json.loads(out)["tables"]] == [t.notes for t in tables]
+
+
 @pytest.mark.parametrize(
     "args, named",
     [
@@ -358,6 +372,31 @@ def test_plots_are_pngs_one_per_backend_plus_the_bar_chart(loaded, tmp_path):
         height, width, _ = pixels.shape
         assert width >= 600 and height >= 200
         assert pixels.std() > 0.05, f"{path.name} is blank"
+
+
+@pytest.mark.parametrize("ops", [None, ["ReLU"]])  # every op, and one: a long title over a single panel
+def test_plots_hold_their_text_and_warn_of_nothing(loaded, tmp_path, monkeypatch, ops):
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    outside: list[str] = []
+    save = Figure.savefig
+
+    def checked(fig, *args, **kwargs):
+        renderer, box = fig.canvas.get_renderer(), fig.bbox
+        drawn = [(f"panel {ax.get_title()!r}", ax.get_tightbbox(renderer)) for ax in fig.axes]  # ticks in view
+        drawn += [(t.get_text(), t.get_window_extent(renderer)) for t in fig.texts if t.get_text()]  # title, y label
+        for what, extent in drawn:
+            if extent.x0 < box.x0 or extent.x1 > box.x1 or extent.y0 < box.y0 or extent.y1 > box.y1:
+                outside.append(what)
+        return save(fig, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", checked)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Tight layout not applied", for one
+        written = plots.write(Report(loaded, ops=ops), tmp_path)
+    assert len(written) == 5 and not outside, f"clipped: {outside}"
 
 
 def test_readme_section_is_rewritten_between_markers_only(loaded, tmp_path):

@@ -176,14 +176,25 @@ class ResultIndex:
         """How headers name a series: its chip configuration, plus the machine, environment and dtype where needed.
 
         The machine where its name is not the configuration's; the environment
-        where the machine has several; the dtype where it is not float32; so
-        two series never read the same.
+        in words where the machine has several; the dtype where it is not
+        float32; so two series never read the same.
         """
         s, config = self.series_by_id[series], self.config(series)
         name = s.machine if config == s.machine else f"{config}, machine {s.machine}"
         if len({t.env for t in self.series_by_id.values() if t.machine == s.machine}) > 1:
-            name = f"{name}, environment {s.env}"
+            name = f"{name} ({self._environment(s)})"
         return name if s.dtype == DTYPES[0] else f"{name}, {s.dtype}"
+
+    def setting(self, series: str) -> str:
+        """The series beside its machine's others: ``torch 2.13.0 pinned, 1 thread``, and the dtype if not float32."""
+        s = self.series_by_id[series]
+        return self._environment(s) if s.dtype == DTYPES[0] else f"{self._environment(s)}, {s.dtype}"
+
+    def _environment(self, s: Series) -> str:
+        """The ASV environment in words (:attr:`Series.setting`), with its name where another of the machine's
+        environments reads the same (they differ in Python, say)."""
+        alike = {t.env for t in self.series_by_id.values() if t.machine == s.machine and t.setting == s.setting}
+        return s.setting if len(alike) == 1 else f"{s.setting}, environment {s.env}"
 
     def machine_of(self, series: str) -> str:
         """The machine a series belongs to (the README shows one machine's series per chip)."""
@@ -272,16 +283,17 @@ def _split_series(machines: Sequence[str], measurements: Iterable[Measurement]) 
     ``"<machine> [<environment>]"`` where it has several environments, and
     ``"<machine> [float16]"`` (``[<environment>, float16]``) for another dtype.
     """
-    envs: dict[str, dict[str, str | None]] = {}
+    envs: dict[str, dict[str, tuple[str | None, str | None]]] = {}
     dtypes: dict[tuple[str, str], set[str]] = {}
     for m in measurements:
-        envs.setdefault(m.machine, {})[m.env] = m.torch
+        envs.setdefault(m.machine, {})[m.env] = (m.torch, m.torch_threads)
         dtypes.setdefault((m.machine, m.env), set()).add(m.dtype)
     out: dict[str, Series] = {}
     for machine in machines:
-        found = sorted(envs.get(machine, {}).items(), key=lambda env: (env[1] is None, env[0]))
-        for env, pin in found:
+        found = sorted(envs.get(machine, {}).items(), key=lambda env: (env[1][0] is None, env[0]))
+        for env, (pin, threads) in found:
             for dtype in (d for d in DTYPES if d in dtypes[(machine, env)]):
                 parts = ([env] if len(found) > 1 else []) + ([] if dtype == DTYPES[0] else [dtype])
-                out[f"{machine} [{', '.join(parts)}]" if parts else machine] = Series(machine, env, pin, dtype)
+                series = Series(machine, env, pin, dtype, threads)
+                out[f"{machine} [{', '.join(parts)}]" if parts else machine] = series
     return out

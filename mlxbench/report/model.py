@@ -53,10 +53,20 @@ class Series:
     """The torch version the environment pins (pinned mode); None where each commit brings its own (timeline)."""
     dtype: str = "float32"
     """The dtype of its variants: float16 and bfloat16 results are series of their own, never averaged together."""
+    torch_threads: str | None = None
+    """torch's CPU thread count in the environment; None where the environment does not set it."""
 
     @property
     def mode(self) -> str:
         return "pinned" if self.pin else "timeline"
+
+    @property
+    def setting(self) -> str:
+        """The environment as a reader names it: ``torch 2.13.0 pinned, 1 thread`` or ``each commit's torch``."""
+        torch = f"torch {self.pin} pinned" if self.pin else "each commit's torch"
+        if self.torch_threads is None:
+            return torch
+        return f"{torch}, {self.torch_threads} thread{'' if self.torch_threads == '1' else 's'}"
 
 
 class Point(NamedTuple):

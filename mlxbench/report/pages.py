@@ -225,7 +225,7 @@ def _chip_page(
         )
     for s in series:
         if len(series) > 1:
-            body.append(f'<h2 id="{plots.slug(s)}">{escape(report.label(s))} ({report.mode(s)} mode)</h2>')
+            body.append(f'<h2 id="{plots.slug(s)}">{escape(report.label(s))}</h2>')
         body += _series_sections(report, s, machine, directory, asv_index)
     if ceilings:
         body.append('<h2 id="ceilings">Ceilings and roofline</h2>')
@@ -240,6 +240,7 @@ def _chip_page(
 def _index_page(groups: Mapping[str, list[list[Value]]], pages: Mapping[str, str], problems: Sequence[str]) -> str:
     columns = [
         Column("Machine", "text"),
+        Column("Series", "text"),
         Column("Newest release", "text"),
         Column("Measured pair", "text"),
         Column("Released", "text"),
@@ -325,6 +326,7 @@ def write(
             groups.setdefault(loaded.config(machine), []).append(
                 [
                     shown,
+                    report.setting(s),
                     newest,
                     report.stack(s, newest),
                     released.get(newest, "n/a"),

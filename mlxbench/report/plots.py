@@ -17,10 +17,10 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import textwrap
 from pathlib import Path
 
 from mlxbench.harness.backends import BACKENDS
+from mlxbench.report import figure_layout
 from mlxbench.report.formatting import COLUMN_NAMES, FRAMEWORK_NAMES, Change, Table, backend_label, format_pct
 from mlxbench.report.tables import Report
 
@@ -37,6 +37,12 @@ def _pyplot():
 def _plain(value: float, _pos: int) -> str:
     """Tick labels as plain numbers (0.25, 14) instead of 2.5x10^-1."""
     return f"{value:.3g}"
+
+
+def _plain_between(value: float, pos: int) -> str:
+    """Minor tick labels of an axis over several decades: only 2x and 5x a power of ten, so they never crowd."""
+    leading = round(value / 10 ** math.floor(math.log10(value))) if value > 0 else 0
+    return _plain(value, pos) if leading in (2, 5) else ""
 
 
 def slug(text: str) -> str:
@@ -66,7 +72,7 @@ MAX_TICK_LABELS = 8
 
 
 def _thinned(labels: list[str]) -> list[str]:
-    """Every n-th label (the last always) so at most :data:`MAX_TICK_LABELS` show; the ticks stay at every point."""
+    """Every n-th label (the last always) so at most :data:`MAX_TICK_LABELS` show; the others blank."""
     step = math.ceil(len(labels) / MAX_TICK_LABELS)
     last = len(labels) - 1
     return [label if i == last or (i % step == 0 and last - i >= step) else "" for i, label in enumerate(labels)]
@@ -85,10 +91,9 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
     labels = [table.columns[i].name for i in values]
     steps = [i + 1 for i in values[1:]]  # each column's change from the previous one follows it
     rows = table.rows
-    cols = min(6, max(1, len(rows)))
-    nrows = math.ceil(len(rows) / cols)
-    fig, axes = plt.subplots(nrows, cols, figsize=(3.0 * cols, 2.4 * nrows), squeeze=False)
-    for ax, row in zip(axes.flat, rows):
+    shown, ticks = _thinned(labels), figure_layout.TICK_POINTS
+    fig, axes = figure_layout.small_multiples(plt, len(rows), title, ylabel, labels)
+    for ax, row in zip(axes, rows):
         points = [(i, row[c]) for i, c in enumerate(values) if isinstance(row[c], float)]
         if points:
             ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", lw=1.5, color="tab:blue")
@@ -107,21 +112,18 @@ def _over_time_figure(table: Table, path: Path, title: str, ylabel: str, referen
         ax.set_yscale("log")
         ax.margins(y=0.2)  # room for the labels above the highest point
         ax.yaxis.set_major_formatter(_plain)
-        ax.yaxis.set_minor_formatter(_plain)
-        ax.set_title(row[0], fontsize=10)
-        ax.set_xticks(range(len(labels)))
-        ax.set_xticklabels(_thinned(labels), rotation=45, ha="right", fontsize=7)
-        ax.set_xlim(-0.5, len(labels) - 0.5)
-        ax.tick_params(axis="y", labelsize=7)
-        ax.grid(True, which="both", alpha=0.3)
         low, high = ax.get_ylim()
+        ax.yaxis.set_minor_formatter(_plain if high < 3 * low else _plain_between)  # wider: 2-9x would crowd
+        ax.set_title(row[0], fontsize=figure_layout.PANEL_TITLE_POINTS, y=1.0)  # placed: no search for room
+        ax.set_xticks([i for i, label in enumerate(shown) if label])
+        ax.set_xticklabels([label for label in shown if label], rotation=45, ha="right", fontsize=ticks)
+        ax.set_xlim(-0.5, len(labels) - 0.5)
+        ax.tick_params(axis="y", labelsize=ticks)
+        ax.grid(True, axis="y", which="both", alpha=0.3)
+        # a grid line at every release, labelled or not: one artist, where a tick per release costs a second
+        ax.vlines(range(len(labels)), 0, 1, transform=ax.get_xaxis_transform(), colors="#b0b0b0", lw=0.8, alpha=0.3)
         if reference is not None and low <= reference <= high:  # never stretch a panel to reach the line
             ax.axhline(reference, color="grey", lw=0.8, ls="--")
-    for ax in list(axes.flat)[len(rows) :]:
-        ax.axis("off")
-    fig.suptitle("\n".join(textwrap.wrap(title, width=int(10 * 3.0 * cols))), fontsize=11)  # ~10 chars per inch, 11 pt
-    fig.supylabel(ylabel, x=0.002)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -167,25 +169,32 @@ def race_figure(report: Report, series: str, mlx_backend: str, torch_backend: st
 
 
 def backends_figure(report: Report, series: str, path: Path) -> Path:
+    """Every backend's time per op at the series' newest release, as grouped bars on a log scale."""
     plt = _pyplot()
     release = report.releases_of(series)[-1]
     table = report.average(series, release)
     ms_columns = [(i, c.name) for i, c in enumerate(table.columns) if c.kind == "ms"]
     ops = [row[0] for row in table.rows]
     width = 0.8 / max(1, len(ms_columns))
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.55 * len(ops) * max(1, len(ms_columns)) / 2), 4.8))
+    fig, ax = figure_layout.single(
+        plt,
+        f"{report.label(series)}: backends at {report.stack(series, release)} (lower is faster; no bar = n/a)",
+        f"ms per call ({report.how} mean over variants, log scale)",
+        ops,
+        max(6.5, 0.55 * len(ops) * max(1, len(ms_columns)) / 2),
+        4.2,
+    )
     for k, (col, name) in enumerate(ms_columns):
         xs = [i + (k - (len(ms_columns) - 1) / 2) * width for i in range(len(ops))]
         ys = [row[col] if isinstance(row[col], float) else 0.0 for row in table.rows]
         ax.bar(xs, ys, width=width, label=name)
     ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(_plain)
+    ax.yaxis.set_minor_formatter(_plain_between)
     ax.set_xticks(range(len(ops)))
-    ax.set_xticklabels(ops, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel(f"ms per call ({report.how} mean over variants, log scale)")
-    ax.set_title(f"{report.label(series)}: backends at {report.stack(series, release)} (lower is faster; no bar = n/a)")
+    ax.set_xticklabels(ops, rotation=45, ha="right", fontsize=figure_layout.TICK_POINTS + 1)
     ax.grid(True, axis="y", which="both", alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -48,13 +48,24 @@ def md_text(text: str, cell: bool = False) -> str:
     return out.translate(CELL_SPECIAL) if cell else out
 
 
-def markdown(table: Table) -> str:
-    """A table as markdown: its title, notes and rows, every string escaped (:func:`md_text`)."""
+def markdown(table: Table, said: set[str] | None = None) -> str:
+    """A table as markdown: its title, notes and rows, every string escaped (:func:`md_text`).
+
+    ``said`` holds the notes printed above it in the same output: those are
+    counted, not repeated, and its own new ones are added.
+    """
     header = [md_text(c.name, cell=True) for c in table.columns if not c.inline]
+    notes = [md_text(note) for note in table.notes]
+    if said is not None:
+        above = [note for note in notes if note in said]
+        said.update(notes)
+        notes = [note for note in notes if note not in above]
+        if above:
+            notes.append(f"And {len(above)} note(s) as above.")
     lines = [
         f"### {md_text(table.title)}",
         "",
-        *(md_text(note) for note in table.notes),
+        *notes,
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join("---" for _ in header) + "|",
@@ -177,7 +188,11 @@ def html(table: Table, link: Link | None = None) -> str:
 
 
 def render(tables: Sequence[Table], fmt: str, skipped: Sequence[str] = ()) -> str:
+    """``tables`` in one format; markdown, read top to bottom, says each note once (csv and json keep every table's)."""
     if fmt == "json":
         return json.dumps(json_doc(tables, skipped), indent=2)
-    one = {"markdown": markdown, "csv": csv_text, "html": html}[fmt]
+    if fmt == "markdown":
+        said: set[str] = set()
+        return "\n".join(markdown(t, said) for t in tables)
+    one = {"csv": csv_text, "html": html}[fmt]
     return "\n".join(one(t) for t in tables)

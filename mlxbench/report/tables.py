@@ -87,6 +87,9 @@ class Report:
     def mode(self, series: str) -> str:
         return self.index.mode(series)
 
+    def setting(self, series: str) -> str:
+        return self.index.setting(series)
+
     def stack(self, series: str, release: str) -> str:
         return self.index.stack(series, release)
 

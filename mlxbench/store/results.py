@@ -26,6 +26,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names
 from mlxbench.harness.asv_suite import benchmark_version
 from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.versions import TORCH_THREADS_ENV
 from mlxbench.store import files, loads, repeatability
 
 UNITS = {
@@ -66,6 +67,8 @@ class Measurement:
     repeat: int | None = None
     env: str = ""
     """The ASV environment's name: one series per machine and environment."""
+    torch_threads: str | None = None
+    """torch's CPU thread count in that environment (its ``MLXBENCH_TORCH_THREADS``); None where it sets none."""
     busy: bool = False
     """Sampled while other processes used the machine, after every re-measurement (``load.jsonl``): never calls a
     change."""
@@ -207,6 +210,8 @@ def _read_file(
     commit = str(doc.get("commit_hash") or "")
     torch = doc.get("params", {}).get("torch") or None  # the matrix's pin; absent in timeline mode
     env = str(doc.get("env_name") or "")
+    env_vars = doc.get("env_vars")
+    threads = env_vars.get(TORCH_THREADS_ENV) if isinstance(env_vars, dict) else None
     stale: dict[str, tuple[str, str]] = {}
     out: list[Measurement] = []
     for name, values in doc["results"].items():
@@ -258,6 +263,7 @@ def _read_file(
                     samples=array("d", recorded) if recorded else None,
                     repeat=repeats[i] if i < len(repeats) and _number(repeats[i]) else None,
                     env=env,
+                    torch_threads=str(threads) if threads else None,
                     busy=(commit, env, name, ", ".join(combos[i]) or variant) in busy,
                     axes=combos[i][1:],
                 )
