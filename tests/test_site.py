@@ -308,9 +308,9 @@ def test_the_chips_index_lists_each_machine_under_its_configuration(browser, ser
         "return Array.from(document.querySelectorAll('table.chips tbody tr')).map(function (r) { "
         "return Array.from(r.children).map(function (c) { return c.textContent; }); });"
     )
-    assert rows[0][:2] == [f"{VM} (virtual machine (kvm))", CROWD[-1]]
-    assert rows[1][:3] == ["fixture-cpu", "v0.32.4", "mlx v0.32.4, torch 2.13.0 (pinned)"]
-    assert rows[1][3] == next(c.release.date[:10] for c in timeline.plan() if c.tag == "v0.32.4")
+    assert rows[0][:3] == [f"{VM} (virtual machine (kvm))", "torch 2.13.0 pinned", CROWD[-1]]
+    assert rows[1][:4] == ["fixture-cpu", "torch 2.13.0 pinned", "v0.32.4", "mlx v0.32.4, torch 2.13.0 (pinned)"]
+    assert rows[1][4] == next(c.release.date[:10] for c in timeline.plan() if c.tag == "v0.32.4")
     assert texts(browser, "table.chips a", "href") == [pages.page_name(VM), pages.page_name("fixture-cpu")]
 
 
