@@ -19,7 +19,7 @@ from mlxbench.history.compare import CompareOutcome, ComparePlan, Side
 from mlxbench.store import files, results
 
 THRESHOLD = 0.001
-"""A count that moves by more than this share is a change (two runs of one release agree within 0.01% here)."""
+"""A count that moves by more than this share is a change (docs/method.md, "Counted instructions")."""
 
 Key = tuple[str, str, str]
 """(op, variant, backend)."""

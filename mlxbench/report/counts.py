@@ -18,7 +18,7 @@ from mlxbench.report.model import Key, Value
 from mlxbench.report.notes import mode_note
 
 COUNT_CHANGE = 0.1
-"""Percent: a counted change beyond this is real (two counts of one call agree within 0.01% here)."""
+"""Percent: a counted change beyond this is taken as real (docs/method.md, "Counted instructions")."""
 CONFIRMS = 0.5
 """Percent: the counted change that confirms a time change in the same direction."""
 
@@ -69,7 +69,8 @@ def history(index: ResultIndex, series: str, backend: str) -> Table:
     notes = [
         f"Instructions per call in millions ({index.query.how} mean over each op's variants), one warm call of the "
         "timed body counted by valgrind's callgrind; one column per release counted. A change beyond "
-        f"{COUNT_CHANGE:g}% is real whatever the host did (two counts agree within 0.01%); `~` is none.",
+        f"{COUNT_CHANGE:g}% is called whatever the host did (two counts of one call agree within a few hundredths "
+        "of a percent); `~` is none.",
         mode_note(index, series),
     ]
     title = f"Counted: {index.label(series)}, {backend_label(backend)} across {name} releases"
