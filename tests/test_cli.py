@@ -247,8 +247,9 @@ def test_ctrl_c_ends_with_one_line_and_releases_the_lock(monkeypatch, capsys):
     assert main(["bench", "--op", "ReLU"]) == 130
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [
-        "mlxbench: bench interrupted: results ASV saved before now are kept (it saves a commit's results when that "
-        "commit's benchmarks end); the lock is released"
+        "mlxbench: bench interrupted: result files that were there before are as they were, results of commits "
+        "measured for the first time are kept (ASV saves a commit's results when that commit's benchmarks end); "
+        "the lock is released"
     ]
     assert lock.HELD_ENV not in os.environ
     with lock.measuring(["next"], wait=False):  # nothing left holding the machine
@@ -272,7 +273,7 @@ def test_sigterm_ends_with_one_line_and_the_status_a_shell_gives_it(monkeypatch,
     monkeypatch.setattr(main_job, "run", terminated)
     assert main(["bench", "--op", "ReLU"]) == 143
     (line,) = capsys.readouterr().err.strip().splitlines()
-    assert line.startswith("mlxbench: bench terminated (SIGTERM): results ASV saved before now are kept")
+    assert line.startswith("mlxbench: bench terminated (SIGTERM): result files that were there before are as they were")
     assert lock.HELD_ENV not in os.environ
 
 

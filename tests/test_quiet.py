@@ -152,3 +152,22 @@ def test_the_load_file_keeps_earlier_results_and_survives_a_bad_line(tmp_path):
     quiet.store(tmp_path, {("c2", "e", "ops.Sum.time_mlx_cpu", "v"): quiet.Reading(0.0, 0.0, 0.2, 2, False)})
     lines = [json.loads(line) for line in path.read_text().splitlines()]
     assert [(d["commit"], d["busy"]) for d in lines] == [("c", True), ("c2", False)]
+
+
+def test_an_interrupted_run_leaves_the_files_that_were_there_as_they_were(tmp_path):
+    """Ctrl-C or SIGTERM mid-run: ASV's rewrite of a committed file is undone, a new commit's file is kept."""
+    machine_dir = tmp_path / "machine"
+    machine_dir.mkdir()
+    kept = machine_dir / "aaaaaaaa-env.json"
+    kept.write_text('{"results": {"committed": 1}}')
+
+    def interrupted(command, cwd=None, env=None) -> int:
+        kept.write_text('{"results": {"rewritten": 2}}')  # what ASV saved for a commit before the interrupt
+        (machine_dir / "bbbbbbbb-env.json").write_text('{"results": {"new": 3}}')
+        raise KeyboardInterrupt
+
+    asv = quiet.AsvRun(["asv", "run"], interrupted, tmp_path, {})
+    with pytest.raises(KeyboardInterrupt):
+        quiet.run(asv, machine_dir, wait=lambda seconds: (True, 0.0, None))
+    assert kept.read_text() == '{"results": {"committed": 1}}'
+    assert (machine_dir / "bbbbbbbb-env.json").read_text() == '{"results": {"new": 3}}'

@@ -31,6 +31,18 @@ CACHES = {"I1": (32768, 8, 64), "D1": (32768, 8, 64), "LL": (33554432, 16, 64)}
 L1_MISS_CYCLES = 10
 LL_MISS_CYCLES = 100
 """The cycle estimate's weights, KCachegrind's: instructions + 10 x L1 misses + 100 x LL misses."""
+CHANGE = 0.001
+"""A count that moves by more than this share, and by more than :data:`MIN_CHANGE` instructions, is a change."""
+MIN_CHANGE = 5_000
+"""Instructions: a call's fixed part (the dispatch, the allocator, MLX's worker thread) moves by hundreds to a few
+thousand from run to run, which is over 0.1% of a call under a few million (docs/method.md, "Counted instructions")."""
+
+
+def changed(before: float, after: float) -> bool:
+    """Whether a count moved from ``before`` to ``after`` beyond :data:`CHANGE` and :data:`MIN_CHANGE`."""
+    return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
+
+
 WARM_CALLS = 1
 """Instrumented calls right before the counted one, not counted: the simulated caches hold a steady call's state."""
 _EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")

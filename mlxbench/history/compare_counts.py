@@ -1,4 +1,5 @@
-"""``mlxbench compare vA vB --metric instructions``: one counted run per side; a change is any count beyond 0.1%.
+"""``mlxbench compare vA vB --metric instructions``: one counted run per side; a change is any count beyond 0.1%
+(and 5,000 instructions: :func:`~mlxbench.harness.counting.changed`).
 
 Counts do not vary with the machine's load (docs/method.md, "Counted instructions"), so one round per side
 answers, and the threshold is the counts' own repeatability, not a noise floor measured on this host.
@@ -12,14 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlxbench.harness import benchmark_names
+from mlxbench.harness import benchmark_names, counting
 from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.history import asv_run, lock, machine
 from mlxbench.history.compare import CompareOutcome, ComparePlan, Side
 from mlxbench.store import files, results
-
-THRESHOLD = 0.001
-"""A count that moves by more than this share is a change (docs/method.md, "Counted instructions")."""
 
 Key = tuple[str, str, str]
 """(op, variant, backend)."""
@@ -36,7 +34,7 @@ def read_counts(results_dir: Path, machine_name: str, commit: str) -> dict[Key, 
 
 @dataclass(frozen=True)
 class CountChange:
-    """One variant whose instructions moved beyond :data:`THRESHOLD` (head / base), with its misses and cycles."""
+    """One variant whose instructions moved (head / base), with its misses and cycles."""
 
     key: Key
     before: Mapping[str, float]
@@ -48,13 +46,18 @@ class CountChange:
 
 
 def changes(before: Mapping[Key, Mapping[str, float]], after: Mapping[Key, Mapping[str, float]]) -> list[CountChange]:
-    """The variants counted on both sides whose instructions moved by more than :data:`THRESHOLD`, biggest first."""
+    """The variants counted on both sides whose instructions moved (:func:`~mlxbench.harness.counting.changed`),
+    biggest first."""
     found = [
         CountChange(key, before[key], after[key])
         for key in before.keys() & after.keys()
         if benchmark_names.INSTRUCTIONS in before[key] and benchmark_names.INSTRUCTIONS in after[key]
     ]
-    moved = [c for c in found if abs((c.ratio() or 1.0) - 1.0) > THRESHOLD]
+    moved = [
+        c
+        for c in found
+        if counting.changed(c.before[benchmark_names.INSTRUCTIONS], c.after[benchmark_names.INSTRUCTIONS])
+    ]
     return sorted(moved, key=lambda c: -abs((c.ratio() or 1.0) - 1.0))
 
 
@@ -85,7 +88,8 @@ def render(p: ComparePlan, counted: tuple[int, int], moved: Sequence[CountChange
         f"mlxbench compare {p.base} -> {p.head} on {p.machine['machine']}, preset {p.project.preset}, "
         "instructions counted by callgrind (one warm call each)",
         f"{min(counted)} variant(s) counted on both sides ({counted[0]} at {p.base}, {counted[1]} at {p.head}); "
-        f"{len(moved)} changed beyond {THRESHOLD:.1%}; ratio = {p.head} / {p.base}, above 1 is more work",
+        f"{len(moved)} changed beyond {counting.CHANGE:.1%} (and {counting.MIN_CHANGE:,} instructions); "
+        f"ratio = {p.head} / {p.base}, above 1 is more work",
     ]
     labels = [f"{op} {variant} {backend}" for op, variant, backend in (c.key for c in moved)]
     width = max((len(label) for label in labels), default=0)

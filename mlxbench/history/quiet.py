@@ -161,14 +161,40 @@ def run(
     truncated (by an earlier run killed mid-write, or this one) is set aside with a message before and after.
     """
     files.set_aside_unreadable(machine_dir)
+    before = {path: path.read_text() for path in files.result_files(machine_dir)}
     try:
         with tempfile.TemporaryDirectory(prefix="mlxbench-load-") as tmp:
             code, found = asv.measured(Path(tmp) / "0")
             again = remeasure(found, asv, Path(tmp), wait=wait)
+    except KeyboardInterrupt:
+        if restored := restore(before):
+            _log(
+                f"mlxbench: interrupted before its results were checked for load: {len(restored)} result file(s) "
+                f"it had rewritten are back as they were ({', '.join(p.name for p in restored[:3])}"
+                f"{' ...' if len(restored) > 3 else ''})"
+            )
+        raise
     finally:
         files.set_aside_unreadable(machine_dir)
     store(machine_dir, found)
     return code or again
+
+
+def restore(before: Mapping[Path, str]) -> list[Path]:
+    """Write back each result file whose text differs from ``before`` (an interrupted run's rewrites); those paths.
+
+    Files the run created are kept: they damage nothing that was there.
+    """
+    restored = []
+    for path, content in before.items():
+        try:
+            same = path.read_text() == content
+        except (OSError, UnicodeDecodeError):
+            same = False
+        if not same:
+            files.write_atomic(path, content)
+            restored.append(path)
+    return restored
 
 
 def remeasure(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from mlxbench.harness import counting
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.harness.benchmark_names import INSTRUCTIONS
 from mlxbench.report.formatting import FRAMEWORK_NAMES, Change, Column, Table, aggregate, backend_label, change
@@ -17,8 +18,8 @@ from mlxbench.report.index import ResultIndex
 from mlxbench.report.model import Key, Value
 from mlxbench.report.notes import mode_note
 
-COUNT_CHANGE = 0.1
-"""Percent: a counted change beyond this is taken as real (docs/method.md, "Counted instructions")."""
+COUNT_CHANGE = counting.CHANGE * 100
+"""Percent: a counted change beyond this and :data:`~mlxbench.harness.counting.MIN_CHANGE` is taken as real."""
 CONFIRMS = 0.5
 """Percent: the counted change that confirms a time change in the same direction."""
 
@@ -35,11 +36,14 @@ def op_count(index: ResultIndex, series: str, release: str, op: str, variants: S
 def counted_change(
     index: ResultIndex, series: str, op: str, variants: Sequence[str], before: str, after: str, backend: str
 ) -> Value:
-    """The op's counted change in percent from ``before`` to ``after`` (beats the noise beyond COUNT_CHANGE)."""
-    value = change(
-        op_count(index, series, before, op, variants, backend), op_count(index, series, after, op, variants, backend)
-    )
-    return Change(value, abs(value) > COUNT_CHANGE) if isinstance(value, float) else value
+    """The op's counted change in percent from ``before`` to ``after``, called where its mean over the variants
+    moved (:func:`~mlxbench.harness.counting.changed`)."""
+    old = op_count(index, series, before, op, variants, backend)
+    new = op_count(index, series, after, op, variants, backend)
+    value = change(old, new)
+    if not (isinstance(value, float) and isinstance(old, float) and isinstance(new, float)):
+        return value
+    return Change(value, counting.changed(old * 1e6, new * 1e6))
 
 
 def confirmed(time_change: Value, counted: Value) -> Value:
