@@ -133,7 +133,7 @@ def timing_regex(ops: Sequence[Op], backends: Sequence[Backend]) -> str:
     return benchmark_names.selection_regex(ops, backends, kinds=(benchmark_names.TIME,))
 
 
-def _run_round(
+def run_round(
     side: Side,
     round_no: int,
     name: str,
@@ -318,7 +318,7 @@ def run(
                 say(f"round {round_no}/{total}: {side.tag} ({side.label})")
                 loads = Path(tmp) / f"{side.label}-{round_no}"
                 loads.mkdir()
-                if _run_round(side, round_no, name, regex, p.project.preset, p.quick, call, loads) != 0:
+                if run_round(side, round_no, name, regex, p.project.preset, p.quick, call, loads) != 0:
                     say(f"asv run of {side.tag} in round {round_no} failed (see its output above)")
                     failed = True
                 busy |= {(r.benchmark, r.variant) for r in load.collect(loads) if r.busy}

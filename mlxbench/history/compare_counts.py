@@ -7,17 +7,16 @@ answers, and the threshold is the counts' own repeatability, not a noise floor m
 
 from __future__ import annotations
 
-import os
 import shutil
+import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlxbench.harness import benchmark_names, counting
-from mlxbench.harness.asv_suite import PRESET_ENV
 from mlxbench.history import asv_run, lock, machine
-from mlxbench.history.compare import CompareOutcome, ComparePlan, Side
-from mlxbench.store import files, results
+from mlxbench.history.compare import CompareOutcome, ComparePlan, run_round
+from mlxbench.store import results
 
 Key = tuple[str, str, str]
 """(op, variant, backend)."""
@@ -61,27 +60,6 @@ def changes(before: Mapping[Key, Mapping[str, float]], after: Mapping[Key, Mappi
     return sorted(moved, key=lambda c: -abs((c.ratio() or 1.0) - 1.0))
 
 
-def _count_side(side: Side, name: str, regex: str, preset: str, call: Callable[..., int]) -> int:
-    command = [
-        asv_run.ASV,
-        "run",
-        "--config",
-        str(side.config),
-        f"{side.commit}^!",
-        "--machine",
-        name,
-        "-b",
-        regex,
-        "--show-stderr",
-        *asv_run.LAUNCH,
-    ]
-    files.set_aside_unreadable(side.results_dir / name)
-    try:
-        return call(command, cwd=side.config.parent, env={**os.environ, PRESET_ENV: preset})
-    finally:
-        files.set_aside_unreadable(side.results_dir / name)
-
-
 def render(p: ComparePlan, counted: tuple[int, int], moved: Sequence[CountChange]) -> str:
     """The variants whose instructions moved, with their LL misses and estimated cycles; head / base."""
     lines = [
@@ -110,12 +88,13 @@ def run(p: ComparePlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
     name = p.machine["machine"]
     regex = benchmark_names.selection_regex(p.ops, p.backends, kinds=benchmark_names.COUNTED)
     failed = False
-    for side in p.sides:
-        shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh count, not one mixed with the last
-        say(f"counting {side.tag} ({side.label}) under valgrind")
-        if _count_side(side, name, regex, p.project.preset, call) != 0:
-            say(f"asv run of {side.tag} failed (see its output above)")
-            failed = True
+    with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as loads:  # a count writes no load record
+        for side in p.sides:
+            shutil.rmtree(side.results_dir, ignore_errors=True)  # a fresh count, not one mixed with the last
+            say(f"counting {side.tag} ({side.label}) under valgrind")
+            if run_round(side, 1, name, regex, p.project.preset, False, call, Path(loads)) != 0:
+                say(f"asv run of {side.tag} failed (see its output above)")
+                failed = True
     before, after = (read_counts(s.results_dir, name, s.commit) for s in p.sides)
     moved = changes(before, after)
     warnings = [] if before and after else ["warning: nothing was counted on one side (see ASV's output above)"]
