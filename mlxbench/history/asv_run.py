@@ -29,6 +29,39 @@ Say = Callable[[str], None]
 """Where a job's progress lines go while it runs (its command's stderr): the jobs print nothing themselves."""
 
 
+class ProjectPlan:
+    """What a job's plan derives from its ``project``, ``machine`` and ``metric``: the main job's and the history's."""
+
+    project: AsvProject
+    machine: dict[str, Any]
+    metric: str
+
+    @property
+    def preset(self) -> str:
+        return self.project.preset
+
+    @property
+    def counted(self) -> bool:
+        """Whether the plan counts instructions (``--metric instructions``) rather than timing."""
+        return self.metric == "instructions"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        return self.project.tags
+
+    @property
+    def config(self) -> Path:
+        return self.project.config
+
+    @property
+    def results_dir(self) -> Path:
+        return self.project.results_dir
+
+    @property
+    def machine_dir(self) -> Path:
+        return self.results_dir / self.machine["machine"]
+
+
 def unheard(line: str) -> None:
     """Progress no command asked to see (a job run on its own, as the tests do)."""
 

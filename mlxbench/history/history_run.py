@@ -34,7 +34,7 @@ from mlxbench.store import files
 
 
 @dataclass(frozen=True)
-class HistoryPlan:
+class HistoryPlan(asv_run.ProjectPlan):
     """One history run, decided and checked before anything is written."""
 
     project: AsvProject
@@ -57,14 +57,6 @@ class HistoryPlan:
     """``time`` (seconds per call) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
 
     @property
-    def preset(self) -> str:
-        return self.project.preset
-
-    @property
-    def counted(self) -> bool:
-        return self.metric == "instructions"
-
-    @property
     def mode(self) -> str:
         """``pinned`` (the configuration's matrix pins torch) or ``timeline`` (each commit's own torch)."""
         return self.project.mode
@@ -72,22 +64,6 @@ class HistoryPlan:
     @property
     def quick(self) -> bool:
         return self.project.trial
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return self.project.tags
-
-    @property
-    def config(self) -> Path:
-        return self.project.config
-
-    @property
-    def results_dir(self) -> Path:
-        return self.project.results_dir
-
-    @property
-    def machine_dir(self) -> Path:
-        return self.results_dir / self.machine["machine"]
 
 
 def check_backends(framework: str, backends: Sequence[Backend]) -> None:

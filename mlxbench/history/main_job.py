@@ -11,7 +11,6 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any
 
 from mlxbench.catalog.spec import Op
@@ -37,7 +36,7 @@ def commit_for_installed_mlx(tags: Mapping[str, str]) -> tuple[str, str]:
 
 
 @dataclass(frozen=True)
-class MainJobPlan:
+class MainJobPlan(asv_run.ProjectPlan):
     """One main-job run, decided and checked before ASV starts."""
 
     project: AsvProject
@@ -58,30 +57,6 @@ class MainJobPlan:
     """``time`` (seconds, peak memory) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
     kept: frozenset[tuple[str, str]] = frozenset()
     """(op, backend) of the selection this machine already has at this release: left as they are, not run."""
-
-    @property
-    def preset(self) -> str:
-        return self.project.preset
-
-    @property
-    def counted(self) -> bool:
-        return self.metric == "instructions"
-
-    @property
-    def tags(self) -> dict[str, str]:
-        return self.project.tags
-
-    @property
-    def config(self) -> Path:
-        return self.project.config
-
-    @property
-    def results_dir(self) -> Path:
-        return self.project.results_dir
-
-    @property
-    def machine_dir(self) -> Path:
-        return self.results_dir / self.machine["machine"]
 
     @property
     def command(self) -> list[str]:
