@@ -205,27 +205,36 @@ _COUNTED_DOCS = {
 }
 
 
+def count_variant(op: Op, variant_id: str, backend: str, preset: str) -> counting.Counts | None:
+    """One warm call of the time benchmark's ``Prepared.timed``, counted, or its stored counts; None: claimed elsewhere.
+
+    Prepared and warmed up as the time benchmark is, then counted once
+    (:func:`~mlxbench.harness.counting.count`); the prepared call is not kept.
+    """
+    return counting.counted(
+        counting.key(op.name, variant_id, backend), lambda: prepare(op, variant_id, backend, preset, keep=False).timed
+    )
+
+
 def _counted(op: Op, backend: str, preset: str, kind: str) -> Callable[..., Any]:
     """``track_<counted kind>_<backend>``: one warm call of ``Prepared.timed`` under callgrind (n/a elsewhere).
 
-    The kinds share one counted call per variant (:func:`~mlxbench.harness.counting.counted`):
-    the first to run prepares and counts it, the others read its counts.
+    The kinds share one counted call per variant, counted by whichever process
+    of the run claims it first (:mod:`mlxbench.harness.count_worker`), read by the others.
     """
-    current: dict[str, Prepared | None] = {}
-
-    def key(variant_id: str) -> str:
-        return f"{op.name}.{variant_id}.{backend}".replace("/", "_")
+    current: dict[str, counting.Counts] = {}
 
     def setup(variant_id: str) -> None:
         if (reason := counting.under_valgrind()) is not None:
             raise NotImplementedError(reason)  # ASV shows n/a
-        # one process runs every counted benchmark (mlxbench.harness.count_server): nothing prepared is kept
-        stored = counting.stored(key(variant_id))
-        current["call"] = None if stored else prepare(op, variant_id, backend, preset, keep=False)
+        counts = count_variant(op, variant_id, backend, preset)
+        if counts is None:
+            key = counting.key(op.name, variant_id, backend)
+            raise counting.CountFailed(f"{key} is being counted by another process")
+        current["counts"] = counts
 
     def method(self: Any, variant_id: str) -> int:
-        call = current.pop("call")
-        return _COUNT_OF[kind](counting.counted(key(variant_id), call.timed if call is not None else None))
+        return _COUNT_OF[kind](current.pop("counts"))
 
     method.__name__ = benchmark_names.method(kind, backend)
     method.__qualname__ = f"{op.name}.{method.__name__}"
@@ -292,8 +301,8 @@ def benchmark_class(op: Op, preset: str, module: str) -> type:
     return type(op.name, (), attrs)
 
 
-def preimport_frameworks() -> None:
-    """Import MLX and PyTorch now, where installed.
+def preimport_frameworks(frameworks: Sequence[str] = ("mlx", "torch")) -> None:
+    """Import MLX and PyTorch (or only ``frameworks``) now, where installed.
 
     Under ASV's ``forkserver`` launch method (Linux; `mlxbench bench` uses it)
     the suite is imported once and every benchmark process is forked from it,
@@ -304,7 +313,8 @@ def preimport_frameworks() -> None:
     :func:`~mlxbench.harness.versions.torch_threads`.
     """
     versions.pin_mlx_float32()
-    for name in ("mlx.core", "mlx.nn", "torch"):
+    modules = {"mlx": ("mlx.core", "mlx.nn"), "torch": ("torch",)}
+    for name in (module for framework in frameworks for module in modules[framework]):
         with contextlib.suppress(ImportError):  # the backend reports itself unavailable; discovery must not fail
             importlib.import_module(name)
     versions.pin_torch_threads()

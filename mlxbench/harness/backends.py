@@ -15,6 +15,7 @@ this MLX release does not have.
 from __future__ import annotations
 
 import functools
+import os
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -33,6 +34,8 @@ STEADY_CALLS = 3
 STEADY_FRACTION = 0.8
 """A warm-up past its budget ends once its last calls are no faster than this share of the ones before."""
 WARMUP_MAX_SECONDS = 1.0
+FIXED_WARMUP_ENV = "MLXBENCH_WARMUP_CALLS"
+"""Set in a counting worker: every warm-up is exactly this many calls, so each count starts from the same state."""
 
 
 class Unavailable(RuntimeError):
@@ -75,11 +78,18 @@ class Prepared:
         up to WARMUP_MAX_SECONDS. A call of half the budget or more is steady
         at once (a seconds-long seed-preset call warms up once). Every sweep
         runs this twice per variant (time and peak memory), so its length is a
-        real share of a sweep's cost.
+        real share of a sweep's cost. Where :data:`FIXED_WARMUP_ENV` is set
+        (a counting worker), exactly that many calls, whatever they take.
         """
         started = time.perf_counter()
         times = self.warm_up_times
         times.clear()
+        if fixed := int(os.environ.get(FIXED_WARMUP_ENV) or 0):
+            for _ in range(fixed):
+                start = time.perf_counter()
+                self.run()
+                times.append(time.perf_counter() - start)
+            return fixed
         while True:
             start = time.perf_counter()
             self.run()

@@ -1,10 +1,11 @@
-"""The benchmark server of a counted run: asv_runner's forkserver protocol, each benchmark run in this process.
+"""The counted benchmarks' server: asv_runner's forkserver protocol, each benchmark run in this process.
 
-Started under valgrind by :class:`mlxbench.history.asv_launch.CountingServer` as
-``python count_server.py <benchmark_dir> <socket>``. asv_runner's own server
-forks a child per benchmark; under valgrind each child would translate its code
-anew (about 2 s a benchmark here), so this server runs asv_runner's ``_run``
-in-process instead, one benchmark after another, and answers as asv_runner's does.
+Started by :class:`mlxbench.history.asv_launch.CountingServer` as
+``python count_server.py <benchmark_dir> <socket>`` once the counting workers
+(:mod:`mlxbench.harness.count_worker`, under valgrind) have stored every
+selected variant's counts. Each counted benchmark only reads them, so this
+server runs asv_runner's ``_run`` in-process, one benchmark after another,
+and answers as asv_runner's does.
 """
 
 from __future__ import annotations

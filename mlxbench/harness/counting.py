@@ -1,10 +1,12 @@
 """Instructions and simulated cache misses of one warm call, counted by valgrind's callgrind.
 
-The benchmark process runs under ``valgrind --tool=callgrind --instr-atstart=no``
+Counting processes run under ``valgrind --tool=callgrind --instr-atstart=no``
 (:func:`valgrind_command`; the launch is :mod:`mlxbench.history.asv_launch`'s):
 nothing is counted until :func:`count` switches instrumentation on around one
 call of the timed body, then dumps the counters under a name and reads them
 back from the dump. The client requests are pytest-codspeed's native hooks.
+Several processes share a run's variants through files in :data:`OUT_DIR_ENV`:
+each claims a variant before counting it and stores its outcome for all.
 Why counts and what they cannot see: docs/method.md, "Counted instructions".
 """
 
@@ -14,6 +16,7 @@ import gc
 import os
 import platform
 import shutil
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +47,8 @@ def changed(before: float, after: float) -> bool:
 
 
 WARM_CALLS = 1
-"""Instrumented calls right before the counted one, not counted: the simulated caches hold a steady call's state."""
+"""Instrumented calls right before the counted one, not counted: the simulated caches hold a steady call's state,
+and the call's code is already translated for instrumentation (docs/method.md, "Counted instructions")."""
 _EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 
 
@@ -171,7 +175,8 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     """The counts of one call of ``body`` after :data:`WARM_CALLS` instrumented ones whose counts are zeroed.
 
     Instrumentation off means no cache simulation either: without the warm
-    calls every counted call would start from empty simulated caches. The
+    calls every counted call would start from empty simulated caches, and
+    would translate the op's code for instrumentation inside the count. The
     garbage collector is off around them, as ASV's timer turns it off around
     a timed call: a collection is not the op's work.
     """
@@ -193,29 +198,80 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
 _callgrind: list[Callgrind] = []
 
 
-def counted(key: str, body: Callable[[], Any] | None) -> Counts:
-    """``key``'s counts in this valgrind run: read if another benchmark already counted them, else counted now.
+class CountFailed(RuntimeError):
+    """Counting a variant failed in the process that claimed it (its traceback is the message)."""
 
-    ASV runs each metric (instructions, misses, cycles) of one call in its own
-    process; they share one counted call through a file per key in
-    :data:`OUT_DIR_ENV` (``body`` None: it must be there already).
+
+def key(op: str, variant_id: str, backend: str) -> str:
+    """The name a counted variant goes by in a counting run's directory (the kinds of one variant share it)."""
+    return f"{op}.{variant_id}.{backend}".replace("/", "_")
+
+
+def _run_dir(out_dir: Path | None) -> Path:
+    return out_dir if out_dir is not None else Path(os.environ[OUT_DIR_ENV])
+
+
+def outcome(key: str, out_dir: Path | None = None) -> Counts | None:
+    """``key``'s counts in this counting run (``out_dir``, default :data:`OUT_DIR_ENV`'s); None if none yet.
+
+    Raises NotImplementedError (ASV's n/a) with the reason where the variant
+    cannot run here, :class:`CountFailed` where counting it failed.
     """
-    out_dir = Path(os.environ[OUT_DIR_ENV])
-    stored = out_dir / f"{key}.counts"
-    if stored.exists():
+    out_dir = _run_dir(out_dir)
+    if (stored := out_dir / f"{key}.counts").exists():
         return Counts.from_line(stored.read_text())
-    if body is None:
-        raise RuntimeError(f"no counts stored for {key}")
-    if not _callgrind:
-        _callgrind.append(Callgrind(out_dir))
-    counts = count(_callgrind[0], body, key)
-    stored.write_text(counts.as_line())
+    if (na := out_dir / f"{key}.na").exists():
+        raise NotImplementedError(na.read_text())
+    if (failed := out_dir / f"{key}.error").exists():
+        raise CountFailed(failed.read_text())
+    return None
+
+
+def claim(key: str) -> bool:
+    """Whether this process now counts ``key``: the first of the run's processes to ask gets it."""
+    try:
+        fd = os.open(Path(os.environ[OUT_DIR_ENV]) / f"{key}.claim", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        return False
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    return True
+
+
+def record_failure(key: str, reason: str, not_available: bool, out_dir: Path | None = None) -> None:
+    """Store why ``key`` was not counted: n/a (the variant cannot run here) or a failure, for every reader."""
+    _write(f"{key}.{'na' if not_available else 'error'}", reason, out_dir)
+
+
+def _write(name: str, text: str, out_dir: Path | None = None) -> None:
+    """Write a file of the run's directory whole (written aside, then renamed): no reader sees half of it."""
+    path = _run_dir(out_dir) / name
+    aside = path.with_name(f".{name}.{os.getpid()}")
+    aside.write_text(text)
+    aside.replace(path)
+
+
+def counted(key: str, make_body: Callable[[], Callable[[], Any]]) -> Counts | None:
+    """``key``'s counts in this valgrind run: stored ones, or counted now if this process claims the key.
+
+    None where another process claimed it first. ``make_body`` prepares the
+    call (inputs, warm-up); what it raises is stored for every reader and raised.
+    """
+    if (found := outcome(key)) is not None or not claim(key):
+        return found
+    try:
+        body = make_body()
+        if not _callgrind:
+            _callgrind.append(Callgrind(Path(os.environ[OUT_DIR_ENV])))
+        counts = count(_callgrind[0], body, key)
+    except NotImplementedError as exc:
+        record_failure(key, str(exc), not_available=True)
+        raise
+    except Exception:
+        record_failure(key, traceback.format_exc(), not_available=False)
+        raise
+    _write(f"{key}.counts", counts.as_line())
     return counts
-
-
-def stored(key: str) -> bool:
-    """Whether this valgrind run already counted ``key`` (then a benchmark needs no prepared call)."""
-    return (Path(os.environ[OUT_DIR_ENV]) / f"{key}.counts").exists()
 
 
 def under_valgrind() -> str | None:

@@ -9,12 +9,14 @@ reasons are in docs/asv-integration.md.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import json
 import math
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -24,9 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from asv import runner, util
+from asv.console import log
 
-from mlxbench.harness import benchmark_names, count_server, counting
+from mlxbench.harness import benchmark_names, count_server, count_worker, counting
 from mlxbench.harness.asv_suite import PRESET_ENV
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV, WARMUP_CALLS
 from mlxbench.history.asv_project import DEFAULT_PRESET, PRESET_KEY, pinned_torch, preset_mismatch
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
@@ -35,7 +39,7 @@ _PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from mlxbench.harness import versions
-from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV, WARMUP_CALLS
 absent = {}
 for name, backend in BACKENDS.items():
     try:
@@ -64,33 +68,122 @@ _EXEC_UNDER_VALGRIND = (
 )
 """Run by the environment's python: becomes valgrind running that same python on the rest of its arguments."""
 
+CountItem = tuple[str, str, str]
+"""A variant to count: (op, variant id, backend)."""
 
-class CountingServer(runner.ForkServer):
-    """ASV's forkserver, its server :mod:`mlxbench.harness.count_server` under valgrind: one per commit and environment.
 
-    The suite is imported once under valgrind (``import torch`` there costs
-    about 13 s) and every counted benchmark runs in that process. valgrind's
-    dumps and logs live in a temporary directory, removed on :meth:`close`.
+def count_items(benchmarks: Mapping[str, Any], selection: Mapping[str, Any]) -> list[CountItem]:
+    """The variants ASV's ``benchmarks`` will count (each once, whichever kinds are selected), in ASV's order."""
+    items: dict[CountItem, None] = {}
+    for name in sorted(benchmarks):
+        parsed = benchmark_names.parse(name)
+        if parsed is None or not benchmark_names.is_counted(name):
+            continue
+        params = benchmarks[name]["params"]
+        variants = [ast.literal_eval(v) for v in params[0]] if params else []
+        chosen = selection.get(name)
+        for idx in range(len(variants)) if chosen is None else chosen:
+            items[(parsed.op, variants[idx], parsed.backend)] = None
+    return list(items)
+
+
+def _framework(item: CountItem) -> str:
+    return BACKENDS[item[2]].framework
+
+
+def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]]:
+    """Each counting worker's list: torch's variants in a worker of their own, MLX's shared by up to ``cores``.
+
+    MLX's workers take the same variants from alternate ends (claims keep
+    any variant from being counted twice), so they meet wherever the costs split.
+    torch's worker never imports MLX and warms each call up a fixed number of
+    times (:data:`~mlxbench.harness.backends.FIXED_WARMUP_ENV`): its counts
+    then repeat to a few instructions whatever MLX release is installed. MLX's
+    keep the time benchmarks' warm-up: a fixed one would run its seconds-long
+    reference-BLAS calls ten times each under valgrind.
+    """
+    torch = [item for item in items if _framework(item) == "torch"]
+    mlx = [item for item in items if _framework(item) != "torch"]
+    lists = [torch] if torch else []
+    if mlx:
+        lists += [mlx if n % 2 == 0 else mlx[::-1] for n in range(min(MAX_MLX_WORKERS, max(1, cores), len(mlx)))]
+    return lists
+
+
+MAX_MLX_WORKERS = 2
+"""MLX workers per commit: two, from both ends of the list (more would only split the same two ends)."""
+
+
+class CountingWorkers:
+    """The valgrind processes that count one commit and environment's variants, started together, awaited together.
+
+    valgrind's dumps and logs and the stored counts live in ``out_dir``.
     """
 
-    def __init__(self, env: Any, benchmark_dir: str) -> None:
-        runner.Spawner.__init__(self, env, benchmark_dir)
-        self.out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
-        self.tmp_dir = tempfile.mkdtemp(prefix="mlxbench-count-server-")
-        self.socket_name = os.path.join(self.tmp_dir, "socket")
+    def __init__(self, env: Any, out_dir: Path, items: Sequence[CountItem]) -> None:
+        self.out_dir, self.items = out_dir, list(items)
         env_vars = {
             **os.environ,
             **env.env_vars,
-            counting.OUT_DIR_ENV: str(self.out_dir),
+            counting.OUT_DIR_ENV: str(out_dir),
             "PYTHONHASHSEED": "0",  # the same dict and set orders in every run: the same instructions
         }
-        command = json.dumps(counting.valgrind_command(self.out_dir))
+        command = json.dumps(counting.valgrind_command(out_dir))
+        worker = str(Path(count_worker.__file__).resolve())
+        self.procs: list[Any] = []
+        for n, work in enumerate(worker_lists(self.items, len(os.sched_getaffinity(0)))):
+            items_file = out_dir / f"worker-{n}.json"
+            items_file.write_text(json.dumps(work))
+            fixed = {FIXED_WARMUP_ENV: str(WARMUP_CALLS)} if _framework(work[0]) == "torch" else {}
+            self.procs.append(
+                env.run(
+                    ["-c", _EXEC_UNDER_VALGRIND, command, worker, str(items_file)],
+                    return_popen=True,
+                    redirect_stderr=True,
+                    env={**env_vars, **fixed},
+                )
+            )
+
+    def wait(self) -> None:
+        """Wait for every worker; a variant none of them stored an outcome for is stored as failed, with why."""
+        logs = [proc.communicate()[0] for proc in self.procs]
+        for op, variant, backend in self.items:
+            key = counting.key(op, variant, backend)
+            try:
+                if counting.outcome(key, self.out_dir) is not None:
+                    continue
+            except (NotImplementedError, counting.CountFailed):
+                continue
+            tail = "\n".join(
+                f"worker {n} (exit {proc.returncode}): " + "\n".join(str(log or "").splitlines()[-5:])
+                for n, (proc, log) in enumerate(zip(self.procs, logs))
+            )
+            counting.record_failure(key, f"no counting worker stored {key}:\n{tail}", False, self.out_dir)
+
+    def interrupt(self) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(OSError):
+                proc.send_signal(signal.SIGINT)
+
+
+class CountingServer(runner.ForkServer):
+    """ASV's forkserver for counted benchmarks, its server :mod:`mlxbench.harness.count_server`: one per commit and
+    environment.
+
+    Started once the :class:`CountingWorkers` have counted every selected
+    variant; it answers ASV's requests with their stored counts, so it runs
+    without valgrind. The counts' directory is removed on :meth:`close`.
+    """
+
+    def __init__(self, env: Any, benchmark_dir: str, out_dir: Path) -> None:
+        runner.Spawner.__init__(self, env, benchmark_dir)
+        self.out_dir = out_dir
+        self.tmp_dir = tempfile.mkdtemp(prefix="mlxbench-count-server-")
+        self.socket_name = os.path.join(self.tmp_dir, "socket")
+        env_vars = {**os.environ, **env.env_vars, counting.OUT_DIR_ENV: str(out_dir)}
         server = str(Path(count_server.__file__).resolve())
         self.server_proc = env.run(
-            ["-c", _EXEC_UNDER_VALGRIND, command, server, self.benchmark_dir, self.socket_name],
-            return_popen=True,
-            redirect_stderr=True,
-            env=env_vars,
+            [server, self.benchmark_dir, self.socket_name], return_popen=True, redirect_stderr=True, env=env_vars
         )
         self._server_output = None
         self.stdout_reader_thread = threading.Thread(target=self._stdout_reader)
@@ -99,7 +192,7 @@ class CountingServer(runner.ForkServer):
             time.sleep(0.05)
         if not os.path.exists(self.socket_name):
             self.close()
-            raise RuntimeError(f"valgrind's benchmark server did not start: {self._server_output}")
+            raise RuntimeError(f"the counted benchmarks' server did not start: {self._server_output}")
 
     def close(self) -> None:
         try:
@@ -111,24 +204,35 @@ class CountingServer(runner.ForkServer):
 class Dispatching:
     """ASV's spawner for one commit and environment, counted benchmarks sent to a :class:`CountingServer`.
 
-    The counting server starts with the first counted benchmark, so a run of
-    time benchmarks only never starts valgrind, and no time benchmark ever runs under it.
+    At the first counted benchmark the :class:`CountingWorkers` count every
+    variant ``items`` names (the run's selection), then the server answers
+    from their counts. A run of time benchmarks only never starts valgrind,
+    and no time benchmark ever runs under it.
     """
 
-    def __init__(self, plain: Any) -> None:
-        self.plain = plain
+    def __init__(self, plain: Any, items: Sequence[CountItem] = ()) -> None:
+        self.plain, self.items = plain, list(items)
         self._counting: CountingServer | None = None
         self._counting_failed: str | None = None
+        self._workers: CountingWorkers | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.plain, name)
 
     def counting(self) -> CountingServer | str:
-        """The counting server, started on first use; or why it could not start."""
+        """The counting server, started on first use once the workers are done; or why it could not start."""
         if self._counting is None and self._counting_failed is None:
+            out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
+            started = time.monotonic()
+            log.info(f"counting {len(self.items)} variants under valgrind")
+            self._workers = CountingWorkers(self.plain.env, out_dir, self.items)
+            self._workers.wait()
+            self._workers = None
+            log.info(f"counted in {time.monotonic() - started:.0f} s")
             try:
-                server = CountingServer(self.plain.env, self.plain.benchmark_dir)
+                server = CountingServer(self.plain.env, self.plain.benchmark_dir, out_dir)
             except RuntimeError as exc:
+                shutil.rmtree(out_dir, ignore_errors=True)
                 self._counting_failed = str(exc)
             else:
                 ok, out = server.preimport()
@@ -136,7 +240,7 @@ class Dispatching:
                     self._counting = server
                 else:
                     server.close()
-                    self._counting_failed = f"importing the suite under valgrind failed:\n{out}"
+                    self._counting_failed = f"importing the suite for the counted benchmarks failed:\n{out}"
         return self._counting if self._counting is not None else str(self._counting_failed)
 
     def run(self, name: str, *args: Any, **kwargs: Any) -> tuple[str, int]:
@@ -147,14 +251,16 @@ class Dispatching:
             return server, 1
         try:
             return server.run(name, *args, **kwargs)
-        except Exception as exc:  # the server died (a crash in the framework): the next counted benchmark restarts it
-            self._counting = None
+        except Exception as exc:  # the server died: the next counted benchmark fails with this too
+            self._counting, self._counting_failed = None, f"the counted benchmarks' server ended: {exc}"
             with contextlib.suppress(Exception):
                 server.close()
-            return f"valgrind's benchmark server ended: {exc}", 1
+            return str(self._counting_failed), 1
 
     def interrupt(self) -> None:
         self.plain.interrupt()
+        if self._workers is not None:
+            self._workers.interrupt()
         if self._counting is not None:
             self._counting.interrupt()
 

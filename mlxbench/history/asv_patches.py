@@ -1,7 +1,7 @@
 """The ASV functions this repository replaces, replaced by one explicit call: :func:`install`.
 
 :func:`install` (called by the plugin's ``setup``, :mod:`mlxbench.history.asv_environment`)
-wraps ``asv.runner.get_spawner``, ``asv.runner.run_benchmark``,
+wraps ``asv run``'s ``run_benchmarks``, ``asv.runner.get_spawner``, ``asv.runner.run_benchmark``,
 ``asv.commands.run.Run.run``, ``asv.results.Results.add_result`` and
 ``asv.commands.publish.Publish.run_from_conf_args`` once per process, after
 checking that the installed ASV is the version mlxbench requires and that each
@@ -37,9 +37,21 @@ _originals: dict[str, Callable[..., Any]] = {}
 """ASV's own functions, by name, once :func:`install` replaced them."""
 
 
+_counting: list[asv_launch.CountItem] = []
+"""The variants the running ``run_benchmarks`` counts: its spawner's workers count them all at once."""
+
+
+def _run_benchmarks(benchmarks: Any, env: Any, *args: Any, **kwargs: Any) -> Any:
+    _counting[:] = asv_launch.count_items(benchmarks, benchmarks.benchmark_selection)
+    try:
+        return _originals["run_benchmarks"](benchmarks, env, *args, **kwargs)
+    finally:
+        _counting.clear()
+
+
 def _get_spawner(env: Any, benchmark_dir: str, launch_method: str | None) -> Any:
     return asv_launch.Dispatching(
-        _originals["get_spawner"](env, benchmark_dir, asv_launch.default_launch_method(launch_method))
+        _originals["get_spawner"](env, benchmark_dir, asv_launch.default_launch_method(launch_method)), _counting
     )
 
 
@@ -118,6 +130,7 @@ class Patch:
 
 
 PATCHES = (
+    Patch(run_command, "run_benchmarks", _run_benchmarks),
     Patch(runner, "get_spawner", _get_spawner),
     Patch(runner, "run_benchmark", _run_benchmark),
     Patch(run_command.Run, "run", _run),
