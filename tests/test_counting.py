@@ -21,7 +21,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import asv_suite, benchmark_names, counting
 from mlxbench.harness.asv_suite import benchmark_class
-from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV
 from mlxbench.history import asv_launch, asv_patches, asv_run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -96,8 +96,8 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
 
     monkeypatch.setattr(asv_suite, "prepare", spy_prepare)
     method = getattr(cls, f"{benchmark_names.INSTRUCTIONS}_{backend}")
-    method.setup(variant)
     counted_here.clear()
+    method.setup(variant)
     value = method(cls(), variant)
     assert counted_here == [
         "start",
@@ -119,6 +119,92 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
         other.setup(variant)
         assert other(cls(), variant) == {benchmark_names.LL_MISSES: 1, benchmark_names.CYCLES: value + 20 + 100}[kind]
     assert counted_here == []
+
+
+def test_a_variant_is_counted_once_by_whichever_process_claims_it_and_its_failures_reach_every_reader(counted_here):
+    counts = counting.counted("A", lambda: lambda: None)
+    assert counts == counting.Counts(1000, 2, 1)
+    assert counting.outcome("A") == counts, "stored for the others"
+    assert counting.counted("A", lambda: pytest.fail("stored counts are not counted again")) == counts
+    assert counting.claim("B") and not counting.claim("B"), "a second process does not get a claimed variant"
+    assert counting.counted("B", lambda: pytest.fail("claimed elsewhere")) is None
+    assert counting.outcome("B") is None, "nothing stored until the claiming process has counted it"
+
+    def unsupported():
+        raise NotImplementedError("no float16 ReLU in mlx 0.2.0")
+
+    def broken():
+        raise ValueError("shapes do not match")
+
+    with pytest.raises(NotImplementedError):
+        counting.counted("C", unsupported)
+    with pytest.raises(NotImplementedError, match="no float16 ReLU"):
+        counting.outcome("C")  # ASV's n/a in the reader too
+    with pytest.raises(ValueError):
+        counting.counted("D", broken)
+    with pytest.raises(counting.CountFailed, match="ValueError: shapes do not match"):
+        counting.outcome("D")
+    assert not list(Path(os.environ[counting.OUT_DIR_ENV]).glob(".*")), "no file left half-written"
+
+
+def test_torch_counts_in_a_worker_of_its_own_and_mlx_in_two_from_both_ends():
+    mlx = [("ReLU", v, b) for v in ("a", "b", "c") for b in ("mlx_cpu", "mlx_cpu_compile")]
+    torch = [("ReLU", v, "torch_cpu") for v in ("a", "b", "c")]
+    items = [*mlx[:2], *torch, *mlx[2:]]
+    assert asv_launch.worker_lists(items, 2) == [torch, mlx, mlx[::-1]]
+    assert asv_launch.worker_lists(items, 16) == [torch, mlx, mlx[::-1]]
+    assert asv_launch.worker_lists(items, 1) == [torch, mlx]
+    assert asv_launch.worker_lists(mlx[:1], 2) == [mlx[:1]]
+    assert asv_launch.worker_lists(torch, 2) == [torch]
+
+
+def test_the_variants_to_count_are_asv_s_selection_once_each():
+    variants = ["'16x128x1024'", "'32x16x1024'"]
+    benchmarks = {
+        "ops.ReLU.time_mlx_cpu": {"params": [variants]},
+        "ops.ReLU.track_instructions_mlx_cpu": {"params": [variants]},
+        "ops.ReLU.track_cycles_estimate_mlx_cpu": {"params": [variants]},
+        "ops.ReLU.track_ll_misses_torch_cpu": {"params": [variants]},
+    }
+    selection = {
+        "ops.ReLU.track_instructions_mlx_cpu": [1],
+        "ops.ReLU.track_cycles_estimate_mlx_cpu": [0, 1],
+        "ops.ReLU.track_ll_misses_torch_cpu": None,
+    }
+    assert asv_launch.count_items(benchmarks, selection) == [
+        ("ReLU", "16x128x1024", "mlx_cpu"),
+        ("ReLU", "32x16x1024", "mlx_cpu"),
+        ("ReLU", "16x128x1024", "torch_cpu"),
+        ("ReLU", "32x16x1024", "torch_cpu"),
+    ]
+
+
+def test_a_fixed_warm_up_makes_exactly_that_many_calls(monkeypatch):
+    op = CATALOG["ReLU"]
+    variant = op.variants("tiny")[0]
+    monkeypatch.setenv(FIXED_WARMUP_ENV, "7")
+    prepared = BACKENDS["torch_cpu"].prepare(op, variant, op.make_inputs(variant))
+    calls = []
+    prepared.timed = lambda: calls.append(1)
+    assert prepared.warm_up() == 7 and len(calls) == 7 and len(prepared.warm_up_times) == 7
+
+
+def test_the_torch_worker_never_imports_mlx_and_stores_what_stopped_it(tmp_path):
+    """Outside valgrind the worker cannot count: it stores why, for ASV's reader, and goes on."""
+    items = tmp_path / "items.json"
+    variant = CATALOG["ReLU"].variants("tiny")[0].id
+    items.write_text(json.dumps([["ReLU", variant, "torch_cpu"]]))
+    script = (
+        "import sys; from mlxbench.harness import count_worker; count_worker.main(sys.argv[1]); "
+        "print('MLX-IMPORTED', 'mlx' in sys.modules, 'TORCH-IMPORTED', 'torch' in sys.modules)"
+    )
+    env = {**os.environ, counting.OUT_DIR_ENV: str(tmp_path), "MLXBENCH_PRESET": "tiny"}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(items)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=300
+    )
+    assert "MLX-IMPORTED False TORCH-IMPORTED True" in done.stdout, done.stdout + done.stderr
+    with pytest.raises(counting.CountFailed, match="only under valgrind"):
+        counting.outcome(counting.key("ReLU", variant, "torch_cpu"), tmp_path)
 
 
 def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
@@ -200,30 +286,65 @@ class FakeSpawner:
         pass
 
 
-def test_counted_benchmarks_run_in_one_valgrind_server_and_time_benchmarks_never_do(monkeypatch):
+class FakeWorkers:
+    def __init__(self, log: list[str], env: object, out_dir: Path, items: list) -> None:
+        self.log = log
+        log.append(f"workers {items}")
+
+    def wait(self) -> None:
+        self.log.append("workers done")
+
+
+def test_counted_benchmarks_are_counted_at_once_by_the_workers_and_time_benchmarks_never_are(monkeypatch):
     log: list[str] = []
     started: list[str] = []
 
-    def server(env: object, benchmark_dir: str) -> FakeSpawner:
+    def server(env: object, benchmark_dir: str, out_dir: Path) -> FakeSpawner:
         started.append(benchmark_dir)
-        return FakeSpawner("valgrind", log)
+        return FakeSpawner("counted", log)
 
     monkeypatch.setattr(asv_launch, "CountingServer", server)
-    spawner = asv_launch.Dispatching(FakeSpawner("plain", log))
+    monkeypatch.setattr(asv_launch.CountingWorkers, "start", lambda *args: FakeWorkers(log, *args))
+    items = [("ReLU", "a", "mlx_cpu"), ("ReLU", "a", "torch_cpu")]
+    spawner = asv_launch.Dispatching(FakeSpawner("plain", log), items)
     spawner.run("ops.ReLU.time_mlx_cpu-0", "{}")
-    assert started == [], "a time-only run never starts valgrind"
+    assert started == [] and not any(line.startswith("workers") for line in log), "a time-only run never counts"
     for i in range(3):
         spawner.run(f"ops.ReLU.track_instructions_mlx_cpu-{i}", "{}")
         spawner.run(f"ops.ReLU.track_ll_misses_torch_cpu-{i}", "{}")
     spawner.run("ops.ReLU.time_torch_cpu-1", "{}")
     spawner.close()
-    assert started == ["benchmarks"], "one valgrind server per commit and environment"
+    assert started == ["benchmarks"], "one counted benchmarks' server per commit and environment"
+    assert log.index(f"workers {items}") < log.index("workers done") < log.index("counted preimport")
+    assert sum(line.startswith("workers [") for line in log) == 1, "every selected variant counted in one go"
     assert [line for line in log if "time_" in line] == [
         "plain ops.ReLU.time_mlx_cpu-0",
         "plain ops.ReLU.time_torch_cpu-1",
     ]
-    assert all(line.startswith("valgrind") for line in log if "track_" in line)
-    assert log[-2:] == ["plain close", "valgrind close"]
+    assert all(line.startswith("counted") for line in log if "track_" in line)
+    assert log[-2:] == ["plain close", "counted close"]
+
+
+def test_a_variant_no_worker_stored_fails_with_the_workers_last_words(tmp_path):
+    class Ended:
+        returncode = -11
+
+        def communicate(self) -> tuple[str, None]:
+            return "ReLU a mlx_cpu: 1000 instructions, 0.1 s\nSegmentation fault", None
+
+    workers = asv_launch.CountingWorkers.__new__(asv_launch.CountingWorkers)
+    workers.out_dir, workers.items, workers.procs = (
+        tmp_path,
+        [("ReLU", "a", "mlx_cpu"), ("ReLU", "b", "mlx_cpu")],
+        [Ended()],
+    )
+    (tmp_path / "ReLU.a.mlx_cpu.counts").write_text("1000 2 1")
+    workers.wait()
+    assert counting.outcome("ReLU.a.mlx_cpu", tmp_path) == counting.Counts(1000, 2, 1)
+    with pytest.raises(
+        counting.CountFailed, match=r"no counting worker stored ReLU.b.mlx_cpu(.|\n)*exit -11(.|\n)*Segmentation"
+    ):
+        counting.outcome("ReLU.b.mlx_cpu", tmp_path)
 
 
 def _count_script(calls_per_body: list[int]) -> str:
@@ -234,7 +355,7 @@ sys.path.insert(0, {str(ROOT)!r})
 from pathlib import Path
 from mlxbench.catalog import CATALOG
 from mlxbench.harness import counting
-from mlxbench.harness.backends import BACKENDS
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV
 op = CATALOG["ReLU"]
 variant = min(op.variants("default"), key=lambda v: sum(a.size for a in op.make_inputs(v).values()))
 call = BACKENDS["mlx_cpu"].prepare(op, variant, op.make_inputs(variant))

@@ -16,7 +16,6 @@ import math
 import os
 import re
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ from asv.console import log
 
 from mlxbench.harness import benchmark_names, count_server, count_worker, counting
 from mlxbench.harness.asv_suite import PRESET_ENV
-from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV, WARMUP_CALLS
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV
 from mlxbench.history.asv_project import DEFAULT_PRESET, PRESET_KEY, pinned_torch, preset_mismatch
 from mlxbench.stack import timeline
 from mlxbench.stack.releases import TAG_PREFIX
@@ -39,7 +38,7 @@ _PROBE = """
 import json, sys
 sys.path.insert(0, sys.argv[1])
 from mlxbench.harness import versions
-from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV, WARMUP_CALLS
+from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV
 absent = {}
 for name, backend in BACKENDS.items():
     try:
@@ -96,11 +95,11 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
 
     MLX's workers take the same variants from alternate ends (claims keep
     any variant from being counted twice), so they meet wherever the costs split.
-    torch's worker never imports MLX and warms each call up a fixed number of
+    torch's worker never imports MLX and warms each call up :data:`TORCH_WARMUP_CALLS`
     times (:data:`~mlxbench.harness.backends.FIXED_WARMUP_ENV`): its counts
     then repeat to a few instructions whatever MLX release is installed. MLX's
-    keep the time benchmarks' warm-up: a fixed one would run its seconds-long
-    reference-BLAS calls ten times each under valgrind.
+    keep the time benchmarks' warm-up, which stops after one call of their
+    seconds-long reference-BLAS kernels.
     """
     torch = [item for item in items if _framework(item) == "torch"]
     mlx = [item for item in items if _framework(item) != "torch"]
@@ -110,6 +109,9 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
     return lists
 
 
+TORCH_WARMUP_CALLS = 3
+"""torch's worker warms each call up this many times, whatever they take: then the same process state at every count
+(a warm-up until steady stops after a number of calls that depends on the machine's speed)."""
 MAX_MLX_WORKERS = 2
 """MLX workers per commit: two, from both ends of the list (more would only split the same two ends)."""
 
@@ -120,8 +122,12 @@ class CountingWorkers:
     valgrind's dumps and logs and the stored counts live in ``out_dir``.
     """
 
-    def __init__(self, env: Any, out_dir: Path, items: Sequence[CountItem]) -> None:
-        self.out_dir, self.items = out_dir, list(items)
+    def __init__(self, out_dir: Path, items: Sequence[CountItem], procs: Sequence[Any]) -> None:
+        self.out_dir, self.items, self.procs = out_dir, list(items), list(procs)
+
+    @classmethod
+    def start(cls, env: Any, out_dir: Path, items: Sequence[CountItem]) -> CountingWorkers:
+        """Start the workers of :func:`worker_lists` in ``env``, on this machine's cores."""
         env_vars = {
             **os.environ,
             **env.env_vars,
@@ -130,12 +136,12 @@ class CountingWorkers:
         }
         command = json.dumps(counting.valgrind_command(out_dir))
         worker = str(Path(count_worker.__file__).resolve())
-        self.procs: list[Any] = []
-        for n, work in enumerate(worker_lists(self.items, len(os.sched_getaffinity(0)))):
+        procs = []
+        for n, work in enumerate(worker_lists(items, len(os.sched_getaffinity(0)))):
             items_file = out_dir / f"worker-{n}.json"
             items_file.write_text(json.dumps(work))
-            fixed = {FIXED_WARMUP_ENV: str(WARMUP_CALLS)} if _framework(work[0]) == "torch" else {}
-            self.procs.append(
+            fixed = {FIXED_WARMUP_ENV: str(TORCH_WARMUP_CALLS)} if _framework(work[0]) == "torch" else {}
+            procs.append(
                 env.run(
                     ["-c", _EXEC_UNDER_VALGRIND, command, worker, str(items_file)],
                     return_popen=True,
@@ -143,10 +149,18 @@ class CountingWorkers:
                     env={**env_vars, **fixed},
                 )
             )
+        return cls(out_dir, items, procs)
 
     def wait(self) -> None:
-        """Wait for every worker; a variant none of them stored an outcome for is stored as failed, with why."""
-        logs = [proc.communicate()[0] for proc in self.procs]
+        """Wait for every worker; a variant none of them stored an outcome for is stored as failed, with why.
+
+        Interrupted (Ctrl-C, ASV's timeout), it stops the workers before it raises.
+        """
+        try:
+            logs = [proc.communicate()[0] for proc in self.procs]
+        except BaseException:
+            self.interrupt()
+            raise
         for op, variant, backend in self.items:
             key = counting.key(op, variant, backend)
             try:
@@ -161,9 +175,12 @@ class CountingWorkers:
             counting.record_failure(key, f"no counting worker stored {key}:\n{tail}", False, self.out_dir)
 
     def interrupt(self) -> None:
+        """Stop every worker now (what they counted is not kept: the run is being abandoned)."""
         for proc in self.procs:
             with contextlib.suppress(OSError):
-                proc.send_signal(signal.SIGINT)
+                proc.kill()
+        for proc in self.procs:
+            proc.wait()
 
 
 class CountingServer(runner.ForkServer):
@@ -225,9 +242,14 @@ class Dispatching:
             out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
             started = time.monotonic()
             log.info(f"counting {len(self.items)} variants under valgrind")
-            self._workers = CountingWorkers(self.plain.env, out_dir, self.items)
-            self._workers.wait()
-            self._workers = None
+            try:
+                self._workers = CountingWorkers.start(self.plain.env, out_dir, self.items)
+                self._workers.wait()
+            except BaseException:
+                shutil.rmtree(out_dir, ignore_errors=True)
+                raise
+            finally:
+                self._workers = None
             log.info(f"counted in {time.monotonic() - started:.0f} s")
             try:
                 server = CountingServer(self.plain.env, self.plain.benchmark_dir, out_dir)
