@@ -249,3 +249,10 @@ def test_summaries_show_the_runs_own_series_where_the_machine_has_pinned_and_tim
     text = history_command.history_tables(history)
     assert "History: m, mlx_cpu" in text and "| v0.31.1 | v0.32.4 |" in text
     assert "Pinned mode" in text and "Timeline mode" not in text
+
+
+def test_a_counted_history_of_the_other_frameworks_backends_is_the_control_not_drift():
+    torch_only = [BACKENDS["torch_cpu"]]
+    with pytest.raises(UsageError, match="would measure only the machine's drift"):
+        history_run.check_backends("mlx", torch_only)
+    history_run.check_backends("mlx", torch_only, "instructions")  # counts do not drift: they must not move

@@ -66,9 +66,12 @@ class HistoryPlan(asv_run.ProjectPlan):
         return self.project.trial
 
 
-def check_backends(framework: str, backends: Sequence[Backend]) -> None:
-    """Refuse a run whose backends cannot see the chosen framework's changes: it would measure drift only."""
-    if framework == "all" or any(b.framework == framework for b in backends):
+def check_backends(framework: str, backends: Sequence[Backend], metric: str = "time") -> None:
+    """Refuse a timed run whose backends cannot see the chosen framework's changes: it would measure drift only.
+
+    Counted, the other framework's backends are the control: their counts must not move.
+    """
+    if framework == "all" or metric != "time" or any(b.framework == framework for b in backends):
         return
     raise UsageError(
         f"none of the backends to time ({', '.join(b.name for b in backends)}) is a {framework} backend: at "
@@ -107,7 +110,7 @@ def plan(
             f"nothing to run: no {'' if framework == 'all' else framework + ' '}commit in "
             f"{spec or 'the timeline'} installs here ({'; '.join(skip_lines(picked.skipped)) or 'none in range'})"
         )
-    check_backends(framework, backends)
+    check_backends(framework, backends, metric)
     info = asv_run.machine_for(project, selection.machine)
     return HistoryPlan(
         project,
@@ -292,7 +295,7 @@ def run(p: HistoryPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
     if not passed.backends:
         say("nothing timed: every selected backend failed verification")
         return HistoryOutcome(1)
-    check_backends(p.framework, passed.backends)
+    check_backends(p.framework, passed.backends, p.metric)
     p = replace(p, backends=passed.backends, skip=passed.failed)
     machine.save(p.machine)
     say(
