@@ -380,3 +380,30 @@ def test_two_calls_count_twice_one_and_an_empty_body_next_to_nothing(tmp_path):
     assert found[2] / found[1] == pytest.approx(2.0, rel=0.01)
     assert found[0] < 0.01 * found[1], "the counted region adds next to nothing around the body"
     assert not list(tmp_path.glob("callgrind.out.*.*")), "each dump is read and removed"
+
+
+def test_an_interrupted_wait_stops_every_worker_before_it_raises(tmp_path):
+    class Counting:
+        returncode = None
+
+        def __init__(self, log: list[str], name: str) -> None:
+            self.log, self.name = log, name
+
+        def communicate(self) -> tuple[str, None]:
+            raise KeyboardInterrupt
+
+        def kill(self) -> None:
+            self.log.append(f"kill {self.name}")
+
+        def wait(self) -> int:
+            self.log.append(f"wait {self.name}")
+            return -9
+
+    log: list[str] = []
+    workers = asv_launch.CountingWorkers(
+        tmp_path, [("ReLU", "a", "mlx_cpu")], [Counting(log, "torch"), Counting(log, "mlx")]
+    )
+    with pytest.raises(KeyboardInterrupt):
+        workers.wait()
+    assert log == ["kill torch", "kill mlx", "wait torch", "wait mlx"]
+    assert not list(tmp_path.glob("*.error")), "an abandoned run stores no failures"
