@@ -188,10 +188,14 @@ def test_a_release_already_measured_is_said_and_nothing_claims_to_be_written(
         machine={"machine": "Chip (2C+4GB) abc123"}, tag="v0.32.4", results_dir=tmp_path, tags={}, preset="default"
     )
     monkeypatch.setattr(main_job, "run", lambda *args, **kwargs: main_job.MainJobOutcome(0, plan, measured=False))
+    from mlxbench.store import tracked
+
+    monkeypatch.setattr(tracked, "committed", lambda path: True)  # as on the host whose results are committed
     assert main(["bench"]) == 0
     err = capsys.readouterr().err
     assert "nothing new measured: 'Chip (2C+4GB) abc123' already has mlx v0.32.4" in err
     assert "`mlxbench bench --rerun` measures it again" in err and "wrote " not in err
+    assert err.splitlines()[-1] == "next: mlxbench publish", "nothing new measured: nothing to submit"
 
 
 def test_a_dry_run_writes_nothing_and_says_nothing_of_it(closing_world, capsys):

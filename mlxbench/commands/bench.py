@@ -47,8 +47,8 @@ def run(args: argparse.Namespace) -> int:
         output.trial_closing(outcome.plan.machine_dir, outcome.plan.config)
     elif outcome.code == 0 and outcome.measured:
         output.closing([results], output.after_measuring(results, preset))
-    elif outcome.code == 0:
-        output.unchanged(results, output.after_measuring(results, preset))
+    elif outcome.code == 0:  # nothing new: nothing to submit, the kept results publish as they are
+        output.unchanged(results, f"mlxbench publish{output.preset_flag(preset)}")
     return outcome.code
 
 
