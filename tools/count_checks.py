@@ -40,13 +40,13 @@ from mlxbench.store import results  # noqa: E402
 CONTROL_LIMIT = 1.001
 
 
-def control_spread(loaded: results.ResultSet, machine: str, backend: str = "torch_cpu") -> list[float]:
-    """max/min of each counted variant's instructions across the commits that counted it."""
-    by_variant: dict[tuple[str, str], list[float]] = {}
+def control_spread(loaded: results.ResultSet, machine: str, backend: str = "torch_cpu") -> dict[str, float]:
+    """max/min of each counted variant's instructions across the commits that counted it (two or more)."""
+    by_variant: dict[str, list[float]] = {}
     for m in loaded.measurements:
         if m.machine == machine and m.backend == backend and m.kind == benchmark_names.INSTRUCTIONS and m.ok:
-            by_variant.setdefault((m.op, m.variant), []).append(float(m.value))
-    return [max(v) / min(v) for v in by_variant.values() if len(v) > 1]
+            by_variant.setdefault(f"{m.op} {m.variant}", []).append(float(m.value))
+    return {k: max(v) / min(v) for k, v in by_variant.items() if len(v) > 1}
 
 
 def flagged(report: Report, series: str, backend: str) -> dict[tuple[str, str], float]:
@@ -110,11 +110,15 @@ def main() -> int:
     results_dir = args.results or project.results_dir
     loaded = results.load(results_dir, project.tags)
     spread = control_spread(loaded, args.machine)
-    steady = sum(s <= CONTROL_LIMIT for s in spread)
+    steady = sum(s <= CONTROL_LIMIT for s in spread.values())
     print(
         f"control: {len(spread)} counted torch_cpu variants across the commits; {steady} "
-        f"({steady / max(1, len(spread)):.1%}) with max/min <= {CONTROL_LIMIT}; worst {max(spread, default=1):.5f}"
+        f"({steady / max(1, len(spread)):.1%}) with max/min <= {CONTROL_LIMIT}; "
+        f"worst {max(spread.values(), default=1):.5f}"
     )
+    for variant, ratio in sorted(spread.items(), key=lambda item: -item[1]):
+        if ratio > CONTROL_LIMIT:
+            print(f"  over: {variant} {ratio:.5f}")
     report = Report(loaded, [args.machine], mode="pinned")
     (series,) = report.series
     for backend in report.counted_backends(series):
