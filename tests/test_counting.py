@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -382,28 +383,39 @@ def test_two_calls_count_twice_one_and_an_empty_body_next_to_nothing(tmp_path):
     assert not list(tmp_path.glob("callgrind.out.*.*")), "each dump is read and removed"
 
 
-def test_an_interrupted_wait_stops_every_worker_before_it_raises(tmp_path):
+def test_the_wait_says_how_far_the_workers_are_and_an_interrupt_stops_them_first(tmp_path, monkeypatch):
     class Counting:
         returncode = None
 
         def __init__(self, log: list[str], name: str) -> None:
-            self.log, self.name = log, name
+            self.log, self.name, self.killed = log, name, threading.Event()
 
         def communicate(self) -> tuple[str, None]:
-            raise KeyboardInterrupt
+            self.killed.wait(30)  # counting until killed
+            return "", None
 
         def kill(self) -> None:
             self.log.append(f"kill {self.name}")
+            self.killed.set()
 
         def wait(self) -> int:
             self.log.append(f"wait {self.name}")
             return -9
 
+    def ctrl_c_after_two(line: str) -> None:
+        said.append(line)
+        if len(said) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(asv_launch, "PROGRESS_SECONDS", 0.01)
     log: list[str] = []
-    workers = asv_launch.CountingWorkers(
-        tmp_path, [("ReLU", "a", "mlx_cpu")], [Counting(log, "torch"), Counting(log, "mlx")]
-    )
+    said: list[str] = []
+    items = [("ReLU", "a", "mlx_cpu"), ("ReLU", "b", "mlx_cpu")]
+    workers = asv_launch.CountingWorkers(tmp_path, items, [Counting(log, "torch"), Counting(log, "mlx")])
+    (tmp_path / "ReLU.a.mlx_cpu.counts").write_text("1000 2 1")
+    (tmp_path / "ReLU.a.mlx_cpu.claim").write_text("1")
     with pytest.raises(KeyboardInterrupt):
-        workers.wait()
+        workers.wait(ctrl_c_after_two)
+    assert said == ["counted 1 of 2 variants"] * 2
     assert log == ["kill torch", "kill mlx", "wait torch", "wait mlx"]
     assert not list(tmp_path.glob("*.error")), "an abandoned run stores no failures"

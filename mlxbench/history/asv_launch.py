@@ -10,6 +10,7 @@ reasons are in docs/asv-integration.md.
 from __future__ import annotations
 
 import ast
+import concurrent.futures
 import contextlib
 import json
 import math
@@ -20,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,8 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
 TORCH_WARMUP_CALLS = 3
 """torch's worker warms each call up this many times, whatever they take: then the same process state at every count
 (a warm-up until steady stops after a number of calls that depends on the machine's speed)."""
+PROGRESS_SECONDS = 60.0
+"""How often the workers' wait says how far they are (a commit's count takes minutes)."""
 MAX_MLX_WORKERS = 2
 """MLX workers per commit: two, from both ends of the list (more would only split the same two ends)."""
 
@@ -151,16 +154,21 @@ class CountingWorkers:
             )
         return cls(out_dir, items, procs)
 
-    def wait(self) -> None:
+    def wait(self, say: Callable[[str], None] = log.info) -> None:
         """Wait for every worker; a variant none of them stored an outcome for is stored as failed, with why.
 
+        Every :data:`PROGRESS_SECONDS` it says how many variants are done.
         Interrupted (Ctrl-C, ASV's timeout), it stops the workers before it raises.
         """
-        try:
-            logs = [proc.communicate()[0] for proc in self.procs]
-        except BaseException:
-            self.interrupt()
-            raise
+        with concurrent.futures.ThreadPoolExecutor(max(1, len(self.procs))) as pool:
+            outputs = [pool.submit(proc.communicate) for proc in self.procs]  # drained: no worker blocks on a pipe
+            try:
+                while concurrent.futures.wait(outputs, timeout=PROGRESS_SECONDS).not_done:
+                    say(f"counted {self.finished()} of {len(self.items)} variants")
+                logs = [future.result()[0] for future in outputs]
+            except BaseException:
+                self.interrupt()
+                raise
         for op, variant, backend in self.items:
             key = counting.key(op, variant, backend)
             try:
@@ -173,6 +181,10 @@ class CountingWorkers:
                 for n, (proc, log) in enumerate(zip(self.procs, logs))
             )
             counting.record_failure(key, f"no counting worker stored {key}:\n{tail}", False, self.out_dir)
+
+    def finished(self) -> int:
+        """How many variants have an outcome stored (counts, n/a or a failure)."""
+        return sum(1 for path in self.out_dir.iterdir() if path.suffix in (".counts", ".na", ".error"))
 
     def interrupt(self) -> None:
         """Stop every worker now (what they counted is not kept: the run is being abandoned)."""
