@@ -291,6 +291,9 @@ class FakeWorkers:
     def __init__(self, log: list[str], env: object, out_dir: Path, items: list) -> None:
         self.log = log
         log.append(f"workers {items}")
+        self.out_dirs.append(out_dir)
+
+    out_dirs: list[Path] = []
 
     def wait(self) -> None:
         self.log.append("workers done")
@@ -324,6 +327,7 @@ def test_counted_benchmarks_are_counted_at_once_by_the_workers_and_time_benchmar
     ]
     assert all(line.startswith("counted") for line in log if "track_" in line)
     assert log[-2:] == ["plain close", "counted close"]
+    assert FakeWorkers.out_dirs and not FakeWorkers.out_dirs[-1].exists(), "the workers' directory is removed"
 
 
 def test_a_variant_no_worker_stored_fails_with_the_workers_last_words(tmp_path):

@@ -201,7 +201,7 @@ class CountingServer(runner.ForkServer):
 
     Started once the :class:`CountingWorkers` have counted every selected
     variant; it answers ASV's requests with their stored counts, so it runs
-    without valgrind. The counts' directory is removed on :meth:`close`.
+    without valgrind. The counts' directory is its :class:`Dispatching`'s.
     """
 
     def __init__(self, env: Any, benchmark_dir: str, out_dir: Path) -> None:
@@ -223,12 +223,6 @@ class CountingServer(runner.ForkServer):
             self.close()
             raise RuntimeError(f"the counted benchmarks' server did not start: {self._server_output}")
 
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            shutil.rmtree(self.out_dir, ignore_errors=True)
-
 
 class Dispatching:
     """ASV's spawner for one commit and environment, counted benchmarks sent to a :class:`CountingServer`.
@@ -244,6 +238,7 @@ class Dispatching:
         self._counting: CountingServer | None = None
         self._counting_failed: str | None = None
         self._workers: CountingWorkers | None = None
+        self._out_dir: Path | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.plain, name)
@@ -251,22 +246,21 @@ class Dispatching:
     def counting(self) -> CountingServer | str:
         """The counting server, started on first use once the workers are done; or why it could not start."""
         if self._counting is None and self._counting_failed is None:
-            out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
+            self._out_dir = Path(tempfile.mkdtemp(prefix="mlxbench-callgrind-"))
             started = time.monotonic()
             log.info(f"counting {len(self.items)} variants under valgrind")
             try:
-                self._workers = CountingWorkers.start(self.plain.env, out_dir, self.items)
+                self._workers = CountingWorkers.start(self.plain.env, self._out_dir, self.items)
                 self._workers.wait()
             except BaseException:
-                shutil.rmtree(out_dir, ignore_errors=True)
+                self._remove_counts()
                 raise
             finally:
                 self._workers = None
             log.info(f"counted in {time.monotonic() - started:.0f} s")
             try:
-                server = CountingServer(self.plain.env, self.plain.benchmark_dir, out_dir)
+                server = CountingServer(self.plain.env, self.plain.benchmark_dir, self._out_dir)
             except RuntimeError as exc:
-                shutil.rmtree(out_dir, ignore_errors=True)
                 self._counting_failed = str(exc)
             else:
                 ok, out = server.preimport()
@@ -276,6 +270,12 @@ class Dispatching:
                     server.close()
                     self._counting_failed = f"importing the suite for the counted benchmarks failed:\n{out}"
         return self._counting if self._counting is not None else str(self._counting_failed)
+
+    def _remove_counts(self) -> None:
+        """Remove the workers' directory (counts, valgrind's dumps and logs), if there is one."""
+        if self._out_dir is not None:
+            shutil.rmtree(self._out_dir, ignore_errors=True)
+            self._out_dir = None
 
     def run(self, name: str, *args: Any, **kwargs: Any) -> tuple[str, int]:
         if not benchmark_names.is_counted(name):
@@ -302,8 +302,11 @@ class Dispatching:
         try:
             self.plain.close()
         finally:
-            if self._counting is not None:
-                self._counting.close()
+            try:
+                if self._counting is not None:
+                    self._counting.close()
+            finally:
+                self._remove_counts()
 
 
 def default_selection(bench: Sequence[str] | None) -> Sequence[str] | None:
