@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -45,3 +46,11 @@ def benchmarks(monkeypatch):
     monkeypatch.setattr(asv_suite, "_plans", {})
     monkeypatch.setattr(asv_suite, "_loads", {})
     return {b.name: b for b in disc_benchmarks(f"{Path(__file__).resolve().parent.parent}/benchmarks")}
+
+
+@pytest.fixture
+def results_copy(tmp_path) -> Path:
+    """A copy of the report fixture's results folder, to plant into."""
+    from report_fixture import FIXTURE
+
+    return Path(shutil.copytree(FIXTURE, tmp_path / "results"))

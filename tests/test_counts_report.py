@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
+from report_fixture import MACHINE, result_file, row
 
 from mlxbench.harness.benchmark_names import COUNTED, CYCLES, INSTRUCTIONS, LL_MISSES
 from mlxbench.history import compare_counts
@@ -20,8 +20,6 @@ from mlxbench.report.tables import Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import results
 
-FIXTURE = Path(__file__).parent / "fixtures" / "results"
-MACHINE = "fixture-cpu"
 TIME_COLUMNS = ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats_q_75")
 
 
@@ -30,19 +28,9 @@ def tags(tmp_path_factory) -> dict[str, str]:
     return timeline.sync(tmp_path_factory.mktemp("timeline") / "t.git", releases.load())
 
 
-@pytest.fixture
-def copy(tmp_path) -> Path:
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results"))
-
-
-def _file(root: Path, tags: dict[str, str], release: str) -> Path:
-    (path,) = (root / MACHINE).glob(f"{tags[release][:8]}-*.json")
-    return path
-
-
 def plant_counts(root: Path, tags: dict[str, str], release: str, op: str, backend: str, scale: float = 1.0) -> None:
     """Counted results of ``op`` on ``backend`` at ``release`` as ASV stores them: 1e6 x (variant + 1) x scale."""
-    path = _file(root, tags, release)
+    path = result_file(root, tags, release)
     doc = json.loads(path.read_text())
     columns = doc["result_columns"]
     template = dict(zip(columns, doc["results"][f"ops.{op}.time_{backend}"]))
@@ -58,7 +46,7 @@ def plant_counts(root: Path, tags: dict[str, str], release: str, op: str, backen
 
 def scale_time(root: Path, tags: dict[str, str], release: str, op: str, backend: str, factor: float) -> None:
     """Every time statistic of the benchmark times ``factor``: a change the noise test sees."""
-    path = _file(root, tags, release)
+    path = result_file(root, tags, release)
     doc = json.loads(path.read_text())
     columns = doc["result_columns"]
     entry = doc["results"][f"ops.{op}.time_{backend}"]
@@ -72,24 +60,16 @@ def scale_time(root: Path, tags: dict[str, str], release: str, op: str, backend:
     path.write_text(json.dumps(doc))
 
 
-def row(table, op: str) -> dict[str, str]:
-    lines = render.markdown(table).splitlines()
-    header = next(line for line in lines if line.startswith("| Operation"))
-    names = [c.strip() for c in header.strip("|").split("|")]
-    cells = next(line for line in lines if line.startswith(f"| {op} |"))
-    return dict(zip(names, (c.strip() for c in cells.strip("|").split("|"))))
-
-
-def test_the_counted_table_shows_millions_and_calls_any_change_beyond_a_tenth_of_a_percent(copy, tags):
-    plant_counts(copy, tags, "v0.2.0", "ReLU", "mlx_cpu")
-    plant_counts(copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.01)  # a planted 1% change
-    plant_counts(copy, tags, "v0.2.0", "Softmax", "mlx_cpu")
-    plant_counts(copy, tags, "v0.32.4", "Softmax", "mlx_cpu", scale=1.0005)  # within the counts' threshold
-    report = Report(results.load(copy, tags))
+def test_the_counted_table_shows_millions_and_calls_any_change_beyond_a_tenth_of_a_percent(results_copy, tags):
+    plant_counts(results_copy, tags, "v0.2.0", "ReLU", "mlx_cpu")
+    plant_counts(results_copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.01)  # a planted 1% change
+    plant_counts(results_copy, tags, "v0.2.0", "Softmax", "mlx_cpu")
+    plant_counts(results_copy, tags, "v0.32.4", "Softmax", "mlx_cpu", scale=1.0005)  # within the counts' threshold
+    report = Report(results.load(results_copy, tags))
     assert report.counted_backends(MACHINE) == ["mlx_cpu"]
     (table,) = report.tables(["counted"])
     relu, softmax = row(table, "ReLU"), row(table, "Softmax")
-    n = len(json.loads(_file(copy, tags, "v0.2.0").read_text())["results"]["ops.ReLU.time_mlx_cpu"][1][0])
+    n = len(json.loads(result_file(results_copy, tags, "v0.2.0").read_text())["results"]["ops.ReLU.time_mlx_cpu"][1][0])
     mean = (1.0 * 2.0) ** 0.5 if n == 2 else None  # the geometric mean of 1e6 and 2e6, in millions
     if mean is not None:
         assert relu["v0.2.0"] == f"{mean:#.3g}"
@@ -101,39 +81,39 @@ def test_the_counted_table_shows_millions_and_calls_any_change_beyond_a_tenth_of
     assert cells[names.index("v0.2.0->v0.32.4 change beats noise")] is True
 
 
-def test_a_time_change_is_confirmed_where_the_counts_move_the_same_way(copy, tags):
-    scale_time(copy, tags, "v0.32.4", "ReLU", "mlx_cpu", 2.0)
-    scale_time(copy, tags, "v0.32.4", "Softmax", "mlx_cpu", 2.0)
+def test_a_time_change_is_confirmed_where_the_counts_move_the_same_way(results_copy, tags):
+    scale_time(results_copy, tags, "v0.32.4", "ReLU", "mlx_cpu", 2.0)
+    scale_time(results_copy, tags, "v0.32.4", "Softmax", "mlx_cpu", 2.0)
     for op in ("ReLU", "Softmax"):
-        plant_counts(copy, tags, "v0.2.0", op, "mlx_cpu")
-    plant_counts(copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.3)  # more work: confirms the slowdown
-    plant_counts(copy, tags, "v0.32.4", "Softmax", "mlx_cpu", scale=1.0)  # the same work: the host moved
-    table = Report(results.load(copy, tags)).history(MACHINE, "mlx_cpu")
+        plant_counts(results_copy, tags, "v0.2.0", op, "mlx_cpu")
+    plant_counts(results_copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.3)  # more work: confirms the slowdown
+    plant_counts(results_copy, tags, "v0.32.4", "Softmax", "mlx_cpu", scale=1.0)  # the same work: the host moved
+    table = Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu")
     assert re.search(r"\(\+\d+% ✓\)$", row(table, "ReLU")["v0.32.4"])
     assert re.search(r"\(\+\d+% \?\)$", row(table, "Softmax")["v0.32.4"])
     assert any(n.startswith("✓: the change is confirmed") for n in table.notes)
 
 
-def test_a_counted_change_with_no_time_change_is_listed(copy, tags):
-    plant_counts(copy, tags, "v0.2.0", "ReLU", "mlx_cpu")
-    plant_counts(copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.2)
-    table = Report(results.load(copy, tags)).history(MACHINE, "mlx_cpu")
+def test_a_counted_change_with_no_time_change_is_listed(results_copy, tags):
+    plant_counts(results_copy, tags, "v0.2.0", "ReLU", "mlx_cpu")
+    plant_counts(results_copy, tags, "v0.32.4", "ReLU", "mlx_cpu", scale=1.2)
+    table = Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu")
     assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
     (listed,) = [n for n in table.notes if n.startswith("Counted changes with no time change")]
     assert "ReLU v0.2.0->v0.32.4 +20.0% instructions" in listed
 
 
-def test_without_counts_the_time_tables_are_as_before(copy, tags):
-    scale_time(copy, tags, "v0.32.4", "ReLU", "mlx_cpu", 2.0)
-    table = Report(results.load(copy, tags)).history(MACHINE, "mlx_cpu")
+def test_without_counts_the_time_tables_are_as_before(results_copy, tags):
+    scale_time(results_copy, tags, "v0.32.4", "ReLU", "mlx_cpu", 2.0)
+    table = Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu")
     assert re.search(r"\(\+\d+%\)$", row(table, "ReLU")["v0.32.4"])
     assert not any("✓" in n or "Counted" in n for n in table.notes)
-    assert Report(results.load(copy, tags)).tables(["history"])  # and no counted table is asked for
+    assert Report(results.load(results_copy, tags)).tables(["history"])  # and no counted table is asked for
 
 
-def test_the_instructions_metric_fills_the_average_table_with_counts(copy, tags):
-    plant_counts(copy, tags, "v0.32.4", "ReLU", "torch_cpu", scale=3.0)
-    table = Report(results.load(copy, tags), metric="instructions").average(MACHINE, "v0.32.4")
+def test_the_instructions_metric_fills_the_average_table_with_counts(results_copy, tags):
+    plant_counts(results_copy, tags, "v0.32.4", "ReLU", "torch_cpu", scale=3.0)
+    table = Report(results.load(results_copy, tags), metric="instructions").average(MACHINE, "v0.32.4")
     cells = row(table, "ReLU")
     assert cells["cpu (M instructions)"] != "n/a" and cells["mlx_cpu (M instructions)"] == "n/a"
 

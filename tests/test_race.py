@@ -25,6 +25,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from report_fixture import FIXTURE, MACHINE, row
 
 from mlxbench.cli import main
 from mlxbench.report import plots, readme, render
@@ -33,8 +34,6 @@ from mlxbench.report.tables import RACES, Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import results
 
-FIXTURE = Path(__file__).parent / "fixtures" / "results"
-MACHINE = "fixture-cpu"
 TIMELINE_ENV = "virtualenv-py3.11-numpy-packaging"
 PINNED_ENV = "virtualenv-py3.11-numpy-packaging-torch2.13.0"
 
@@ -117,15 +116,6 @@ def both_modes(tmp_path, tags) -> Path:
     root = Path(shutil.copytree(FIXTURE, tmp_path / "results"))
     build_timeline(root, tags)
     return root
-
-
-def row(table, op: str) -> dict[str, str]:
-    """The markdown row of ``op`` as heading -> cell text."""
-    lines = render.markdown(table).splitlines()
-    header = next(line for line in lines if line.startswith("| Operation"))
-    names = [c.strip() for c in header.strip("|").split("|")]
-    cells = next(line for line in lines if line.startswith(f"| {op} |"))
-    return dict(zip(names, (c.strip() for c in cells.strip("|").split("|"))))
 
 
 def headings(table) -> list[str]:

@@ -17,6 +17,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from report_fixture import FIXTURE, MACHINE, result_file, row
 
 from mlxbench.cli import main
 from mlxbench.errors import UsageError
@@ -27,9 +28,6 @@ from mlxbench.report.formatting import format_ms, format_pct, format_rate
 from mlxbench.report.tables import Report
 from mlxbench.stack import releases, timeline
 from mlxbench.store import loads, results
-
-FIXTURE = Path(__file__).parent / "fixtures" / "results"
-MACHINE = "fixture-cpu"
 
 
 @pytest.fixture(scope="module")
@@ -72,15 +70,6 @@ def within_run_cell(tags: dict[str, str], release: str, op: str, first: str, oth
         if (ci["b"][0][v] > ci["a"][1][v] if pct > 0 else ci["b"][1][v] < ci["a"][0][v])  # b's CI wholly beyond a's
     ]
     return format_pct(pct) if len(differ) * 2 > len(a) else "~"
-
-
-def row(table, op: str) -> dict[str, str]:
-    """The markdown row of ``op`` as heading -> cell text."""
-    lines = render.markdown(table).splitlines()
-    header = next(line for line in lines if line.startswith("| Operation"))
-    names = [c.strip() for c in header.strip("|").split("|")]
-    cells = next(line for line in lines if line.startswith(f"| {op} |"))
-    return dict(zip(names, (c.strip() for c in cells.strip("|").split("|"))))
 
 
 def test_formatting_rounds_instead_of_truncating():
@@ -206,18 +195,8 @@ def test_csv_and_json_carry_unrounded_numbers(tags, loaded):
     assert sdpa[1] is None  # n/a is null, never NaN
 
 
-@pytest.fixture
-def results_copy(tmp_path) -> Path:
-    return Path(shutil.copytree(FIXTURE, tmp_path / "results"))
-
-
-def _result_file(root: Path, tags: dict[str, str], release: str) -> Path:
-    (path,) = (root / MACHINE).glob(f"{tags[release][:8]}-*.json")
-    return path
-
-
 def test_a_failed_benchmark_prints_failed(results_copy, tags):
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     doc["results"]["ops.ReLU.time_mlx_cpu"][0][0] = None  # ASV's null: the benchmark raised
     path.write_text(json.dumps(doc))
@@ -226,7 +205,7 @@ def test_a_failed_benchmark_prints_failed(results_copy, tags):
 
 
 def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     doc["results"]["ops.ReLU.time_mlx_cpu"][2] = "ReLU-r0-h0"
     path.write_text(json.dumps(doc))
@@ -239,7 +218,7 @@ def test_stale_benchmark_versions_are_ignored_and_reported(results_copy, tags):
 
 def test_torch_cpu_numbers_from_numpys_memory_are_another_series(results_copy, tags):
     """torch_cpu's inputs moved into torch's allocator (revision b1): its older numbers never mix in, MLX's stay."""
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     version = doc["result_columns"].index("version")
     mlx_version = doc["results"]["ops.ReLU.time_mlx_cpu"][version]
@@ -257,7 +236,7 @@ def test_a_speedup_across_runs_is_never_judged_and_says_so(results_copy, tags):
     before = Report(results.load(results_copy, tags)).average(MACHINE, "v0.32.4")
     assert any(row(before, op)["mlx_cpu/cpu speedup"] != "~" for op in ("ReLU", "Softmax", "LayerNorm"))
     assert not any("separate runs" in n for n in before.notes)
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     started = doc["result_columns"].index("started_at")
     for name, entry in doc["results"].items():
@@ -320,7 +299,7 @@ def test_cli_bad_input_exits_2_naming_what_exists(capsys, args, named):
 
 
 def test_partly_unreadable_results_render_the_rest(capsys, results_copy, tags):
-    _result_file(results_copy, tags, "v0.2.0").write_text("{ not json")
+    result_file(results_copy, tags, "v0.2.0").write_text("{ not json")
     code, out, err = run_cli(capsys, "--results", str(results_copy), "--table", "history")
     assert code == 0
     assert "skipped" in err and tags["v0.2.0"][:8] in err
@@ -445,8 +424,8 @@ def plant(root: Path, tags: dict[str, str], factors: dict[str, float], torch_dri
     that much slower; the torch benchmarks (the controls: torch did not
     change) drift by +10..12%, different per op.
     """
-    old = json.loads(_result_file(root, tags, "v0.2.0").read_text())
-    target = _result_file(root, tags, "v0.32.4")
+    old = json.loads(result_file(root, tags, "v0.2.0").read_text())
+    target = result_file(root, tags, "v0.32.4")
     new = {**old, "commit_hash": json.loads(target.read_text())["commit_hash"]}
     columns = old["result_columns"]
     torch_ops = sorted(name for name in old["results"] if ".time_torch_" in name)
@@ -489,7 +468,7 @@ def test_a_30pct_slowdown_beyond_the_noise_is_flagged_and_a_10pct_wobble_the_con
 def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, tags):
     """The +30% of the planted slowdown, with one of its variants marked busy in load.jsonl: `~`, number kept."""
     plant(results_copy, tags, PLANTED)
-    doc = json.loads(_result_file(results_copy, tags, "v0.32.4").read_text())
+    doc = json.loads(result_file(results_copy, tags, "v0.32.4").read_text())
     variant = raw(tags, "v0.32.4", "ReLU", "mlx_cpu")
     first = next(iter(variant))
     marks = [
@@ -523,7 +502,7 @@ def test_a_result_sampled_on_a_busy_machine_never_calls_a_change(results_copy, t
 def test_a_change_asvs_test_cannot_tell_from_noise_is_not_flagged(results_copy, tags):
     """A 30% slower median whose 99% CIs overlap the old ones (a very spread run) is not evidence of a change."""
     plant(results_copy, tags, PLANTED)
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     entry = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))
     entry["stats_ci_99_a"] = [v / 10 for v in entry["result"]]
@@ -554,7 +533,7 @@ def test_recorded_samples_are_read_and_decide_over_the_cis(results_copy, tags):
     name = "ops.ReLU.time_mlx_cpu"
     spread = [[1e-5 * (1 + i / 100) for i in range(100)]] * 2  # two variants, 100 samples each
     for release in ("v0.2.0", "v0.32.4"):
-        _with_samples(_result_file(results_copy, tags, release), name, spread)
+        _with_samples(result_file(results_copy, tags, release), name, spread)
     loaded = results.load(results_copy, tags)
     recorded = [m for m in loaded.measurements if (m.op, m.backend, m.kind) == ("ReLU", "mlx_cpu", "time")]
     assert all(m.samples is not None and len(m.samples) == 100 for m in recorded)
@@ -562,7 +541,7 @@ def test_recorded_samples_are_read_and_decide_over_the_cis(results_copy, tags):
     assert row(table, "ReLU")["v0.32.4"].endswith("(~)")
     assert "Mann-Whitney U on the recorded samples" in render.markdown(table)
     slower = [[1.3e-5 * (1 + i / 100) for i in range(100)]] * 2  # now the samples move too
-    _with_samples(_result_file(results_copy, tags, "v0.32.4"), name, slower)
+    _with_samples(result_file(results_copy, tags, "v0.32.4"), name, slower)
     assert row(Report(results.load(results_copy, tags)).history(MACHINE, "mlx_cpu"), "ReLU")["v0.32.4"].endswith(
         "(+30%)"
     )
@@ -622,7 +601,7 @@ def test_a_release_without_a_successful_measurement_adds_no_column(
     capsys, results_copy, tags, results_of_failed_install
 ):
     """`asv run 'v0.20.0^!'` on Linux (no wheel) leaves such a file; it must not break change-from-previous."""
-    doc = json.loads(_result_file(results_copy, tags, "v0.32.4").read_text())
+    doc = json.loads(result_file(results_copy, tags, "v0.32.4").read_text())
     doc["commit_hash"] = tags["v0.21.1"]
     doc["results"] = (
         {name: [[None] * len(v[0]), *v[1:]] for name, v in doc["results"].items()}
@@ -689,7 +668,7 @@ def test_two_hosts_of_one_chip_are_two_machines_never_spliced(capsys, results_co
     ],
 )
 def test_an_untrusted_median_is_skipped_with_a_warning_and_the_rest_reports(results_copy, tags, planted, why):
-    path = _result_file(results_copy, tags, "v0.32.4")
+    path = result_file(results_copy, tags, "v0.32.4")
     doc = json.loads(path.read_text())
     entry = dict(zip(doc["result_columns"], doc["results"]["ops.ReLU.time_mlx_cpu"]))
     variant = entry["params"][0][0].strip("'")
