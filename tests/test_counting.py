@@ -71,6 +71,7 @@ def counted_here(monkeypatch, tmp_path):
     log: list[str] = []
     monkeypatch.setenv(counting.OUT_DIR_ENV, str(tmp_path))
     monkeypatch.setattr(counting, "_callgrind", [FakeCallgrind(log)])
+    monkeypatch.setattr(sys, "_clear_type_cache", lambda: log.append("clear method cache"))
     monkeypatch.setattr(counting, "under_valgrind", lambda: None)
     monkeypatch.setattr(asv_suite, "_prepared", {})
     return log
@@ -78,7 +79,7 @@ def counted_here(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("backend", ["mlx_cpu", "torch_cpu"])
 def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(backend, counted_here, monkeypatch):
-    """One warm instrumented call whose counts are zeroed, then one counted call of ``Prepared.timed``."""
+    """Python's method cache emptied, then instrumentation around one call of ``Prepared.timed`` and nothing else."""
     op = CATALOG["ReLU"]
     variant = op.variants("tiny")[0].id
     cls = benchmark_class(op, "tiny", __name__)
@@ -100,15 +101,8 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
     counted_here.clear()
     method.setup(variant)
     value = method(cls(), variant)
-    assert counted_here == [
-        "start",
-        *["op"] * counting.WARM_CALLS,
-        "start",
-        "op",
-        "stop",
-        f"dump ReLU.{variant}.{backend}",
-    ]
-    assert value == 1000 + counting.WARM_CALLS + 1
+    assert counted_here == ["clear method cache", "start", "op", "stop", f"dump ReLU.{variant}.{backend}"]
+    assert value == 1000 + 1
     # the body the time benchmark times (timed_body: a partial for torch on the CPU, the closure elsewhere)
     (counted_body,) = prepared_bodies
     assert type(counted_body) is type(time_body)
@@ -216,8 +210,9 @@ def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
     assert all(getattr(cls, n).unit in ("instructions", "misses", "cycles") for n in counted)
     assert {getattr(cls, f"track_instructions_{b.name}").unit for b in cpu} == {"instructions"}
     assert not any(n.endswith(("_mlx_gpu", "_cuda", "_mps")) for n in counted)
-    # the time benchmarks keep their names and versions
-    assert cls.time_mlx_cpu.version == cls.track_instructions_mlx_cpu.version
+    # the time benchmarks keep their names and versions; the counted ones add the counting method's revision
+    assert cls.time_mlx_cpu.version == asv_suite.benchmark_version(CATALOG["ReLU"], "mlx_cpu")
+    assert cls.track_instructions_mlx_cpu.version == f"{cls.time_mlx_cpu.version}-c{counting.METHOD_REVISION}"
 
 
 def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):
@@ -377,7 +372,11 @@ print("COUNTS " + json.dumps(found))
 def test_two_calls_count_twice_one_and_an_empty_body_next_to_nothing(tmp_path):
     command = [*counting.valgrind_command(tmp_path), sys.executable, "-c", _count_script([1, 2, 0, 1])]
     done = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, counting.OUT_DIR_ENV: str(tmp_path)}, timeout=600
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **counting.worker_env(), counting.OUT_DIR_ENV: str(tmp_path)},
+        timeout=600,
     )
     line = next((x for x in done.stdout.splitlines() if x.startswith("COUNTS ")), None)
     assert line, done.stdout + done.stderr

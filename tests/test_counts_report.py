@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from report_fixture import MACHINE, result_file, row
 
+from mlxbench.catalog import CATALOG
+from mlxbench.harness.asv_suite import benchmark_version
 from mlxbench.harness.benchmark_names import COUNTED, CYCLES, INSTRUCTIONS, LL_MISSES
 from mlxbench.history import compare_counts
 from mlxbench.report import render
@@ -37,7 +39,8 @@ def plant_counts(root: Path, tags: dict[str, str], release: str, op: str, backen
     n = len(template["params"][0])
     for kind in COUNTED:
         entry = {c: None for c in columns}
-        entry.update(params=template["params"], version=template["version"], started_at=template.get("started_at"))
+        version = benchmark_version(CATALOG[op], backend, kind)
+        entry.update(params=template["params"], version=version, started_at=template.get("started_at"))
         base = {INSTRUCTIONS: 1e6, LL_MISSES: 1e3, CYCLES: 2e6}[kind]
         entry["result"] = [round(base * (i + 1) * scale) for i in range(n)]
         doc["results"][f"ops.{op}.{kind}_{backend}"] = [entry[c] for c in columns]

@@ -30,14 +30,19 @@ HARNESS_REVISION = 1
 """Bump when the timing method itself changes (all history restarts)."""
 
 
-def benchmark_version(op: Op, backend: str) -> str:
-    """ASV's ``version`` of the op's benchmarks on ``backend``: results under another version are not comparable.
+def benchmark_version(op: Op, backend: str, kind: str = benchmark_names.TIME) -> str:
+    """ASV's ``version`` of the op's ``kind`` of benchmark on ``backend``: results under another are not comparable.
 
     A backend's own :attr:`~mlxbench.harness.backends.Backend.revision` is
-    appended only where it is not 0, so the other backends' series go on.
+    appended only where it is not 0, so the other backends' series go on; the
+    counted kinds append the counting method's revision
+    (:data:`~mlxbench.harness.counting.METHOD_REVISION`) beyond its first.
     """
     revision = BACKENDS[backend].revision
-    return f"{op.name}-r{op.revision}-h{HARNESS_REVISION}" + (f"-b{revision}" if revision else "")
+    version = f"{op.name}-r{op.revision}-h{HARNESS_REVISION}" + (f"-b{revision}" if revision else "")
+    if kind in benchmark_names.COUNTED and counting.METHOD_REVISION > 1:
+        version += f"-c{counting.METHOD_REVISION}"
+    return version
 
 
 def preset_from_env() -> str:
@@ -208,7 +213,8 @@ _COUNTED_DOCS = {
 def count_variant(op: Op, variant_id: str, backend: str, preset: str) -> counting.Counts | None:
     """One warm call of the time benchmark's ``Prepared.timed``, counted, or its stored counts; None: claimed elsewhere.
 
-    Prepared and warmed up as the time benchmark is, then counted once
+    Prepared as the time benchmark is and warmed up as the counting process says
+    (:data:`~mlxbench.harness.backends.FIXED_WARMUP_ENV`), then counted once
     (:func:`~mlxbench.harness.counting.count`); the prepared call is not kept.
     """
     return counting.counted(
@@ -240,7 +246,7 @@ def _counted(op: Op, backend: str, preset: str, kind: str) -> Callable[..., Any]
     method.__qualname__ = f"{op.name}.{method.__name__}"
     method.__doc__ = _COUNTED_DOCS[kind]
     method.setup = setup
-    method.version = benchmark_version(op, backend)
+    method.version = benchmark_version(op, backend, kind)
     method.unit = benchmark_names.UNITS[kind]
     return method
 

@@ -16,6 +16,7 @@ import gc
 import os
 import platform
 import shutil
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,9 +47,17 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-WARM_CALLS = 1
-"""Instrumented calls right before the counted one, not counted: the simulated caches hold a steady call's state,
-and the call's code is already translated for instrumentation (docs/method.md, "Counted instructions")."""
+METHOD_REVISION = 2
+"""Bump when what a count measures changes: the counted benchmarks' versions carry it, so older counts are not
+compared with newer (2: a cold counted call, allocator and type caches set as :func:`worker_env` and :func:`count`
+say; 1 counted a call after an instrumented warm one)."""
+WARMUP_CALLS = 2
+"""Calls of every counted body before its count, outside the instrumentation, whatever they take: the same
+process state at every count (the time benchmarks' warm-up stops after a number of calls that depends on speed)."""
+ALLOCATOR_TUNABLES = "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"
+"""glibc's allocator in a counting process, without its fast bins and per-thread caches: their paths depend on where
+earlier allocations landed, which moved a small call by hundreds of instructions from one environment to the next
+(docs/measurements/counted-layout-2026-12-07.md)."""
 _EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 
 
@@ -103,6 +112,11 @@ def missing() -> str | None:
     except ImportError as exc:
         return f"counted benchmarks need pytest-codspeed's hooks (pip install pytest-codspeed==5.0.4): {exc}"
     return None
+
+
+def worker_env() -> dict[str, str]:
+    """Environment variables of every counting process: the same dict orders and allocator paths in each."""
+    return {"PYTHONHASHSEED": "0", "GLIBC_TUNABLES": ALLOCATOR_TUNABLES}
 
 
 def valgrind_command(out_dir: Path) -> list[str]:
@@ -172,21 +186,21 @@ def read_totals(dump: str) -> dict[str, int]:
 
 
 def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
-    """The counts of one call of ``body`` after :data:`WARM_CALLS` instrumented ones whose counts are zeroed.
+    """The counts of one call of ``body``, instrumentation on around that call alone.
 
-    Instrumentation off means no cache simulation either: without the warm
-    calls every counted call would start from empty simulated caches, and
-    would translate the op's code for instrumentation inside the count. The
-    garbage collector is off around them, as ASV's timer turns it off around
-    a timed call: a collection is not the op's work.
+    Switching instrumentation on empties the simulated caches, so the misses are
+    a cold call's: they depend on the call alone, not on what ran before it.
+    Python's method cache is emptied too: which of its entries collide depends
+    on where names landed in memory, so a warm cache made a call's lookups
+    differ from one process to the next. The garbage collector is off around
+    the call, as ASV's timer turns it off around a timed call: a collection is
+    not the op's work.
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
+        sys._clear_type_cache()
         callgrind.start()
-        for _ in range(WARM_CALLS):
-            body()
-        callgrind.start()  # zeroes the counters, instrumentation stays on
         body()
         callgrind.stop()
     finally:

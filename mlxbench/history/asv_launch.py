@@ -96,11 +96,8 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
 
     MLX's workers take the same variants from alternate ends (claims keep
     any variant from being counted twice), so they meet wherever the costs split.
-    torch's worker never imports MLX and warms each call up :data:`TORCH_WARMUP_CALLS`
-    times (:data:`~mlxbench.harness.backends.FIXED_WARMUP_ENV`): its counts
-    then repeat to a few instructions whatever MLX release is installed. MLX's
-    keep the time benchmarks' warm-up, which stops after one call of their
-    seconds-long reference-BLAS kernels.
+    torch's worker never imports MLX, so its counts do not depend on the MLX
+    release installed beside it.
     """
     torch = [item for item in items if _framework(item) == "torch"]
     mlx = [item for item in items if _framework(item) != "torch"]
@@ -110,9 +107,6 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
     return lists
 
 
-TORCH_WARMUP_CALLS = 3
-"""torch's worker warms each call up this many times, whatever they take: then the same process state at every count
-(a warm-up until steady stops after a number of calls that depends on the machine's speed)."""
 PROGRESS_SECONDS = 60.0
 """How often the workers' wait says how far they are (a commit's count takes minutes)."""
 MAX_MLX_WORKERS = 2
@@ -134,8 +128,9 @@ class CountingWorkers:
         env_vars = {
             **os.environ,
             **env.env_vars,
+            **counting.worker_env(),
             counting.OUT_DIR_ENV: str(out_dir),
-            "PYTHONHASHSEED": "0",  # the same dict and set orders in every run: the same instructions
+            FIXED_WARMUP_ENV: str(counting.WARMUP_CALLS),
         }
         command = json.dumps(counting.valgrind_command(out_dir))
         worker = str(Path(count_worker.__file__).resolve())
@@ -143,13 +138,12 @@ class CountingWorkers:
         for n, work in enumerate(worker_lists(items, len(os.sched_getaffinity(0)))):
             items_file = out_dir / f"worker-{n}.json"
             items_file.write_text(json.dumps(work))
-            fixed = {FIXED_WARMUP_ENV: str(TORCH_WARMUP_CALLS)} if _framework(work[0]) == "torch" else {}
             procs.append(
                 env.run(
                     ["-c", _EXEC_UNDER_VALGRIND, command, worker, str(items_file)],
                     return_popen=True,
                     redirect_stderr=True,
-                    env={**env_vars, **fixed},
+                    env=env_vars,
                 )
             )
         return cls(out_dir, items, procs)

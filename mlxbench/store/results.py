@@ -222,7 +222,7 @@ def _read_file(
         op = CATALOG[bench.op]
         if bench.backend not in BACKENDS:
             continue
-        if entry.get("version") != (current := benchmark_version(op, bench.backend)):
+        if entry.get("version") != (current := benchmark_version(op, bench.backend, bench.kind)):
             stale[name] = (str(entry.get("version")), current)
             continue
         combos = _combinations(entry.get("params"))
