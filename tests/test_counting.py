@@ -153,6 +153,30 @@ def test_torch_counts_in_a_worker_of_its_own_and_mlx_in_two_from_both_ends():
     assert asv_launch.worker_lists(torch, 2) == [torch]
 
 
+def test_every_worker_runs_with_the_same_hash_seed_allocator_and_fixed_warm_up(tmp_path):
+    class Env:
+        env_vars = {"ASV_ENV": "x"}
+
+        def __init__(self) -> None:
+            self.runs: list[dict] = []
+
+        def run(self, args, return_popen, redirect_stderr, env):
+            self.runs.append({"args": args, "env": env})
+            return object()
+
+    items = [("ReLU", "a", "torch_cpu"), ("ReLU", "a", "mlx_cpu"), ("ReLU", "b", "mlx_cpu")]
+    env = Env()
+    workers = asv_launch.CountingWorkers.start(env, tmp_path, items)
+    assert len(workers.procs) == len(env.runs) == len(asv_launch.worker_lists(items, len(os.sched_getaffinity(0))))
+    for run in env.runs:
+        env = run["env"]
+        assert env["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"
+        assert env["PYTHONHASHSEED"] == "0" and env["ASV_ENV"] == "x"
+        assert env[FIXED_WARMUP_ENV] == str(counting.WARMUP_CALLS)
+        assert env[counting.OUT_DIR_ENV] == str(tmp_path)
+        assert json.loads(run["args"][2])[:2] == ["valgrind", "--tool=callgrind"]
+
+
 def test_the_variants_to_count_are_asv_s_selection_once_each():
     variants = ["'16x128x1024'", "'32x16x1024'"]
     benchmarks = {

@@ -205,7 +205,7 @@ _COUNT_OF: dict[str, Callable[[counting.Counts], int]] = {
 }
 _COUNTED_DOCS = {
     benchmark_names.INSTRUCTIONS: "Instructions of one warm call of the timed body, counted by callgrind.",
-    benchmark_names.LL_MISSES: "Simulated last-level cache misses of that call (instruction and data).",
+    benchmark_names.LL_MISSES: "Simulated last-level cache misses of that call, from empty caches.",
     benchmark_names.CYCLES: "Estimated cycles of that call: instructions + 10 x L1 misses + 100 x LL misses.",
 }
 
