@@ -26,7 +26,7 @@ from mlxbench.harness.backends import BACKENDS, FIXED_WARMUP_ENV
 from mlxbench.history import asv_launch, asv_patches, asv_run
 
 ROOT = Path(__file__).resolve().parent.parent
-needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None, reason=counting.INSTALL_LINE)
+needs_valgrind = pytest.mark.skipif(counting.tools_missing() is not None, reason=counting.INSTALL_LINE)
 
 DUMP = """# callgrind format
 version: 1
@@ -170,7 +170,7 @@ def test_every_worker_runs_with_the_same_hash_seed_allocator_and_fixed_warm_up(t
     assert len(workers.procs) == len(env.runs) == len(asv_launch.worker_lists(items, len(os.sched_getaffinity(0))))
     for run in env.runs:
         env = run["env"]
-        assert env["GLIBC_TUNABLES"] == "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"
+        assert env["LD_PRELOAD"] == "libjemalloc.so.2" and "dirty_decay_ms:-1" in env["MALLOC_CONF"]
         assert env["PYTHONHASHSEED"] == "0" and env["ASV_ENV"] == "x"
         assert env[FIXED_WARMUP_ENV] == str(counting.WARMUP_CALLS)
         assert env[counting.OUT_DIR_ENV] == str(tmp_path)
@@ -249,7 +249,7 @@ def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):
 def test_no_valgrind_is_na_with_the_install_line_and_refused_by_the_jobs(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no valgrind on it
     reason = asv_launch.counting_unavailable("ops.ReLU.track_instructions_mlx_cpu")
-    assert reason == counting.INSTALL_LINE and "apt-get install valgrind" in reason
+    assert reason == counting.INSTALL_LINE and "apt-get install valgrind libjemalloc2" in reason
     assert asv_launch.counting_unavailable("ops.ReLU.time_mlx_cpu") is None
     benchmark = {"name": "ops.ReLU.track_instructions_mlx_cpu", "params": [["a", "b"]]}
     result = asv_patches._run_benchmark(benchmark, SimpleNamespace(), False)
@@ -257,6 +257,14 @@ def test_no_valgrind_is_na_with_the_install_line_and_refused_by_the_jobs(monkeyp
     with pytest.raises(UsageError, match="apt-get install valgrind"):
         asv_run.for_metric([BACKENDS["mlx_cpu"]], "instructions")
     assert asv_run.for_metric([BACKENDS["mlx_cpu"]], "time") == [BACKENDS["mlx_cpu"]]
+
+
+def test_no_jemalloc_is_the_install_line_too(monkeypatch):
+    monkeypatch.setattr(counting.shutil, "which", lambda name: f"/usr/bin/{name}")
+    monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: None)
+    assert counting.tools_missing() == counting.INSTALL_LINE
+    monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: f"lib{name}.so.2")
+    assert counting.tools_missing() is None
 
 
 def test_no_valgrind_bench_says_how_to_install_it_without_a_traceback(tmp_path):

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -369,7 +368,7 @@ def test_two_plain_asv_runs_at_once_take_turns_and_keep_both_results(project):
     assert {"ops.ReLU.time_mlx_cpu", "ops.Sum.time_mlx_cpu"} <= set(doc["results"])
 
 
-@pytest.mark.skipif(shutil.which("valgrind") is None, reason=counting.INSTALL_LINE)
+@pytest.mark.skipif(counting.tools_missing() is not None, reason=counting.INSTALL_LINE)
 def test_a_count_is_stored_beside_the_times_by_one_valgrind_server_and_leaves_no_dump(project):
     work, _ = project
     p = AsvProject(work, "tiny")

@@ -12,6 +12,7 @@ Why counts and what they cannot see: docs/method.md, "Counted instructions".
 
 from __future__ import annotations
 
+import ctypes.util
 import gc
 import os
 import platform
@@ -25,7 +26,10 @@ from typing import Any
 
 OUT_DIR_ENV = "MLXBENCH_CALLGRIND_DIR"
 """Set in a process that valgrind runs for mlxbench: where its dumps and this run's counts go."""
-INSTALL_LINE = "counted benchmarks need valgrind: install it (Debian/Ubuntu: sudo apt-get install valgrind)"
+INSTALL_LINE = (
+    "counted benchmarks need valgrind and jemalloc: install them "
+    "(Debian/Ubuntu: sudo apt-get install valgrind libjemalloc2)"
+)
 NOT_UNDER_VALGRIND = (
     "counted benchmarks run only under valgrind, which mlxbench's ASV launch starts for them "
     "(mlxbench bench --metric instructions, or asv run -b track_instructions through this repository's asv.conf.json)"
@@ -47,17 +51,20 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-METHOD_REVISION = 2
+METHOD_REVISION = 3
 """Bump when what a count measures changes: the counted benchmarks' versions carry it, so older counts are not
-compared with newer (2: a cold counted call, allocator and type caches set as :func:`worker_env` and :func:`count`
-say; 1 counted a call after an instrumented warm one)."""
+compared with newer (3: jemalloc in counting processes; 2: glibc without its fast bins and per-thread caches;
+1: a count after an instrumented warm call)."""
 WARMUP_CALLS = 2
 """Calls of every counted body before its count, outside the instrumentation, whatever they take: the same
 process state at every count (the time benchmarks' warm-up stops after a number of calls that depends on speed)."""
-ALLOCATOR_TUNABLES = "glibc.malloc.mxfast=0:glibc.malloc.tcache_count=0"
-"""glibc's allocator in a counting process, without its fast bins and per-thread caches: their paths depend on where
-earlier allocations landed, which moved a small call by hundreds of instructions from one environment to the next
+ALLOCATOR = "libjemalloc.so.2"
+"""The allocator counting processes preload (Debian's ``libjemalloc2``): its allocations, aligned ones included, come
+from size classes, so a call's allocator work does not depend on where earlier allocations landed, as glibc's did
 (docs/measurements/counted-layout-2026-12-07.md)."""
+ALLOCATOR_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1,tcache_gc_incr_bytes:1073741824"
+"""jemalloc's settings there: no purging on a timer and no cache collection every few allocations, either of which
+would land inside some counted calls and not others."""
 _EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 
 
@@ -94,18 +101,18 @@ class Counts:
         )
 
 
-def valgrind_missing() -> str | None:
-    """Why this machine has no valgrind to count with, and how to install it; None if it has."""
+def tools_missing() -> str | None:
+    """Why this machine cannot count (no valgrind, no jemalloc), and how to install them; None if it can."""
     if platform.system() != "Linux":
         return "counted benchmarks need valgrind, which runs on Linux only"
-    if shutil.which("valgrind") is None:
+    if shutil.which("valgrind") is None or ctypes.util.find_library("jemalloc") is None:
         return INSTALL_LINE
     return None
 
 
 def missing() -> str | None:
-    """Why this process cannot count (no Linux, no valgrind, no hooks), with how to fix it; None if it can."""
-    if (reason := valgrind_missing()) is not None:
+    """Why this process cannot count (no Linux, valgrind, jemalloc or hooks), with how to fix it; None if it can."""
+    if (reason := tools_missing()) is not None:
         return reason
     try:
         _hooks_module()
@@ -115,8 +122,8 @@ def missing() -> str | None:
 
 
 def worker_env() -> dict[str, str]:
-    """Environment variables of every counting process: the same dict orders and allocator paths in each."""
-    return {"PYTHONHASHSEED": "0", "GLIBC_TUNABLES": ALLOCATOR_TUNABLES}
+    """Environment variables of every counting process: the same dict orders and allocator in each."""
+    return {"PYTHONHASHSEED": "0", "LD_PRELOAD": ALLOCATOR, "MALLOC_CONF": ALLOCATOR_CONF}
 
 
 def valgrind_command(out_dir: Path) -> list[str]:

@@ -316,8 +316,8 @@ def default_selection(bench: Sequence[str] | None) -> Sequence[str] | None:
 
 
 def counting_unavailable(benchmark: str) -> str | None:
-    """Why the counted benchmark ``benchmark`` cannot run on this machine (no valgrind: how to install it)."""
-    return counting.valgrind_missing() if benchmark_names.is_counted(benchmark) else None
+    """Why the counted benchmark ``benchmark`` cannot run on this machine (no valgrind or jemalloc: how to install)."""
+    return counting.tools_missing() if benchmark_names.is_counted(benchmark) else None
 
 
 def absent_backends(spawner: Any) -> dict[str, str]:

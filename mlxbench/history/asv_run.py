@@ -80,13 +80,13 @@ def runnable(backends: Sequence[Backend]) -> tuple[list[Backend], dict[str, str]
 def for_metric(backends: Sequence[Backend], metric: str) -> list[Backend]:
     """The backends that measure ``metric``: all for time; the CPU backends for instructions, where valgrind is.
 
-    UsageError where nothing selected can be counted (no CPU backend, no valgrind: with how to install it).
+    UsageError where nothing selected can be counted (no CPU backend, no valgrind or jemalloc: how to install them).
     """
     if metric not in benchmark_names.METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose from {', '.join(benchmark_names.METRICS)}")
     if metric == "time":
         return list(backends)
-    if (reason := counting.valgrind_missing()) is not None:
+    if (reason := counting.tools_missing()) is not None:
         raise UsageError(reason)
     cpu = [b for b in backends if b.device == "cpu"]
     if not cpu:
