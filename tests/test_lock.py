@@ -131,6 +131,25 @@ with lock.measuring(["holder", "--with-child"]):
 """
 
 
+def test_a_run_started_ignoring_sigint_still_lets_its_asv_child_take_it(lock_file):
+    """nohup ... & starts mlxbench with SIGINT ignored: its asv child must not inherit that, or the SIGINT that
+    ends it on Ctrl-C or SIGTERM does nothing, and the child is killed after the grace without cleaning up."""
+    script = (
+        "import sys; from mlxbench.history import lock\n"
+        "with lock.measuring(['holder', '--ignoring-sigint']):\n"
+        "    lock.call([sys.executable, '-c', 'import signal; print(signal.getsignal(signal.SIGINT))'])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "default_int_handler" in done.stdout, done.stdout
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

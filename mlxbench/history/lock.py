@@ -146,11 +146,14 @@ INTERRUPT_GRACE = 5.0
 """Seconds an interrupted asv run gets to end its benchmark processes (its own process group) before a kill."""
 
 
-def _ends_with(parent: int) -> Callable[[], None]:
-    """In the child, before exec: SIGTERM when ``parent`` dies (even by ``kill -9``), or now if it already has."""
+def _child_setup(parent: int) -> Callable[[], None]:
+    """In the child, before exec: SIGINT as a terminal's (a run started in the background ignores it, and the child
+    would inherit that); on Linux, SIGTERM when ``parent`` dies (even by ``kill -9``), or now if it already has."""
 
     def preexec() -> None:
-        assert _PRCTL is not None
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        if _PRCTL is None:
+            return
         _PRCTL(PR_SET_PDEATHSIG, signal.SIGTERM)
         if os.getppid() != parent:  # the parent died before the request: nobody will send it
             os.kill(os.getpid(), signal.SIGTERM)
@@ -164,10 +167,12 @@ def call(command: Sequence[str], **kwargs: Any) -> int:
     When waiting raises (Ctrl-C, or SIGTERM turned into an exception by the
     command line), the child gets SIGINT, as from a terminal, so ASV ends its
     benchmark processes (their own process group) too; after
-    :data:`INTERRUPT_GRACE` seconds it is killed. On Linux the child also gets
-    SIGTERM when this process is killed outright.
+    :data:`INTERRUPT_GRACE` seconds it is killed. The child takes SIGINT even
+    where this process was started ignoring it (in the background, by a
+    script), so it ends as from Ctrl-C, its temporary files removed. On Linux
+    the child also gets SIGTERM when this process is killed outright.
     """
-    preexec = _ends_with(os.getpid()) if _PRCTL is not None else None
+    preexec = _child_setup(os.getpid())
     with subprocess.Popen(list(command), pass_fds=tuple(_held_fds), preexec_fn=preexec, **kwargs) as proc:
         try:
             return proc.wait()
