@@ -263,6 +263,8 @@ def test_no_jemalloc_is_the_install_line_too(monkeypatch):
     monkeypatch.setattr(counting.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: None)
     assert counting.tools_missing() == counting.INSTALL_LINE
+    monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: f"lib{name}.so.1")
+    assert counting.tools_missing() == counting.INSTALL_LINE, "another jemalloc than the one preloaded"
     monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: f"lib{name}.so.2")
     assert counting.tools_missing() is None
 

@@ -105,7 +105,7 @@ def tools_missing() -> str | None:
     """Why this machine cannot count (no valgrind, no jemalloc), and how to install them; None if it can."""
     if platform.system() != "Linux":
         return "counted benchmarks need valgrind, which runs on Linux only"
-    if shutil.which("valgrind") is None or ctypes.util.find_library("jemalloc") is None:
+    if shutil.which("valgrind") is None or ctypes.util.find_library("jemalloc") != ALLOCATOR:
         return INSTALL_LINE
     return None
 
