@@ -5,6 +5,8 @@ The tests that run valgrind itself are skipped where it is missing (CI installs 
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import math
 import os
@@ -71,6 +73,7 @@ def counted_here(monkeypatch, tmp_path):
     log: list[str] = []
     monkeypatch.setenv(counting.OUT_DIR_ENV, str(tmp_path))
     monkeypatch.setattr(counting, "_callgrind", [FakeCallgrind(log)])
+    monkeypatch.setattr(counting, "settle_allocator", lambda: log.append("settle allocator"))
     monkeypatch.setattr(sys, "_clear_type_cache", lambda: log.append("clear method cache"))
     monkeypatch.setattr(counting, "under_valgrind", lambda: None)
     monkeypatch.setattr(asv_suite, "_prepared", {})
@@ -79,7 +82,7 @@ def counted_here(monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("backend", ["mlx_cpu", "torch_cpu"])
 def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(backend, counted_here, monkeypatch):
-    """Python's method cache emptied, then instrumentation around one call of ``Prepared.timed`` and nothing else."""
+    """Allocator settled, method cache emptied, then instrumentation around one call of ``Prepared.timed`` alone."""
     op = CATALOG["ReLU"]
     variant = op.variants("tiny")[0].id
     cls = benchmark_class(op, "tiny", __name__)
@@ -101,7 +104,8 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
     counted_here.clear()
     method.setup(variant)
     value = method(cls(), variant)
-    assert counted_here == ["clear method cache", "start", "op", "stop", f"dump ReLU.{variant}.{backend}"]
+    expected = ["settle allocator", "clear method cache", "start", "op", "stop", f"dump ReLU.{variant}.{backend}"]
+    assert counted_here == expected
     assert value == 1000 + 1
     # the body the time benchmark times (timed_body: a partial for torch on the CPU, the closure elsewhere)
     (counted_body,) = prepared_bodies
@@ -170,7 +174,7 @@ def test_every_worker_runs_with_the_same_hash_seed_allocator_and_fixed_warm_up(t
     assert len(workers.procs) == len(env.runs) == len(asv_launch.worker_lists(items, len(os.sched_getaffinity(0))))
     for run in env.runs:
         env = run["env"]
-        assert env["LD_PRELOAD"] == "libjemalloc.so.2" and "dirty_decay_ms:-1" in env["MALLOC_CONF"]
+        assert env["LD_PRELOAD"] == "libmimalloc.so.2" and env["MIMALLOC_ALLOW_DECOMMIT"] == "0"
         assert env["PYTHONHASHSEED"] == "0" and env["ASV_ENV"] == "x"
         assert env[FIXED_WARMUP_ENV] == str(counting.WARMUP_CALLS)
         assert env[counting.OUT_DIR_ENV] == str(tmp_path)
@@ -249,7 +253,7 @@ def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):
 def test_no_valgrind_is_na_with_the_install_line_and_refused_by_the_jobs(monkeypatch, tmp_path):
     monkeypatch.setenv("PATH", str(tmp_path))  # no valgrind on it
     reason = asv_launch.counting_unavailable("ops.ReLU.track_instructions_mlx_cpu")
-    assert reason == counting.INSTALL_LINE and "apt-get install valgrind libjemalloc2" in reason
+    assert reason == counting.INSTALL_LINE and "apt-get install valgrind libmimalloc2.0" in reason
     assert asv_launch.counting_unavailable("ops.ReLU.time_mlx_cpu") is None
     benchmark = {"name": "ops.ReLU.track_instructions_mlx_cpu", "params": [["a", "b"]]}
     result = asv_patches._run_benchmark(benchmark, SimpleNamespace(), False)
@@ -259,12 +263,21 @@ def test_no_valgrind_is_na_with_the_install_line_and_refused_by_the_jobs(monkeyp
     assert asv_run.for_metric([BACKENDS["mlx_cpu"]], "time") == [BACKENDS["mlx_cpu"]]
 
 
-def test_no_jemalloc_is_the_install_line_too(monkeypatch):
+def test_a_count_without_the_preloaded_allocator_is_refused(monkeypatch):
+    """A process without the preloaded mimalloc (not a counting worker) cannot count: another method's counts."""
+    if hasattr(ctypes.CDLL(None), "mi_collect"):
+        pytest.skip("this test process itself preloads mimalloc")
+    monkeypatch.setattr(counting, "_allocator_collect", functools.cache(counting._allocator_collect.__wrapped__))
+    with pytest.raises(RuntimeError, match="preload libmimalloc.so.2"):
+        counting.count(FakeCallgrind([]), lambda: None, "x")
+
+
+def test_no_mimalloc_is_the_install_line_too(monkeypatch):
     monkeypatch.setattr(counting.shutil, "which", lambda name: f"/usr/bin/{name}")
     monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: None)
     assert counting.tools_missing() == counting.INSTALL_LINE
     monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: f"lib{name}.so.1")
-    assert counting.tools_missing() == counting.INSTALL_LINE, "another jemalloc than the one preloaded"
+    assert counting.tools_missing() == counting.INSTALL_LINE, "another mimalloc than the one preloaded"
     monkeypatch.setattr(counting.ctypes.util, "find_library", lambda name: f"lib{name}.so.2")
     assert counting.tools_missing() is None
 

@@ -12,7 +12,9 @@ Why counts and what they cannot see: docs/method.md, "Counted instructions".
 
 from __future__ import annotations
 
+import ctypes
 import ctypes.util
+import functools
 import gc
 import os
 import platform
@@ -27,8 +29,8 @@ from typing import Any
 OUT_DIR_ENV = "MLXBENCH_CALLGRIND_DIR"
 """Set in a process that valgrind runs for mlxbench: where its dumps and this run's counts go."""
 INSTALL_LINE = (
-    "counted benchmarks need valgrind and jemalloc: install them "
-    "(Debian/Ubuntu: sudo apt-get install valgrind libjemalloc2)"
+    "counted benchmarks need valgrind and mimalloc: install them "
+    "(Debian/Ubuntu: sudo apt-get install valgrind libmimalloc2.0)"
 )
 NOT_UNDER_VALGRIND = (
     "counted benchmarks run only under valgrind, which mlxbench's ASV launch starts for them "
@@ -51,20 +53,21 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-METHOD_REVISION = 3
+METHOD_REVISION = 4
 """Bump when what a count measures changes: the counted benchmarks' versions carry it, so older counts are not
-compared with newer (3: jemalloc in counting processes; 2: glibc without its fast bins and per-thread caches;
-1: a count after an instrumented warm call)."""
+compared with newer (4: mimalloc in counting processes; 3: jemalloc; 2: glibc without its fast bins and per-thread
+caches; 1: a count after an instrumented warm call)."""
 WARMUP_CALLS = 2
 """Calls of every counted body before its count, outside the instrumentation, whatever they take: the same
 process state at every count (the time benchmarks' warm-up stops after a number of calls that depends on speed)."""
-ALLOCATOR = "libjemalloc.so.2"
-"""The allocator counting processes preload (Debian's ``libjemalloc2``): its allocations, aligned ones included, come
-from size classes, so a call's allocator work does not depend on where earlier allocations landed, as glibc's did
-(docs/measurements/counted-layout-2026-12-07.md)."""
-ALLOCATOR_CONF = "dirty_decay_ms:-1,muzzy_decay_ms:-1,tcache_gc_incr_bytes:1073741824"
-"""jemalloc's settings there: no purging on a timer and no cache collection every few allocations, either of which
-would land inside some counted calls and not others."""
+ALLOCATOR = "libmimalloc.so.2"
+"""The allocator counting processes preload (Debian's ``libmimalloc2.0``): its allocations, aligned ones included,
+come from size classes and page-aligned blocks, so a call's allocator work and its buffers' offsets do not depend on
+where earlier allocations landed (glibc's work did; jemalloc moves each large block by a pseudo-random number of cache
+lines, which changed memcpy's path: docs/measurements/counted-allocators-2026-12-07.md)."""
+ALLOCATOR_ENV = {"MIMALLOC_ALLOW_DECOMMIT": "0", "MIMALLOC_EAGER_COMMIT_DELAY": "0"}
+"""mimalloc's settings there: no memory returned on a timer, and every segment committed when it is mapped, so
+neither lands inside some counted calls and not others."""
 _EVENTS = ("Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw")
 
 
@@ -102,16 +105,16 @@ class Counts:
 
 
 def tools_missing() -> str | None:
-    """Why this machine cannot count (no valgrind, no jemalloc), and how to install them; None if it can."""
+    """Why this machine cannot count (no valgrind, no mimalloc), and how to install them; None if it can."""
     if platform.system() != "Linux":
         return "counted benchmarks need valgrind, which runs on Linux only"
-    if shutil.which("valgrind") is None or ctypes.util.find_library("jemalloc") != ALLOCATOR:
+    if shutil.which("valgrind") is None or ctypes.util.find_library("mimalloc") != ALLOCATOR:
         return INSTALL_LINE
     return None
 
 
 def missing() -> str | None:
-    """Why this process cannot count (no Linux, valgrind, jemalloc or hooks), with how to fix it; None if it can."""
+    """Why this process cannot count (no Linux, valgrind, mimalloc or hooks), with how to fix it; None if it can."""
     if (reason := tools_missing()) is not None:
         return reason
     try:
@@ -123,7 +126,7 @@ def missing() -> str | None:
 
 def worker_env() -> dict[str, str]:
     """Environment variables of every counting process: the same dict orders and allocator in each."""
-    return {"PYTHONHASHSEED": "0", "LD_PRELOAD": ALLOCATOR, "MALLOC_CONF": ALLOCATOR_CONF}
+    return {"PYTHONHASHSEED": "0", "LD_PRELOAD": ALLOCATOR, **ALLOCATOR_ENV}
 
 
 def valgrind_command(out_dir: Path) -> list[str]:
@@ -192,10 +195,32 @@ def read_totals(dump: str) -> dict[str, int]:
     return {event: found.get(event, 0) for event in _EVENTS}
 
 
+@functools.cache
+def _allocator_collect() -> Callable[[bool], None]:
+    try:
+        collect = ctypes.CDLL(None).mi_collect  # the preloaded allocator's, found among the process's symbols
+    except AttributeError:
+        raise RuntimeError(f"counting processes preload {ALLOCATOR} (counting.worker_env); this one does not") from None
+    collect.argtypes = [ctypes.c_bool]
+    collect.restype = None
+    return collect
+
+
+def settle_allocator() -> None:
+    """Return the allocator's emptied pages to their segments (``mi_collect(true)``) before a count.
+
+    Without it the pages a call's allocations find free depend on what the process
+    allocated before (a few hundred instructions of a small call, from one environment
+    to the next: docs/measurements/counted-allocators-2026-12-07.md).
+    """
+    _allocator_collect()(True)
+
+
 def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     """The counts of one call of ``body``, instrumentation on around that call alone.
 
-    Switching instrumentation on empties the simulated caches, so the misses are
+    The allocator is settled first (:func:`settle_allocator`). Switching
+    instrumentation on empties the simulated caches, so the misses are
     a cold call's: they depend on the call alone, not on what ran before it.
     Python's method cache is emptied too: which of its entries collide depends
     on where names landed in memory, so a warm cache made a call's lookups
@@ -206,6 +231,7 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     collecting = gc.isenabled()
     gc.disable()
     try:
+        settle_allocator()
         sys._clear_type_cache()
         callgrind.start()
         body()

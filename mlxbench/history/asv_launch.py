@@ -316,7 +316,7 @@ def default_selection(bench: Sequence[str] | None) -> Sequence[str] | None:
 
 
 def counting_unavailable(benchmark: str) -> str | None:
-    """Why the counted benchmark ``benchmark`` cannot run on this machine (no valgrind or jemalloc: how to install)."""
+    """Why the counted benchmark ``benchmark`` cannot run on this machine (no valgrind or mimalloc: how to install)."""
     return counting.tools_missing() if benchmark_names.is_counted(benchmark) else None
 
 

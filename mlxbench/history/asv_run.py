@@ -80,7 +80,7 @@ def runnable(backends: Sequence[Backend]) -> tuple[list[Backend], dict[str, str]
 def for_metric(backends: Sequence[Backend], metric: str) -> list[Backend]:
     """The backends that measure ``metric``: all for time; the CPU backends for instructions, where valgrind is.
 
-    UsageError where nothing selected can be counted (no CPU backend, no valgrind or jemalloc: how to install them).
+    UsageError where nothing selected can be counted (no CPU backend, no valgrind or mimalloc: how to install them).
     """
     if metric not in benchmark_names.METRICS:
         raise UsageError(f"unknown metric {metric!r}; choose from {', '.join(benchmark_names.METRICS)}")
