@@ -5,13 +5,14 @@ Started by :class:`mlxbench.history.asv_launch.CountingServer` as
 (:mod:`mlxbench.harness.count_worker`, under valgrind) have stored every
 selected variant's counts. Each counted benchmark only reads them, so this
 server runs asv_runner's ``_run`` in-process, one benchmark after another,
-and answers as asv_runner's does.
+and answers as asv_runner's does. It leaves garbage to Python's own
+collector: a full collection with torch and MLX imported takes 76 ms here,
+and a commit reads about 500 counts.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import json
 import os
 import signal
@@ -66,7 +67,6 @@ def run_one(command: dict[str, Any], benchmark_dir: str, out_file: str) -> int:
     finally:
         signal.alarm(0)
         os.chdir(cwd)
-        gc.collect()
 
 
 def serve(benchmark_dir: str, socket_name: str) -> None:
