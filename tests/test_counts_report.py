@@ -11,11 +11,9 @@ import re
 from pathlib import Path
 
 import pytest
-from report_fixture import MACHINE, result_file, row
+from report_fixture import MACHINE, plant_counts, result_file, row
 
-from mlxbench.catalog import CATALOG
-from mlxbench.harness.asv_suite import benchmark_version
-from mlxbench.harness.benchmark_names import COUNTED, CYCLES, INSTRUCTIONS, LL_MISSES
+from mlxbench.harness.benchmark_names import INSTRUCTIONS
 from mlxbench.history import compare_counts
 from mlxbench.report import render
 from mlxbench.report.tables import Report
@@ -28,23 +26,6 @@ TIME_COLUMNS = ("result", "stats_ci_99_a", "stats_ci_99_b", "stats_q_25", "stats
 @pytest.fixture(scope="module")
 def tags(tmp_path_factory) -> dict[str, str]:
     return timeline.sync(tmp_path_factory.mktemp("timeline") / "t.git", releases.load())
-
-
-def plant_counts(root: Path, tags: dict[str, str], release: str, op: str, backend: str, scale: float = 1.0) -> None:
-    """Counted results of ``op`` on ``backend`` at ``release`` as ASV stores them: 1e6 x (variant + 1) x scale."""
-    path = result_file(root, tags, release)
-    doc = json.loads(path.read_text())
-    columns = doc["result_columns"]
-    template = dict(zip(columns, doc["results"][f"ops.{op}.time_{backend}"]))
-    n = len(template["params"][0])
-    for kind in COUNTED:
-        entry = {c: None for c in columns}
-        version = benchmark_version(CATALOG[op], backend, kind)
-        entry.update(params=template["params"], version=version, started_at=template.get("started_at"))
-        base = {INSTRUCTIONS: 1e6, LL_MISSES: 1e3, CYCLES: 2e6}[kind]
-        entry["result"] = [round(base * (i + 1) * scale) for i in range(n)]
-        doc["results"][f"ops.{op}.{kind}_{backend}"] = [entry[c] for c in columns]
-    path.write_text(json.dumps(doc))
 
 
 def scale_time(root: Path, tags: dict[str, str], release: str, op: str, backend: str, factor: float) -> None:

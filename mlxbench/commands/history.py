@@ -42,6 +42,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quick", action="store_true", help="one sample per benchmark (asv --quick): checks the set-up")
     p.add_argument("--dry-run", action="store_true", help="print the commits and ASV's command; run nothing")
     options.add_metric(p, "what to measure at each commit")
+    p.add_argument(
+        "--every-commit",
+        action="store_true",
+        help="counted: every backend at every commit, also where its count cannot move (torch between its "
+        "builds, mx.compile where the stored counts show it changes nothing): the control",
+    )
     p.set_defaults(func=run)
 
 
@@ -52,7 +58,13 @@ def run(args: argparse.Namespace) -> int:
     preset = selection.preset(args.preset)
     project = asv_project.repository(preset, timeline=args.timeline, trial=args.quick)
     plan = history_run.plan(
-        project, options.selection(args, preset), args.range, args.framework, rerun=args.rerun, metric=args.metric
+        project,
+        options.selection(args, preset),
+        args.range,
+        args.framework,
+        rerun=args.rerun,
+        metric=args.metric,
+        every_commit=args.every_commit,
     )
     code = measure(plan, dry_run=args.dry_run)
     if code == 0 and not args.dry_run:

@@ -15,7 +15,7 @@ import shlex
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names, load, verified
 from mlxbench.harness.asv_suite import PRESET_ENV, ROUNDS_ENV
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_run, commits, lock, machine, quiet
+from mlxbench.history import asv_run, commits, counted_commits, lock, machine, quiet
 from mlxbench.history.asv_project import PINNED, TIMELINE, AsvProject
 from mlxbench.selection import Selection
 from mlxbench.stack import timeline
@@ -55,6 +55,8 @@ class HistoryPlan(asv_run.ProjectPlan):
     """(op, backend, dtype) verification failed: not timed (:func:`~.benchmark_names.selection_regex`)."""
     metric: str = "time"
     """``time`` (seconds per call) or ``instructions`` (callgrind's counts: :data:`~.benchmark_names.COUNTED`)."""
+    every_commit: bool = False
+    """Counted: every backend at every commit, also where its count cannot move (:mod:`.counted_commits`)."""
 
     @property
     def mode(self) -> str:
@@ -88,6 +90,7 @@ def plan(
     rerun: bool = False,
     installs: Callable[[Release], bool] = Release.installs_here,
     metric: str = "time",
+    every_commit: bool = False,
 ) -> HistoryPlan:
     """Everything the run needs, checked: raises UsageError before anything is written.
 
@@ -111,6 +114,8 @@ def plan(
             f"{spec or 'the timeline'} installs here ({'; '.join(skip_lines(picked.skipped)) or 'none in range'})"
         )
     check_backends(framework, backends, metric)
+    if every_commit and metric != "instructions":
+        raise UsageError("--every-commit is for counted histories (--metric instructions): time is measured everywhere")
     info = asv_run.machine_for(project, selection.machine)
     return HistoryPlan(
         project,
@@ -123,6 +128,7 @@ def plan(
         info,
         rerun,
         metric=metric,
+        every_commit=every_commit,
     )
 
 
@@ -133,17 +139,26 @@ Three rounds were tried (docs/measurements): the history took 107 min instead of
 were no steadier, so two it is."""
 
 
-def asv_command(p: HistoryPlan, hashfile: Path) -> list[str]:
+def asv_command(
+    p: HistoryPlan, hashfile: Path, counts: Sequence[tuple[Backend, Sequence[Op]]] | None = None
+) -> list[str]:
     """The ``asv run`` of the plan's commits (listed in ``hashfile``), in ASV's own environments.
 
     Time benchmarks only, in :data:`ROUNDS` interleaved rounds: each round
     visits every commit, so a slow minute touches every release a little
     instead of one release a lot (``--quick``: one round of one sample). The
     rounds share the sampling time of one (:data:`~mlxbench.harness.asv_suite.ROUNDS_ENV`).
-    A counted history (``instructions``) runs the counted kinds in one round: a count does not vary.
+    A counted history (``instructions``) runs the counted kinds in one round: a count does not vary;
+    ``counts`` narrows it to those backends' ops (a :class:`~.counted_commits.CountGroup`'s).
     """
     kinds = benchmark_names.COUNTED if p.counted else (benchmark_names.TIME,)
     rounds = [] if p.counted else ["--interleave-rounds", "-a", f"rounds={ROUNDS}"]
+    blocks = [(list(ops), [b]) for b, ops in counts] if counts is not None else [(p.ops, p.backends)]
+    selected = [
+        arg
+        for ops, backends in blocks
+        for arg in ("-b", benchmark_names.selection_regex(ops, backends, kinds=kinds, skip=p.skip))
+    ]
     return [
         asv_run.ASV,
         "run",
@@ -152,14 +167,26 @@ def asv_command(p: HistoryPlan, hashfile: Path) -> list[str]:
         f"HASHFILE:{hashfile}",
         "--machine",
         p.machine["machine"],
-        "-b",
-        benchmark_names.selection_regex(p.ops, p.backends, kinds=kinds, skip=p.skip),
+        *selected,
         "--show-stderr",
         "--record-samples",
         *([] if p.rerun or p.quick else ["--skip-existing-successful"]),  # a trial run always measures
         *(["--quick"] if p.quick else rounds),
         *asv_run.LAUNCH,
     ]
+
+
+def count_groups(p: HistoryPlan) -> list[counted_commits.CountGroup]:
+    """A counted plan's ``asv run`` s: each backend only at the commits where its count can move
+    (:mod:`.counted_commits`; ``every_commit``: everywhere)."""
+    neutral = {
+        b.name: counted_commits.compile_neutral(p.machine_dir, p.ops, b)
+        for b in p.backends
+        if b.compiled and not p.every_commit
+    }
+    return counted_commits.groups(
+        p.picked.commits, p.ops, p.backends, p.mode == PINNED, neutral, every_commit=p.every_commit
+    )
 
 
 def _download_note(mode: str, environ: Mapping[str, str]) -> str | None:
@@ -187,15 +214,23 @@ def _has_measurement(path: Path) -> bool:
         return False
 
 
-def outcomes(p: HistoryPlan, before: Mapping[str, int]) -> list[tuple[str, str]]:
-    """(tag, what happened) for each selected commit and series, from the machine's folder before and after."""
+NOT_COUNTED = "not counted: no selected backend's count can move there (--every-commit counts it)"
+
+
+def outcomes(p: HistoryPlan, before: Mapping[str, int], not_run: Collection[str] = ()) -> list[tuple[str, str]]:
+    """(tag, what happened) for each selected commit and series, from the machine's folder before and after.
+
+    ``not_run``: the hashes a counted history left out (:data:`NOT_COUNTED`).
+    """
     now = _result_files(p.machine_dir)
     out = []
     for s in p.picked.commits:
         for env in p.series:
             name = f"{s.hash[:8]}-{env}.json"
             where = f" [{env}]" if len(p.series) > 1 else ""
-            if name not in now:
+            if s.hash in not_run:
+                status = NOT_COUNTED
+            elif name not in now:
                 status = "no result: ASV did not measure it (see its output above)"
             elif before.get(name) == now[name]:
                 status = "kept: already measured here (--rerun measures again)"
@@ -243,9 +278,14 @@ def describe(p: HistoryPlan) -> str:
         ),
         *(f"  left out, {line}" for line in skip_lines(p.picked.skipped)),
         *([note] if (note := _download_note(p.mode, os.environ)) else []),
-        "after verifying each backend, with: "
-        + " ".join(shlex.quote(a) for a in asv_command(p, Path("<file of their hashes>"))),
     ]
+    if not p.counted:
+        command = asv_command(p, Path("<file of their hashes>"))
+        return "\n".join([*lines, "after verifying each backend, with: " + " ".join(shlex.quote(a) for a in command)])
+    lines.append("after verifying each backend, counting each backend only where its count can move:")
+    for group in count_groups(p):
+        command = asv_command(p, Path("<file of their hashes>"), group.counts)
+        lines += [f"  {group.describe()}", "    " + " ".join(shlex.quote(a) for a in command)]
     return "\n".join(lines)
 
 
@@ -255,8 +295,11 @@ def _duration(seconds: float) -> str:
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
-def summary(p: HistoryPlan, before: Mapping[str, int], asv_seconds: float, total_seconds: float) -> str:
-    """What ran, what was kept or failed, what was left out and why, and the wall time."""
+def summary(
+    p: HistoryPlan, before: Mapping[str, int], asv_seconds: float, total_seconds: float, not_run: Collection[str] = ()
+) -> str:
+    """What ran, what was kept or failed, what was left out and why, and the wall time (``not_run``: as
+    :func:`outcomes`)."""
     mode = (
         f"pinned mode: torch {', '.join(p.project.pinned_torch)} at every commit"
         if p.mode == PINNED
@@ -267,7 +310,7 @@ def summary(p: HistoryPlan, before: Mapping[str, int], asv_seconds: float, total
         f"series {', '.join(p.series)}, results in {p.results_dir}",
     ]
     by_status: dict[str, list[str]] = {}
-    for tag, status in outcomes(p, before):
+    for tag, status in outcomes(p, before, not_run):
         by_status.setdefault(status, []).append(tag)
     lines += [f"  {status}: {', '.join(tags)}" for status, tags in by_status.items()]
     lines += [f"  left out, {line}" for line in skip_lines(p.picked.skipped)]
@@ -311,10 +354,18 @@ def run(p: HistoryPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
     if note := _download_note(p.mode, env):
         say(note)
     before = _result_files(p.machine_dir)
+    groups = count_groups(p) if p.counted else []
+    for group in groups if len(groups) > 1 else []:
+        say(f"counting {group.describe()}")
+    runs = [(g.hashes, g.counts) for g in groups] if p.counted else [(p.picked.hashes, None)]
+    code = 0
     with tempfile.TemporaryDirectory(prefix="mlxbench-history-") as tmp:
-        hashfile = Path(tmp) / "commits.txt"
-        hashfile.write_text("".join(h + "\n" for h in p.picked.hashes))
         asv_started = time.monotonic()
-        code = quiet.run(quiet.AsvRun(asv_command(p, hashfile), call, p.config.parent, env), p.machine_dir)
+        for n, (hashes, counts) in enumerate(runs):
+            hashfile = Path(tmp) / f"commits-{n}.txt"
+            hashfile.write_text("".join(h + "\n" for h in hashes))
+            ran = quiet.run(quiet.AsvRun(asv_command(p, hashfile, counts), call, p.config.parent, env), p.machine_dir)
+            code = code or ran
         asv_seconds = time.monotonic() - asv_started
-    return HistoryOutcome(code, p, summary(p, before, asv_seconds, time.monotonic() - started))
+    not_run = set(p.picked.hashes) - {h for g in groups for h in g.hashes} if p.counted else set()
+    return HistoryOutcome(code, p, summary(p, before, asv_seconds, time.monotonic() - started, not_run))

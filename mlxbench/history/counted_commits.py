@@ -1,0 +1,133 @@
+"""Where a counted history counts each backend: only at the commits where its count can move.
+
+A count moves only when the code a call runs changes (docs/method.md, "Counted instructions"), so:
+
+- a torch backend runs one torch build at every commit that has it: it is counted at the first
+  selected commit of each build (pinned mode: once); the other commits are the control;
+- ``mlx_cpu_compile`` runs what ``mlx_cpu`` runs for an op whose compiled graph is the op itself:
+  where this machine's stored counts prove that (:func:`compile_neutral`), the compiled backend
+  is counted at the run's first and last commits only, and those counts check the proof again.
+
+``every_commit`` (``mlxbench history --every-commit``) counts every backend everywhere: the control.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlxbench.catalog.spec import Op
+from mlxbench.harness import counting
+from mlxbench.harness.backends import BACKENDS, Backend
+from mlxbench.harness.benchmark_names import INSTRUCTIONS
+from mlxbench.history.commits import Selected
+from mlxbench.store import files, results
+
+PROOF_COMMITS = 2
+"""Stored commits an op needs, counted both compiled and not, before compiling is taken to change nothing."""
+
+
+@dataclass(frozen=True)
+class CountGroup:
+    """Commits that count the same ops on the same backends: one ``asv run``."""
+
+    commits: tuple[Selected, ...]
+    counts: tuple[tuple[Backend, tuple[Op, ...]], ...]
+    """Each backend counted at these commits, with its ops."""
+
+    @property
+    def hashes(self) -> list[str]:
+        return [s.hash for s in self.commits]
+
+    def describe(self) -> str:
+        """``v0.2.0, v0.32.4: mlx_cpu (23 ops), torch_cpu (23 ops)``."""
+        what = ", ".join(f"{b.name} ({len(ops)} op{'s' if len(ops) != 1 else ''})" for b, ops in self.counts)
+        return f"{', '.join(s.tag for s in self.commits)}: {what}"
+
+
+def uncompiled(backend: Backend) -> Backend | None:
+    """The backend a compiled one compiles for (``mlx_cpu`` for ``mlx_cpu_compile``); None if it is not compiled."""
+    if not backend.compiled:
+        return None
+    return next(
+        (
+            b
+            for b in BACKENDS.values()
+            if not b.compiled and b.framework == backend.framework and b.device == backend.device
+        ),
+        None,
+    )
+
+
+def compile_neutral(machine_dir: Path, ops: Iterable[Op], compiled: Backend) -> set[str]:
+    """The ops whose compiled counts on this machine equal their uncompiled ones at every stored commit.
+
+    Equal is no variant :func:`~mlxbench.harness.counting.changed` between the two backends; an op needs
+    :data:`PROOF_COMMITS` commits counted both ways, and one changed variant anywhere disproves it.
+    """
+    plain = uncompiled(compiled)
+    wanted = {op.name for op in ops}
+    if plain is None or not Path(machine_dir).is_dir():
+        return set()
+    proved: dict[str, int] = {}
+    disproved: set[str] = set()
+    for path in files.result_files(Path(machine_dir)):
+        try:
+            found, _ = results.read_file(path)
+        except ValueError:
+            continue
+        counts = {
+            (m.op, m.variant, m.axes, m.env, m.backend): float(m.value)
+            for m in found
+            if m.kind == INSTRUCTIONS and m.ok and m.op in wanted and m.backend in (plain.name, compiled.name)
+        }
+        pairs: dict[str, list[bool]] = {}
+        for (op, variant, axes, env, backend), value in counts.items():
+            if backend == compiled.name and (base := counts.get((op, variant, axes, env, plain.name))) is not None:
+                pairs.setdefault(op, []).append(counting.changed(base, value))
+        for op, moved in pairs.items():
+            if any(moved):
+                disproved.add(op)
+            proved[op] = proved.get(op, 0) + 1
+    return {op for op, n in proved.items() if n >= PROOF_COMMITS and op not in disproved}
+
+
+def _torch_build(s: Selected, pinned: bool) -> str | None:
+    """The torch build a commit runs: the environment's where torch is pinned, else the commit's own."""
+    return "pinned" if pinned else s.commit.torch
+
+
+def groups(
+    commits: Sequence[Selected],
+    ops: Sequence[Op],
+    backends: Sequence[Backend],
+    pinned: bool,
+    neutral: Mapping[str, Collection[str]] | None = None,
+    every_commit: bool = False,
+) -> list[CountGroup]:
+    """The counted history's ``asv run`` s: commits grouped by what they count, in the order they first appear.
+
+    ``neutral``: compiled backend -> the ops :func:`compile_neutral` proved (counted at both ends only there).
+    """
+    neutral = neutral or {}
+    seen_builds: set[str | None] = set()
+    plan: dict[
+        tuple[tuple[str, tuple[str, ...]], ...], tuple[list[tuple[Backend, tuple[Op, ...]]], list[Selected]]
+    ] = {}
+    for n, s in enumerate(commits):
+        build = _torch_build(s, pinned)
+        new_build = build not in seen_builds
+        seen_builds.add(build)
+        at_end = n in (0, len(commits) - 1)
+        counts = []
+        for b in backends:
+            if b.framework == "torch" and not (every_commit or new_build):
+                continue
+            chosen = tuple(op for op in ops if every_commit or at_end or op.name not in neutral.get(b.name, ()))
+            if chosen:
+                counts.append((b, chosen))
+        if counts:
+            names = tuple((b.name, tuple(op.name for op in chosen)) for b, chosen in counts)
+            plan.setdefault(names, (counts, []))[1].append(s)
+    return [CountGroup(tuple(selected), tuple(counts)) for counts, selected in plan.values()]
