@@ -11,7 +11,7 @@ from pathlib import Path
 
 import asv_project
 import pytest
-from report_fixture import MACHINE, plant_counts
+from report_fixture import plant_counts
 from test_history_run import FakeAsv
 
 from mlxbench.catalog import CATALOG
@@ -90,21 +90,21 @@ def test_compile_is_neutral_where_stored_counts_equal_the_uncompiled_ones_at_eve
         for backend in ("mlx_cpu", "mlx_cpu_compile"):
             plant_counts(results_copy, tags, release, "ReLU", backend)
             plant_counts(results_copy, tags, release, "Softmax", backend, 1.01 if backend.endswith("compile") else 1)
-    assert counted_commits.compile_neutral(results_copy / MACHINE, OPS, COMPILED) == {"ReLU"}
+    assert counted_commits.compile_neutral(results_copy, OPS, COMPILED) == {"ReLU"}
 
 
 def test_one_commit_does_not_prove_compile_neutral(results_copy, tags):
     for backend in ("mlx_cpu", "mlx_cpu_compile"):
         plant_counts(results_copy, tags, "v0.32.4", "ReLU", backend)
     assert counted_commits.PROOF_COMMITS == 2
-    assert counted_commits.compile_neutral(results_copy / MACHINE, OPS, COMPILED) == set()
+    assert counted_commits.compile_neutral(results_copy, OPS, COMPILED) == set()
 
 
 def test_one_changed_commit_disproves_compile_neutral(results_copy, tags):
     for release, scale in (("v0.2.0", 1.0), ("v0.32.4", 1.01)):
         plant_counts(results_copy, tags, release, "ReLU", "mlx_cpu")
         plant_counts(results_copy, tags, release, "ReLU", "mlx_cpu_compile", scale)
-    assert counted_commits.compile_neutral(results_copy / MACHINE, OPS, COMPILED) == set()
+    assert counted_commits.compile_neutral(results_copy, OPS, COMPILED) == set()
 
 
 def test_a_proved_op_is_compiled_and_counted_at_the_runs_ends_only(project):

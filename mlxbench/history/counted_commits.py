@@ -5,7 +5,7 @@ A count moves only when the code a call runs changes (docs/method.md, "Counted i
 - a torch backend runs one torch build at every commit that has it: it is counted at the first
   selected commit of each build (pinned mode: once); the other commits are the control;
 - ``mlx_cpu_compile`` runs what ``mlx_cpu`` runs for an op whose compiled graph is the op itself:
-  where this machine's stored counts prove that (:func:`compile_neutral`), the compiled backend
+  where the stored counts prove that (:func:`compile_neutral`), the compiled backend
   is counted at the run's first and last commits only, and those counts check the proof again.
 
 ``every_commit`` (``mlxbench history --every-commit``) counts every backend everywhere: the control.
@@ -60,31 +60,33 @@ def uncompiled(backend: Backend) -> Backend | None:
     )
 
 
-def compile_neutral(machine_dir: Path, ops: Iterable[Op], compiled: Backend) -> set[str]:
-    """The ops whose compiled counts on this machine equal their uncompiled ones at every stored commit.
+def compile_neutral(results_dir: Path, ops: Iterable[Op], compiled: Backend) -> set[str]:
+    """The ops whose compiled counts equal their uncompiled ones in every stored result file, of every machine.
 
-    Equal is no variant :func:`~mlxbench.harness.counting.changed` between the two backends; an op needs
-    :data:`PROOF_COMMITS` commits counted both ways, and one changed variant anywhere disproves it.
+    Equal is no variant :func:`~mlxbench.harness.counting.changed` between the two backends of one machine,
+    commit and environment (what MLX compiles is the release's, not the machine's); an op needs
+    :data:`PROOF_COMMITS` such files, and one changed variant anywhere disproves it. Counts of an
+    earlier counting method are not read (their versions are stale).
     """
     plain = uncompiled(compiled)
     wanted = {op.name for op in ops}
-    if plain is None or not Path(machine_dir).is_dir():
+    if plain is None:
         return set()
     proved: dict[str, int] = {}
     disproved: set[str] = set()
-    for path in files.result_files(Path(machine_dir)):
+    for path in (path for folder in files.machine_dirs(Path(results_dir)) for path in files.result_files(folder)):
         try:
             found, _ = results.read_file(path)
         except ValueError:
             continue
         counts = {
-            (m.op, m.variant, m.axes, m.env, m.backend): float(m.value)
+            (m.op, m.variant, m.axes, m.backend): float(m.value)
             for m in found
             if m.kind == INSTRUCTIONS and m.ok and m.op in wanted and m.backend in (plain.name, compiled.name)
         }
         pairs: dict[str, list[bool]] = {}
-        for (op, variant, axes, env, backend), value in counts.items():
-            if backend == compiled.name and (base := counts.get((op, variant, axes, env, plain.name))) is not None:
+        for (op, variant, axes, backend), value in counts.items():
+            if backend == compiled.name and (base := counts.get((op, variant, axes, plain.name))) is not None:
                 pairs.setdefault(op, []).append(counting.changed(base, value))
         for op, moved in pairs.items():
             if any(moved):

@@ -180,7 +180,7 @@ def count_groups(p: HistoryPlan) -> list[counted_commits.CountGroup]:
     """A counted plan's ``asv run`` s: each backend only at the commits where its count can move
     (:mod:`.counted_commits`; ``every_commit``: everywhere)."""
     neutral = {
-        b.name: counted_commits.compile_neutral(p.machine_dir, p.ops, b)
+        b.name: counted_commits.compile_neutral(p.results_dir, p.ops, b)
         for b in p.backends
         if b.compiled and not p.every_commit
     }
