@@ -18,7 +18,7 @@ from mlxbench.catalog import CATALOG
 from mlxbench.errors import UsageError
 from mlxbench.harness import benchmark_names
 from mlxbench.harness.backends import BACKENDS
-from mlxbench.history import counted_commits, history_run, machine
+from mlxbench.history import compare, compare_counts, counted_commits, history_run, machine
 from mlxbench.history.asv_project import AsvProject
 from mlxbench.selection import Selection
 from mlxbench.stack import releases, timeline
@@ -167,3 +167,32 @@ def test_a_counted_history_runs_asv_once_per_group_and_says_which_commits_it_lef
     ran = history_run.run(torch_only, call=fake)
     assert [hashes for hashes, _ in fake.runs] == [[tags["v0.2.0"]]]
     assert f"{history_run.NOT_COUNTED}: v0.31.1, v0.32.4" in ran.summary
+
+
+def test_a_counted_compare_leaves_out_the_pinned_torch_whose_counts_cannot_differ(project):
+    p = compare.plan(
+        AsvProject(project.parent, "tiny"), Selection(OPS, CPU), "v0.31.1", "v0.32.4", metric="instructions"
+    )
+    regexes: list[str] = []
+    heard: list[str] = []
+
+    def fake_asv(command: list[str], cwd: Path, env: dict[str, str]) -> int:
+        regexes.append(command[command.index("-b") + 1])
+        return 0
+
+    compare_counts.run(p, heard.append, fake_asv)
+    moving = [BACKENDS["mlx_cpu"], COMPILED]
+    assert regexes == [benchmark_names.selection_regex(OPS, moving, kinds=benchmark_names.COUNTED)] * 2
+    assert "not counted: torch_cpu (torch 2.13.0 is pinned, the same build on both sides" in "\n".join(heard)
+
+    torch_only = compare.plan(
+        AsvProject(project.parent, "tiny"),
+        Selection(OPS, [BACKENDS["torch_cpu"]]),
+        "v0.31.1",
+        "v0.32.4",
+        metric="instructions",
+    )
+    regexes.clear()
+    outcome = compare_counts.run(torch_only, heard.append, fake_asv)
+    assert regexes == [] and outcome.code == 0
+    assert outcome.warnings == ["nothing counted: torch_cpu cannot differ here"]

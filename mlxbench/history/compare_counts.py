@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlxbench.harness import benchmark_names, counting
+from mlxbench.harness.backends import Backend
 from mlxbench.history import asv_run, lock, machine
+from mlxbench.history.asv_project import PINNED
 from mlxbench.history.compare import CompareOutcome, ComparePlan, run_round
 from mlxbench.store import results
 
@@ -82,11 +84,26 @@ def render(p: ComparePlan, counted: tuple[int, int], moved: Sequence[CountChange
     return "\n".join(lines)
 
 
+def moving_backends(p: ComparePlan) -> list[Backend]:
+    """The selected backends whose counts can differ between the sides: all but torch's where torch is pinned
+    (both sides run the same torch build; :mod:`~mlxbench.history.counted_commits`)."""
+    pinned = p.project.mode == PINNED
+    return [b for b in p.backends if not (pinned and b.framework == "torch")]
+
+
 def run(p: ComparePlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., int] = lock.call) -> CompareOutcome:
     """Count both sides once (no quiet machine needed) and name every variant whose instructions moved."""
     machine.save(p.machine)
     name = p.machine["machine"]
-    regex = benchmark_names.selection_regex(p.ops, p.backends, kinds=benchmark_names.COUNTED)
+    backends = moving_backends(p)
+    if same := [b.name for b in p.backends if b not in backends]:
+        say(
+            f"not counted: {', '.join(same)} (torch {', '.join(p.project.pinned_torch)} is pinned, the same build "
+            "on both sides: its counts cannot differ)"
+        )
+    if not backends:
+        return CompareOutcome(0, p, [f"nothing counted: {', '.join(same)} cannot differ here"], "", None, None)
+    regex = benchmark_names.selection_regex(p.ops, backends, kinds=benchmark_names.COUNTED)
     failed = False
     with tempfile.TemporaryDirectory(prefix="mlxbench-compare-") as loads:  # a count writes no load record
         for side in p.sides:
