@@ -196,3 +196,14 @@ def test_a_counted_compare_leaves_out_the_pinned_torch_whose_counts_cannot_diffe
     outcome = compare_counts.run(torch_only, heard.append, fake_asv)
     assert regexes == [] and outcome.code == 0
     assert outcome.warnings == ["nothing counted: torch_cpu cannot differ here"]
+
+
+def test_counts_of_an_earlier_counting_method_still_prove_compile_neutral(results_copy, tags):
+    for release in ("v0.2.0", "v0.32.4"):
+        for backend in ("mlx_cpu", "mlx_cpu_compile"):
+            plant_counts(results_copy, tags, release, "ReLU", backend)
+    for path in (results_copy / "fixture-cpu").glob("*-*.json"):
+        text = path.read_text()
+        assert "-c5" in text
+        path.write_text(text.replace("-c5", "-c1"))  # stale for reports, still MLX's graphs
+    assert counted_commits.compile_neutral(results_copy, OPS, COMPILED) == {"ReLU"}

@@ -169,16 +169,56 @@ def test_every_worker_runs_with_the_same_hash_seed_allocator_and_fixed_warm_up(t
             return object()
 
     items = [("ReLU", "a", "torch_cpu"), ("ReLU", "a", "mlx_cpu"), ("ReLU", "b", "mlx_cpu")]
-    env = Env()
-    workers = asv_launch.CountingWorkers.start(env, tmp_path, items)
-    assert len(workers.procs) == len(env.runs) == len(asv_launch.worker_lists(items, len(os.sched_getaffinity(0))))
-    for run in env.runs:
+    launched = Env()
+    workers = asv_launch.CountingWorkers.start(launched, tmp_path, items)
+    assert len(workers.procs) == len(launched.runs) == len(asv_launch.worker_lists(items, len(os.sched_getaffinity(0))))
+    for run in launched.runs:
         env = run["env"]
         assert env["LD_PRELOAD"] == "libmimalloc.so.2" and env["MIMALLOC_ALLOW_DECOMMIT"] == "0"
         assert env["PYTHONHASHSEED"] == "0" and env["ASV_ENV"] == "x"
         assert env[FIXED_WARMUP_ENV] == str(counting.WARMUP_CALLS)
         assert env[counting.OUT_DIR_ENV] == str(tmp_path)
         assert json.loads(run["args"][2])[:2] == ["valgrind", "--tool=callgrind"]
+    cpus = sorted(os.sched_getaffinity(0))
+    schedules = [json.loads(run["args"][3]) for run in launched.runs]
+    assert schedules == [[cpus[n % len(cpus)], counting.realtime_refused() is None] for n in range(len(schedules))]
+
+
+def test_workers_take_one_cpu_each_in_turn():
+    assert asv_launch.worker_schedules(3, {4, 1}, True) == [(1, True), (4, True), (1, True)]
+    assert asv_launch.worker_schedules(2, [0], False) == [(0, False), (0, False)]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="Linux scheduling")
+@pytest.mark.parametrize("realtime", [True, False])
+def test_a_worker_becomes_its_command_on_its_cpu_with_its_scheduling(realtime):
+    """The launch snippet, with the command a python that prints what it inherited instead of valgrind."""
+    if realtime and counting.realtime_refused():
+        pytest.skip(f"real-time priority refused here: {counting.realtime_refused()}")
+    cpu = sorted(os.sched_getaffinity(0))[-1]
+    show = "import os; print(sorted(os.sched_getaffinity(0)), os.sched_getscheduler(0))"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            asv_launch._EXEC_UNDER_VALGRIND,
+            json.dumps([sys.executable, "-c", show]),
+            json.dumps([cpu, realtime]),
+            "ignored",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    policy = os.SCHED_FIFO if realtime else os.SCHED_BATCH
+    assert out == [f"[{cpu}]", str(policy)]
+
+
+def test_real_time_is_refused_where_linux_does_not_cap_it(tmp_path, monkeypatch):
+    uncapped = tmp_path / "sched_rt_runtime_us"
+    uncapped.write_text("-1\n")
+    monkeypatch.setattr(counting, "RT_RUNTIME", uncapped)
+    assert "not capped" in (counting.realtime_refused() or "")
 
 
 def test_the_variants_to_count_are_asv_s_selection_once_each():
@@ -240,7 +280,13 @@ def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
     assert not any(n.endswith(("_mlx_gpu", "_cuda", "_mps")) for n in counted)
     # the time benchmarks keep their names and versions; the counted ones add the counting method's revision
     assert cls.time_mlx_cpu.version == asv_suite.benchmark_version(CATALOG["ReLU"], "mlx_cpu")
-    assert cls.track_instructions_mlx_cpu.version == f"{cls.time_mlx_cpu.version}-c{counting.METHOD_REVISION}"
+    for b in cpu:  # each framework's counts carry its own revision: a change to one leaves the other's comparable
+        revision = counting.method_revision(b.framework)
+        assert (
+            getattr(cls, f"track_instructions_{b.name}").version
+            == f"{asv_suite.benchmark_version(CATALOG['ReLU'], b.name)}-c{revision}"
+        )
+    assert counting.method_revision("mlx") == 5 and counting.method_revision("torch") == 4
 
 
 def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):

@@ -36,12 +36,12 @@ def benchmark_version(op: Op, backend: str, kind: str = benchmark_names.TIME) ->
     A backend's own :attr:`~mlxbench.harness.backends.Backend.revision` is
     appended only where it is not 0, so the other backends' series go on; the
     counted kinds append the counting method's revision
-    (:data:`~mlxbench.harness.counting.METHOD_REVISION`) beyond its first.
+    (:func:`~mlxbench.harness.counting.method_revision` of the backend's framework) beyond its first.
     """
     revision = BACKENDS[backend].revision
     version = f"{op.name}-r{op.revision}-h{HARNESS_REVISION}" + (f"-b{revision}" if revision else "")
-    if kind in benchmark_names.COUNTED and counting.METHOD_REVISION > 1:
-        version += f"-c{counting.METHOD_REVISION}"
+    if kind in benchmark_names.COUNTED and (counted := counting.method_revision(BACKENDS[backend].framework)) > 1:
+        version += f"-c{counted}"
     return version
 
 

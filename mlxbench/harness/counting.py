@@ -20,6 +20,7 @@ import os
 import platform
 import shutil
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -53,10 +54,12 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-METHOD_REVISION = 4
-"""Bump when what a count measures changes: the counted benchmarks' versions carry it, so older counts are not
-compared with newer (4: mimalloc in counting processes; 3: jemalloc; 2: glibc without its fast bins and per-thread
-caches; 1: a count after an instrumented warm call)."""
+METHOD_REVISIONS = {"mlx": 5, "torch": 4}
+"""Per framework, bumped when what its counts measure changes: the counted benchmarks' versions carry it, so older
+counts are not compared with newer (5: each worker alone on one CPU at real-time priority, so MLX's calling thread
+and stream thread take turns the same way every time; torch's counted calls run on one thread and count the same;
+4: mimalloc in counting processes; 3: jemalloc; 2: glibc without its fast bins and per-thread caches; 1: a count
+after an instrumented warm call)."""
 WARMUP_CALLS = 2
 """Calls of every counted body before its count, outside the instrumentation, whatever they take: the same
 process state at every count (the time benchmarks' warm-up stops after a number of calls that depends on speed)."""
@@ -102,6 +105,50 @@ class Counts:
             totals["I1mr"] + totals["D1mr"] + totals["D1mw"],
             totals["ILmr"] + totals["DLmr"] + totals["DLmw"],
         )
+
+
+def method_revision(framework: str) -> int:
+    """The counting method's revision for ``framework``'s backends (:data:`METHOD_REVISIONS`)."""
+    return METHOD_REVISIONS[framework]
+
+
+REALTIME_PRIORITY = 1
+"""SCHED_FIFO priority of a counting worker: above every ordinary process, so none preempts it on its CPU."""
+NOT_REALTIME = "the counts of MLX calls under a few million instructions may move by up to about 2,000 instructions"
+"""What counting without real-time priority costs (:func:`realtime_refused`)."""
+RT_RUNTIME = Path("/proc/sys/kernel/sched_rt_runtime_us")
+"""Linux's cap on real-time processes' share of each CPU (default 95%); -1 removes the cap."""
+
+
+def realtime_refused() -> str | None:
+    """Why counting workers cannot run at real-time priority here, or None where they can (and do).
+
+    Under valgrind one thread runs at a time; where another process can preempt a
+    worker, or MLX's woken stream thread preempts the thread that woke it, the two
+    take turns differently from run to run, and a small MLX call's count moves by
+    up to about 2,000 instructions (docs/measurements/counted-scheduling-2026-12-07.md).
+    Refused where a thread may not take it (tried), and where Linux does not cap
+    real-time processes: there a worker could hold its CPU whole.
+    """
+    if not hasattr(os, "sched_setscheduler"):
+        return "no real-time scheduling on this system"
+    try:
+        if int(RT_RUNTIME.read_text()) < 0:
+            return f"{RT_RUNTIME} is -1: real-time processes are not capped here"
+    except (OSError, ValueError):
+        return f"cannot read {RT_RUNTIME}"
+    refused: list[str] = []
+
+    def probe() -> None:  # a thread of its own: the policy is per thread, and this one ends here
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(REALTIME_PRIORITY))
+        except PermissionError:
+            refused.append("real-time priority needs root, CAP_SYS_NICE or `ulimit -r 1`")
+
+    thread = threading.Thread(target=probe)
+    thread.start()
+    thread.join()
+    return refused[0] if refused else None
 
 
 def tools_missing() -> str | None:

@@ -62,11 +62,18 @@ def default_launch_method(launch_method: str | None) -> str | None:
     return launch_method
 
 
-_EXEC_UNDER_VALGRIND = (
-    "import json, os, sys; command = json.loads(sys.argv[1]); "
-    "os.execvp(command[0], command + [sys.executable] + sys.argv[2:])"
-)
-"""Run by the environment's python: becomes valgrind running that same python on the rest of its arguments."""
+_EXEC_UNDER_VALGRIND = f"""
+import json, os, sys
+command, (cpu, realtime) = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+os.sched_setaffinity(0, {{cpu}})
+if realtime:
+    os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param({counting.REALTIME_PRIORITY}))
+else:
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+os.execvp(command[0], command + [sys.executable] + sys.argv[3:])
+"""
+"""Run by the environment's python: takes its CPU and scheduling (:func:`worker_schedules`), then becomes valgrind
+running that same python on the rest of its arguments (valgrind and its threads inherit both)."""
 
 CountItem = tuple[str, str, str]
 """A variant to count: (op, variant id, backend)."""
@@ -107,6 +114,13 @@ def worker_lists(items: Sequence[CountItem], cores: int) -> list[list[CountItem]
     return lists
 
 
+def worker_schedules(workers: int, cpus: Sequence[int], realtime: bool) -> list[tuple[int, bool]]:
+    """Each counting worker's CPU and whether it runs at real-time priority (else SCHED_BATCH): one CPU each,
+    in turn, so that no worker's threads are spread over CPUs (docs/method.md, "Counted instructions")."""
+    ordered = sorted(cpus)
+    return [(ordered[n % len(ordered)], realtime) for n in range(workers)]
+
+
 PROGRESS_SECONDS = 60.0
 """How often the workers' wait says how far they are (a commit's count takes minutes)."""
 MAX_MLX_WORKERS = 2
@@ -134,13 +148,17 @@ class CountingWorkers:
         }
         command = json.dumps(counting.valgrind_command(out_dir))
         worker = str(Path(count_worker.__file__).resolve())
+        cpus = os.sched_getaffinity(0)
+        lists = worker_lists(items, len(cpus))
+        if refused := counting.realtime_refused():
+            log.warning(f"counting without real-time priority ({refused}): {counting.NOT_REALTIME}")
         procs = []
-        for n, work in enumerate(worker_lists(items, len(os.sched_getaffinity(0)))):
+        for n, (work, schedule) in enumerate(zip(lists, worker_schedules(len(lists), cpus, refused is None))):
             items_file = out_dir / f"worker-{n}.json"
             items_file.write_text(json.dumps(work))
             procs.append(
                 env.run(
-                    ["-c", _EXEC_UNDER_VALGRIND, command, worker, str(items_file)],
+                    ["-c", _EXEC_UNDER_VALGRIND, command, json.dumps(schedule), worker, str(items_file)],
                     return_popen=True,
                     redirect_stderr=True,
                     env=env_vars,

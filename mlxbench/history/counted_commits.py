@@ -13,16 +13,17 @@ A count moves only when the code a call runs changes (docs/method.md, "Counted i
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlxbench.catalog.spec import Op
-from mlxbench.harness import counting
+from mlxbench.harness import benchmark_names, counting
 from mlxbench.harness.backends import BACKENDS, Backend
 from mlxbench.harness.benchmark_names import INSTRUCTIONS
 from mlxbench.history.commits import Selected
-from mlxbench.store import files, results
+from mlxbench.store import files
 
 PROOF_COMMITS = 2
 """Stored commits an op needs, counted both compiled and not, before compiling is taken to change nothing."""
@@ -60,13 +61,29 @@ def uncompiled(backend: Backend) -> Backend | None:
     )
 
 
+def _stored_counts(path: Path, backends: Collection[str]) -> dict[tuple[str, str, str], float]:
+    """(op, backend, params) -> instructions of one result file, whatever counting method's revision stored them."""
+    doc = files.read_result(path)
+    columns = doc.get("result_columns") or []
+    out = {}
+    for name, values in doc["results"].items():
+        bench = benchmark_names.parse(name)
+        if bench is None or bench.kind != INSTRUCTIONS or bench.backend not in backends:
+            continue
+        entry = dict(zip(columns, values))
+        for combo, value in zip(itertools.product(*(entry.get("params") or [[]])), entry.get("result") or []):
+            if isinstance(value, (int, float)) and value > 0:
+                out[(bench.op, bench.backend, repr(combo))] = float(value)
+    return out
+
+
 def compile_neutral(results_dir: Path, ops: Iterable[Op], compiled: Backend) -> set[str]:
     """The ops whose compiled counts equal their uncompiled ones in every stored result file, of every machine.
 
     Equal is no variant :func:`~mlxbench.harness.counting.changed` between the two backends of one machine,
-    commit and environment (what MLX compiles is the release's, not the machine's); an op needs
-    :data:`PROOF_COMMITS` such files, and one changed variant anywhere disproves it. Counts of an
-    earlier counting method are not read (their versions are stale).
+    commit and environment; an op needs :data:`PROOF_COMMITS` such files, and one changed variant anywhere
+    disproves it. What MLX compiles is the release's, not the machine's or the counting method's: counts of
+    every machine and method revision are read.
     """
     plain = uncompiled(compiled)
     wanted = {op.name for op in ops}
@@ -76,17 +93,12 @@ def compile_neutral(results_dir: Path, ops: Iterable[Op], compiled: Backend) -> 
     disproved: set[str] = set()
     for path in (path for folder in files.machine_dirs(Path(results_dir)) for path in files.result_files(folder)):
         try:
-            found, _ = results.read_file(path)
+            counts = _stored_counts(path, (plain.name, compiled.name))
         except ValueError:
             continue
-        counts = {
-            (m.op, m.variant, m.axes, m.backend): float(m.value)
-            for m in found
-            if m.kind == INSTRUCTIONS and m.ok and m.op in wanted and m.backend in (plain.name, compiled.name)
-        }
         pairs: dict[str, list[bool]] = {}
-        for (op, variant, axes, backend), value in counts.items():
-            if backend == compiled.name and (base := counts.get((op, variant, axes, plain.name))) is not None:
+        for (op, backend, combo), value in counts.items():
+            if op in wanted and backend == compiled.name and (base := counts.get((op, plain.name, combo))):
                 pairs.setdefault(op, []).append(counting.changed(base, value))
         for op, moved in pairs.items():
             if any(moved):
