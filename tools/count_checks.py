@@ -2,7 +2,7 @@
 
     .venv/bin/python tools/count_checks.py "AMD EPYC (2C+24GB) 35c790"
     .venv/bin/python tools/count_checks.py "AMD EPYC (2C+24GB) 35c790" --plant ReLU --at v0.30.0
-    .venv/bin/python tools/count_checks.py --aa run1.json run2.json
+    .venv/bin/python tools/count_checks.py --aa run1.json run2.json [--backend torch_cpu]
 
 - **control**: torch is pinned, so each counted torch_cpu variant counts one
   torch at every commit: max/min of its instructions across the commits (the
@@ -73,14 +73,20 @@ def plant(root: Path, machine: str, commit: str, op: str, backend: str, factor: 
     path.write_text(json.dumps(doc))
 
 
-def aa(first: Path, second: Path) -> None:
-    """Every counted value of ``first`` against ``second``'s (one release, one machine)."""
+def aa(first: Path, second: Path, backends: list[str] | None = None) -> None:
+    """Every counted value of ``first`` against ``second``'s (one release, one machine), of one counting method's
+    revision on both sides (the benchmark's version), on ``backends`` (default: all)."""
     docs = [json.loads(p.read_text()) for p in (first, second)]
     ratios = []
+    column, version = (docs[0]["result_columns"].index(c) for c in ("result", "version"))
     for name, values in docs[0]["results"].items():
         if not benchmark_names.is_counted(name) or name not in docs[1]["results"]:
             continue
-        column = docs[0]["result_columns"].index("result")
+        if backends and not name.endswith(tuple(f"_{b}" for b in backends)):
+            continue
+        if values[version] != docs[1]["results"][name][version]:
+            print(f"  skipped {name}: versions {values[version]} and {docs[1]['results'][name][version]}")
+            continue
         for a, b in zip(values[column], docs[1]["results"][name][column]):
             if isinstance(a, (int, float)) and isinstance(b, (int, float)) and a > 0:
                 ratios.append((abs(b / a - 1), name))
@@ -101,10 +107,11 @@ def main() -> int:
     parser.add_argument("--at", help="the release to plant the change at")
     parser.add_argument("--factor", type=float, default=1.01)
     parser.add_argument("--aa", nargs=2, type=Path, metavar="FILE", help="two result files of one release")
+    parser.add_argument("--backend", action="append", help="--aa: only this backend's counts (repeatable)")
     parser.add_argument("--results", type=Path, help="a results directory (default: the repository's)")
     args = parser.parse_args()
     if args.aa:
-        aa(*args.aa)
+        aa(*args.aa, args.backend)
         return 0
     project = asv_project.repository()
     results_dir = args.results or project.results_dir
