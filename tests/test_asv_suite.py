@@ -47,7 +47,7 @@ def test_discovery_finds_one_class_per_op_with_a_method_per_backend(monkeypatch)
         expected = f"{op.name}-r{op.revision}-h1"  # torch_cpu's inputs moved into torch's allocator: its own -b1
         expected += "-b1" if bench.name.endswith("_torch_cpu") else ""
         if bench.name.split(".")[2].startswith(COUNTED):  # torch: mimalloc settled; MLX: and real-time workers
-            expected += "-c4" if bench.name.endswith("_torch_cpu") else "-c5"
+            expected += "-c5" if bench.name.endswith("_torch_cpu") else "-c6"
         assert bench.version == expected, bench.name
 
 

@@ -35,26 +35,46 @@ version: 1
 events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw
 summary: 0
 
-fn=(1) f
-0 10 2 1
-totals: 1606382 178530 159866 4029 34004 33173 3016 33581 33087
+ob=/work/.venv/lib/python3.11/site-packages/torch/lib/libtorch_cpu.so
+fn=at::native::relu
+0 1000 200 100 4 30 20 3 25 15
+cob=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0
+cfn=malloc
+calls=1 0
+0 77 10 10 1 2 2 1 2 2
+0 5 1 1
+ob=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0
+fn=malloc
+0 77 10 10 1 2 2 1 2 2
+ob=/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0
+fn=_PyObject_Free
+0 40 8 4 1 1 0 1 1 0
+fn=_PyEval_EvalFrameDefault
+0 300 90 40 2 5 1 2 5 1
+totals: 1422 309 155 8 38 23 7 33 18
 """
 
 
-def test_a_dumps_totals_become_instructions_misses_and_the_cycle_estimate():
-    counts = counting.Counts.from_totals(counting.read_totals(DUMP))
-    assert counts == counting.Counts(1606382, 4029 + 34004 + 33173, 3016 + 33581 + 33087)
-    assert counts.cycles == 1606382 + 10 * counts.l1_misses + 100 * counts.ll_misses
+def test_a_dump_becomes_the_functions_own_counts_without_the_allocators_and_the_cycle_estimate():
+    """Own costs of torch's and Python's functions; the inclusive cost of a call and both allocators' own left out."""
+    counts = counting.read_counts(DUMP)
+    assert counts == counting.Counts(1000 + 5 + 300, (4 + 30 + 20) + (2 + 5 + 1), (3 + 25 + 15) + (2 + 5 + 1))
+    assert counts.cycles == counts.instructions + 10 * counts.l1_misses + 100 * counts.ll_misses
     assert counting.Counts.from_line(counts.as_line()) == counts
+    everything = counting.Counts.from_totals(
+        dict(zip(["Ir", "I1mr", "D1mr", "D1mw", "ILmr", "DLmr", "DLmw"], [1422, 8, 38, 23, 7, 33, 18]))
+    )
+    assert counts.instructions == everything.instructions - 77 - 40, "the totals less the allocators' own"
     with pytest.raises(ValueError, match="not a callgrind dump"):
-        counting.read_totals("events: Ir\n")
+        counting.read_counts("fn=f\n0 10\n")
 
 
 class FakeCallgrind:
-    """Records the client requests and the op's calls in order."""
+    """Records the client requests and the op's calls in order; a region counts ``per_call`` per op it ran."""
 
-    def __init__(self, log: list[str]) -> None:
+    def __init__(self, log: list[str], per_call: int = counting.REPEAT_BELOW) -> None:
         self.log = log
+        self.per_call = per_call
 
     def start(self) -> None:
         self.log.append("start")
@@ -63,8 +83,9 @@ class FakeCallgrind:
         self.log.append("stop")
 
     def dump(self, label: str) -> counting.Counts:
+        region = self.log[len(self.log) - self.log[::-1].index("start") :]
         self.log.append(f"dump {label}")
-        return counting.Counts(1000 + self.log.count("op"), 2, 1)
+        return counting.Counts(self.per_call * region.count("op") + 7, 2 + region.count("op"), 1)
 
 
 @pytest.fixture
@@ -106,7 +127,7 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
     value = method(cls(), variant)
     expected = ["settle allocator", "clear method cache", "start", "op", "stop", f"dump ReLU.{variant}.{backend}"]
     assert counted_here == expected
-    assert value == 1000 + 1
+    assert value == counting.REPEAT_BELOW + 7, "a call that large is counted once"
     # the body the time benchmark times (timed_body: a partial for torch on the CPU, the closure elsewhere)
     (counted_body,) = prepared_bodies
     assert type(counted_body) is type(time_body)
@@ -116,13 +137,33 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
     for kind in (benchmark_names.LL_MISSES, benchmark_names.CYCLES):
         other = getattr(cls, f"{kind}_{backend}")
         other.setup(variant)
-        assert other(cls(), variant) == {benchmark_names.LL_MISSES: 1, benchmark_names.CYCLES: value + 20 + 100}[kind]
+        assert other(cls(), variant) == {benchmark_names.LL_MISSES: 1, benchmark_names.CYCLES: value + 30 + 100}[kind]
     assert counted_here == []
+
+
+def test_a_small_call_is_counted_again_over_many_calls_and_keeps_the_first_calls_misses(monkeypatch):
+    """Under REPEAT_BELOW: a second region of ceil(REPEAT_BELOW / count) calls gives the instructions per call."""
+    log: list[str] = []
+    monkeypatch.setattr(counting, "settle_allocator", lambda: log.append("settle allocator"))
+    per_call = counting.REPEAT_BELOW // 8 - 1
+    counts = counting.count(FakeCallgrind(log, per_call), lambda: log.append("op"), "x")
+    calls = math.ceil(counting.REPEAT_BELOW / (per_call + 7))
+    assert calls == 8
+    assert log == ["settle allocator", "start", "op", "stop", "dump x", "settle allocator", "start"] + [
+        "op"
+    ] * calls + [
+        "stop",
+        "dump x",
+    ]
+    assert counts == counting.Counts(round((per_call * calls + 7) / calls), 3, 1), "misses: the first, cold call's"
+    log.clear()
+    tiny = counting.count(FakeCallgrind(log, 10), lambda: log.append("op"), "x")
+    assert log.count("op") == 1 + counting.MAX_CALLS and tiny.instructions == 10
 
 
 def test_a_variant_is_counted_once_by_whichever_process_claims_it_and_its_failures_reach_every_reader(counted_here):
     counts = counting.counted("A", lambda: lambda: None)
-    assert counts == counting.Counts(1000, 2, 1)
+    assert counts == counting.Counts(0, 2, 1), "an empty body: the region's own 7 instructions over 1,000 calls"
     assert counting.outcome("A") == counts, "stored for the others"
     assert counting.counted("A", lambda: pytest.fail("stored counts are not counted again")) == counts
     assert counting.claim("B") and not counting.claim("B"), "a second process does not get a claimed variant"
@@ -286,7 +327,7 @@ def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
             getattr(cls, f"track_instructions_{b.name}").version
             == f"{asv_suite.benchmark_version(CATALOG['ReLU'], b.name)}-c{revision}"
         )
-    assert counting.method_revision("mlx") == 5 and counting.method_revision("torch") == 4
+    assert counting.method_revision("mlx") == 6 and counting.method_revision("torch") == 5
 
 
 def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):

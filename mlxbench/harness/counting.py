@@ -54,12 +54,24 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-METHOD_REVISIONS = {"mlx": 5, "torch": 4}
+METHOD_REVISIONS = {"mlx": 6, "torch": 5}
 """Per framework, bumped when what its counts measure changes: the counted benchmarks' versions carry it, so older
-counts are not compared with newer (5: each worker alone on one CPU at real-time priority, so MLX's calling thread
-and stream thread take turns the same way every time; torch's counted calls run on one thread and count the same;
-4: mimalloc in counting processes; 3: jemalloc; 2: glibc without its fast bins and per-thread caches; 1: a count
-after an instrumented warm call)."""
+counts are not compared with newer (mlx 6, torch 5: the allocators' own instructions left out, and a call under
+:data:`REPEAT_BELOW` counted over many calls; mlx 5: each worker alone on one CPU at real-time priority, so MLX's
+calling thread and stream thread take turns the same way every time; 4: mimalloc in counting processes;
+3: jemalloc; 2: glibc without its fast bins and per-thread caches; 1: a count after an instrumented warm call)."""
+REPEAT_BELOW = 20_000_000
+"""Instructions: a call that counts fewer is counted again, as ``ceil(REPEAT_BELOW / its count)`` calls in one
+region (at most :data:`MAX_CALLS`), and its instructions are that region's per call. MLX's calling and stream
+threads take turns a little differently from call to call (up to about 1,100 instructions); over the calls of one
+region that is under 0.1% (docs/measurements/counted-allocator-excluded-2026-12-07.md)."""
+MAX_CALLS = 1_000
+"""The most calls one repeated count makes (an empty body would otherwise be called millions of times)."""
+UNCOUNTED_FUNCTIONS = frozenset({"_PyObject_Malloc", "_PyObject_Free", "_PyObject_Realloc", "_PyObject_Calloc"})
+"""Python's small-object allocator: like the preloaded allocator's (:data:`ALLOCATOR`), its own instructions and
+misses are left out of a count. Which free block a call finds, and how far it searches, depends on everything the
+process allocated before, and that differs from one environment to the next by hundreds of instructions of a small
+call; it is not the op's work, and the allocator counted is not the one users run."""
 WARMUP_CALLS = 2
 """Calls of every counted body before its count, outside the instrumentation, whatever they take: the same
 process state at every count (the time benchmarks' warm-up stops after a number of calls that depends on speed)."""
@@ -222,24 +234,46 @@ class Callgrind:
         self._hooks.instrument_hooks_set_executed_benchmark(self._instance, pid, label.encode("ascii", "replace"))
         (dump,) = set(self.out_dir.glob(f"callgrind.out.{pid}.*")) - before
         try:
-            return Counts.from_totals(read_totals(dump.read_text()))
+            return read_counts(dump.read_text())
         finally:
             dump.unlink()
 
 
-def read_totals(dump: str) -> dict[str, int]:
-    """A callgrind dump's ``events:`` and ``totals:`` lines as event -> count (an event it did not write is 0)."""
+def _uncounted(obj: str, function: str) -> bool:
+    """Whether a function of a dump is an allocator's (:data:`ALLOCATOR`'s object, :data:`UNCOUNTED_FUNCTIONS`)."""
+    return Path(obj).name.startswith(ALLOCATOR) or function in UNCOUNTED_FUNCTIONS
+
+
+def read_counts(dump: str) -> Counts:
+    """A callgrind dump's counts: every function's own costs summed, the allocators' left out (:func:`_uncounted`).
+
+    Written with ``--compress-strings=no``: ``ob=`` and ``fn=`` lines carry whole names.
+    A function's own cost lines follow its ``fn=`` line; the line after ``calls=`` is
+    the inclusive cost of a call it makes, counted in the callee already.
+    """
     events: list[str] = []
-    totals: list[int] = []
+    totals = dict.fromkeys(_EVENTS, 0)
+    obj = function = ""
+    after_calls = False
     for line in dump.splitlines():
         if line.startswith("events:"):
             events = line.split()[1:]
-        elif line.startswith("totals:"):
-            totals = [int(x) for x in line.split()[1:]]
-    if not events or not totals:
-        raise ValueError("not a callgrind dump: no events or totals line")
-    found = dict(zip(events, totals + [0] * (len(events) - len(totals))))
-    return {event: found.get(event, 0) for event in _EVENTS}
+        elif line.startswith("ob="):
+            obj = line[3:]
+        elif line.startswith("fn="):
+            function = line[3:]
+        elif line.startswith("calls="):
+            after_calls = True
+        elif line[:1].isdigit() or line[:1] in "+-*":
+            if after_calls:
+                after_calls = False
+            elif events and not _uncounted(obj, function):
+                for event, cost in zip(events, line.split()[1:]):
+                    if event in totals:
+                        totals[event] += int(cost)
+    if not events:
+        raise ValueError("not a callgrind dump: no events line")
+    return Counts.from_totals(totals)
 
 
 @functools.cache
@@ -263,30 +297,42 @@ def settle_allocator() -> None:
     _allocator_collect()(True)
 
 
-def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
-    """The counts of one call of ``body``, instrumentation on around that call alone.
+def _count_calls(callgrind: Callgrind, body: Callable[[], Any], label: str, calls: int) -> Counts:
+    """The counts of ``calls`` calls of ``body`` in one region, the allocator settled and the method cache emptied."""
+    settle_allocator()
+    sys._clear_type_cache()
+    callgrind.start()
+    for _ in range(calls):
+        body()
+    callgrind.stop()
+    return callgrind.dump(label)
 
-    The allocator is settled first (:func:`settle_allocator`). Switching
-    instrumentation on empties the simulated caches, so the misses are
-    a cold call's: they depend on the call alone, not on what ran before it.
-    Python's method cache is emptied too: which of its entries collide depends
-    on where names landed in memory, so a warm cache made a call's lookups
-    differ from one process to the next. The garbage collector is off around
-    the call, as ASV's timer turns it off around a timed call: a collection is
-    not the op's work.
+
+def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
+    """The counts of one call of ``body``: instrumentation on around that call alone, then, for a small call, many.
+
+    The allocator is settled first (:func:`settle_allocator`) and the allocators'
+    own work is left out (:func:`read_counts`). Switching instrumentation on empties
+    the simulated caches, so the misses are a cold call's: they depend on the call
+    alone, not on what ran before it. Python's method cache is emptied too: which of
+    its entries collide depends on where names landed in memory. A call under
+    :data:`REPEAT_BELOW` instructions is counted again over many calls, and its
+    instructions are those per call; its misses stay the first call's. The garbage
+    collector is off around the calls, as ASV's timer turns it off around a timed
+    call: a collection is not the op's work.
     """
     collecting = gc.isenabled()
     gc.disable()
     try:
-        settle_allocator()
-        sys._clear_type_cache()
-        callgrind.start()
-        body()
-        callgrind.stop()
+        first = _count_calls(callgrind, body, label, 1)
+        if first.instructions >= REPEAT_BELOW:
+            return first
+        calls = min(MAX_CALLS, -(-REPEAT_BELOW // max(first.instructions, 1)))
+        repeated = _count_calls(callgrind, body, label, calls)
     finally:
         if collecting:
             gc.enable()
-    return callgrind.dump(label)
+    return Counts(round(repeated.instructions / calls), first.l1_misses, first.ll_misses)
 
 
 _callgrind: list[Callgrind] = []
