@@ -15,7 +15,7 @@ from pathlib import Path
 
 from mlxbench.harness import benchmark_names, counting
 from mlxbench.harness.backends import Backend
-from mlxbench.history import asv_run, lock, machine
+from mlxbench.history import asv_run, counted_commits, lock, machine
 from mlxbench.history.asv_project import PINNED
 from mlxbench.history.compare import CompareOutcome, ComparePlan, run_round
 from mlxbench.store import results
@@ -85,10 +85,9 @@ def render(p: ComparePlan, counted: tuple[int, int], moved: Sequence[CountChange
 
 
 def moving_backends(p: ComparePlan) -> list[Backend]:
-    """The selected backends whose counts can differ between the sides: all but torch's where torch is pinned
-    (both sides run the same torch build; :mod:`~mlxbench.history.counted_commits`)."""
-    pinned = p.project.mode == PINNED
-    return [b for b in p.backends if not (pinned and b.framework == "torch")]
+    """The selected backends whose counts can differ between the sides: not torch's where torch is pinned
+    (:func:`~mlxbench.history.counted_commits.one_build_throughout`)."""
+    return [b for b in p.backends if not counted_commits.one_build_throughout(b, p.project.mode == PINNED)]
 
 
 def run(p: ComparePlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., int] = lock.call) -> CompareOutcome:

@@ -107,9 +107,12 @@ def compile_neutral(results_dir: Path, ops: Iterable[Op], compiled: Backend) -> 
     return {op for op, n in proved.items() if n >= PROOF_COMMITS and op not in disproved}
 
 
-def _torch_build(s: Selected, pinned: bool) -> str | None:
-    """The torch build a commit runs: the environment's where torch is pinned, else the commit's own."""
-    return "pinned" if pinned else s.commit.torch
+def one_build_throughout(backend: Backend, pinned: bool) -> bool:
+    """Whether ``backend`` runs one build at every commit: torch's where the environment pins torch.
+
+    Its counts cannot differ between commits: a history counts it once, a compare not at all.
+    """
+    return pinned and backend.framework == "torch"
 
 
 def groups(
@@ -130,14 +133,15 @@ def groups(
         tuple[tuple[str, tuple[str, ...]], ...], tuple[list[tuple[Backend, tuple[Op, ...]]], list[Selected]]
     ] = {}
     for n, s in enumerate(commits):
-        build = _torch_build(s, pinned)
-        new_build = build not in seen_builds
-        seen_builds.add(build)
+        new_build = s.commit.torch not in seen_builds
+        seen_builds.add(s.commit.torch)
         at_end = n in (0, len(commits) - 1)
         counts = []
         for b in backends:
-            if b.framework == "torch" and not (every_commit or new_build):
-                continue
+            if b.framework == "torch" and not every_commit:
+                counted_before = n > 0 if one_build_throughout(b, pinned) else not new_build
+                if counted_before:
+                    continue
             chosen = tuple(op for op in ops if every_commit or at_end or op.name not in neutral.get(b.name, ()))
             if chosen:
                 counts.append((b, chosen))
