@@ -45,8 +45,8 @@ LL_MISS_CYCLES = 100
 CHANGE = 0.001
 """A count that moves by more than this share, and by more than :data:`MIN_CHANGE` instructions, is a change."""
 MIN_CHANGE = 5_000
-"""Instructions: a call's fixed part (the dispatch, the allocator, MLX's worker thread) moves by hundreds to a few
-thousand from run to run, which is over 0.1% of a call under a few million (docs/method.md, "Counted instructions")."""
+"""Instructions: a call's fixed part (the dispatch, MLX's worker thread) moves by tens between environments, and
+by hundreds to thousands under earlier methods: over 0.1% of a small call (docs/method.md, "Counted instructions")."""
 
 
 def changed(before: float, after: float) -> bool:
