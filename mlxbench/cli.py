@@ -146,8 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         kept = (
-            "result files that were there before are as they were, results of commits measured for the first time "
-            "are kept (ASV saves a commit's results when that commit's benchmarks end); the lock is released"
+            "result files that were there before are as they were (but for the counts of a finished commit: they "
+            "need no load check), results of commits measured for the first time are kept (ASV saves a commit's "
+            "results when that commit's benchmarks end); the lock is released"
             if _locked(args)
             else "nothing was being measured"
         )

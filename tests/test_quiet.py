@@ -171,3 +171,26 @@ def test_an_interrupted_run_leaves_the_files_that_were_there_as_they_were(tmp_pa
         quiet.run(asv, machine_dir, wait=lambda seconds: (True, 0.0, None))
     assert kept.read_text() == '{"results": {"committed": 1}}'
     assert (machine_dir / "bbbbbbbb-env.json").read_text() == '{"results": {"new": 3}}'
+
+
+def test_an_interrupted_counted_run_keeps_the_commits_it_finished_and_mends_a_cut_off_file(tmp_path, capsys):
+    """Counts need no load check: ASV's rewrite of a finished commit stays; a file cut off mid-write is written back."""
+    machine_dir = tmp_path / "machine"
+    machine_dir.mkdir()
+    finished, cut_off = machine_dir / "aaaaaaaa-env.json", machine_dir / "cccccccc-env.json"
+    finished.write_text('{"results": {"time": 1}}')
+    cut_off.write_text('{"results": {"time": 2}}')
+
+    def interrupted(command, cwd=None, env=None) -> int:
+        finished.write_text('{"results": {"time": 1, "instructions": 5}}')
+        (machine_dir / "bbbbbbbb-env.json").write_text('{"results": {"instructions": 3}}')
+        cut_off.write_text('{"results": {"ti')
+        raise KeyboardInterrupt
+
+    asv = quiet.AsvRun(["asv", "run"], interrupted, tmp_path, {}, counted=True)
+    with pytest.raises(KeyboardInterrupt):
+        quiet.run(asv, machine_dir, wait=lambda seconds: (True, 0.0, None))
+    assert finished.read_text() == '{"results": {"time": 1, "instructions": 5}}'
+    assert (machine_dir / "bbbbbbbb-env.json").read_text() == '{"results": {"instructions": 3}}'
+    assert cut_off.read_text() == '{"results": {"time": 2}}'
+    assert "the counts of the 2 commit(s) it had finished are kept" in capsys.readouterr().err

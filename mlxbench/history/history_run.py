@@ -364,7 +364,8 @@ def run(p: HistoryPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
         for n, (hashes, counts) in enumerate(runs):
             hashfile = Path(tmp) / f"commits-{n}.txt"
             hashfile.write_text("".join(h + "\n" for h in hashes))
-            ran = quiet.run(quiet.AsvRun(asv_command(p, hashfile, counts), call, p.config.parent, env), p.machine_dir)
+            asv = quiet.AsvRun(asv_command(p, hashfile, counts), call, p.config.parent, env, counted=p.counted)
+            ran = quiet.run(asv, p.machine_dir)
             code = code or ran
         asv_seconds = time.monotonic() - asv_started
     not_run = set(p.picked.hashes) - {h for g in groups for h in g.hashes} if p.counted else set()

@@ -207,5 +207,6 @@ def run(p: MainJobPlan, say: asv_run.Say = asv_run.unheard, call: Callable[..., 
         + f"results in {p.results_dir}"
         + (" (a trial: it measures everything)" if p.project.trial else " (measuring again)" if p.rerun else "")
     )
-    asv = quiet.AsvRun(p.command, call, p.config.parent, {**os.environ, PRESET_ENV: p.preset}, p.commit, p.series[0])
+    env = {**os.environ, PRESET_ENV: p.preset}
+    asv = quiet.AsvRun(p.command, call, p.config.parent, env, p.commit, p.series[0], counted=p.counted)
     return MainJobOutcome(quiet.run(asv, p.machine_dir), p)

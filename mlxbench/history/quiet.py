@@ -12,6 +12,7 @@ in the machine folder's :data:`~mlxbench.store.loads.LOAD_FILE`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -128,7 +129,8 @@ class AsvRun:
     """An ``asv run`` and how to start it: the command, the caller, its directory and environment.
 
     ``commit`` and ``series`` name the results where ASV does not tell the
-    benchmark processes (the main job's installed environment).
+    benchmark processes (the main job's installed environment). ``counted``:
+    it runs counted benchmarks only, whose results need no load check.
     """
 
     command: Sequence[str]
@@ -137,6 +139,7 @@ class AsvRun:
     env: Mapping[str, str]
     commit: str | None = None
     series: str | None = None
+    counted: bool = False
 
     def measured(self, directory: Path, command: Sequence[str] | None = None) -> tuple[int, dict[Key, Reading]]:
         """Run ``command`` (default: this run's) with its benchmarks' load written into ``directory``:
@@ -159,6 +162,8 @@ def run(
 
     Returns the first run's exit status, or a re-measurement's where that one failed. A result file left
     truncated (by an earlier run killed mid-write, or this one) is set aside with a message before and after.
+    Interrupted, the files it rewrote are written back as they were, unchecked timings being no results; a counted
+    run keeps the commits it finished (ASV saves a commit's file when its benchmarks end) and a count needs no check.
     """
     files.set_aside_unreadable(machine_dir)
     before = {path: path.read_text() for path in files.result_files(machine_dir)}
@@ -167,7 +172,12 @@ def run(
             code, found = asv.measured(Path(tmp) / "0")
             again = remeasure(found, asv, Path(tmp), wait=wait)
     except KeyboardInterrupt:
-        if restored := restore(before):
+        if asv.counted:
+            restore(before, only_unreadable=True)
+            now = files.result_files(machine_dir)
+            if kept := [path for path in now if path not in before or _rewritten(path, before[path])]:
+                _log(f"mlxbench: interrupted: the counts of the {len(kept)} commit(s) it had finished are kept")
+        elif restored := restore(before):
             _log(
                 f"mlxbench: interrupted before its results were checked for load: {len(restored)} result file(s) "
                 f"it had rewritten are back as they were ({', '.join(p.name for p in restored[:3])}"
@@ -180,18 +190,30 @@ def run(
     return code or again
 
 
-def restore(before: Mapping[Path, str]) -> list[Path]:
+def _rewritten(path: Path, content: str) -> bool:
+    try:
+        return path.read_text() != content
+    except (OSError, UnicodeDecodeError):
+        return True
+
+
+def _readable(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return True
+
+
+def restore(before: Mapping[Path, str], only_unreadable: bool = False) -> list[Path]:
     """Write back each result file whose text differs from ``before`` (an interrupted run's rewrites); those paths.
 
-    Files the run created are kept: they damage nothing that was there.
+    ``only_unreadable``: only those left unreadable (cut off mid-write, or gone). Files the run created are
+    kept: they damage nothing that was there.
     """
     restored = []
     for path, content in before.items():
-        try:
-            same = path.read_text() == content
-        except (OSError, UnicodeDecodeError):
-            same = False
-        if not same:
+        if _rewritten(path, content) and not (only_unreadable and _readable(path)):
             files.write_atomic(path, content)
             restored.append(path)
     return restored
