@@ -72,7 +72,7 @@ def test_a_dump_becomes_the_functions_own_counts_without_the_allocators_and_the_
 class FakeCallgrind:
     """Records the client requests and the op's calls in order; a region counts ``per_call`` per op it ran."""
 
-    def __init__(self, log: list[str], per_call: int = counting.REPEAT_BELOW) -> None:
+    def __init__(self, log: list[str], per_call: int = counting.REPEAT_BELOW["torch"]) -> None:
         self.log = log
         self.per_call = per_call
 
@@ -127,7 +127,7 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
     value = method(cls(), variant)
     expected = ["settle allocator", "clear method cache", "start", "op", "stop", f"dump ReLU.{variant}.{backend}"]
     assert counted_here == expected
-    assert value == counting.REPEAT_BELOW + 7, "a call that large is counted once"
+    assert value == counting.REPEAT_BELOW["torch"] + 7, "a call that large is counted once (under mlx's target too)"
     # the body the time benchmark times (timed_body: a partial for torch on the CPU, the closure elsewhere)
     (counted_body,) = prepared_bodies
     assert type(counted_body) is type(time_body)
@@ -142,12 +142,13 @@ def test_the_counted_body_is_the_time_benchmarks_body_between_start_and_stop(bac
 
 
 def test_a_small_call_is_counted_again_over_many_calls_and_keeps_the_first_calls_misses(monkeypatch):
-    """Under REPEAT_BELOW: a second region of ceil(REPEAT_BELOW / count) calls gives the instructions per call."""
+    """Under the target: a second region of ceil(target / count) calls gives the instructions per call."""
     log: list[str] = []
     monkeypatch.setattr(counting, "settle_allocator", lambda: log.append("settle allocator"))
-    per_call = counting.REPEAT_BELOW // 8 - 1
-    counts = counting.count(FakeCallgrind(log, per_call), lambda: log.append("op"), "x")
-    calls = math.ceil(counting.REPEAT_BELOW / (per_call + 7))
+    target = counting.REPEAT_BELOW["mlx"]
+    per_call = target // 8 - 1
+    counts = counting.count(FakeCallgrind(log, per_call), lambda: log.append("op"), "x", target)
+    calls = math.ceil(target / (per_call + 7))
     assert calls == 8
     assert log == ["settle allocator", "start", "op", "stop", "dump x", "settle allocator", "start"] + [
         "op"
@@ -157,17 +158,17 @@ def test_a_small_call_is_counted_again_over_many_calls_and_keeps_the_first_calls
     ]
     assert counts == counting.Counts(round((per_call * calls + 7) / calls), 3, 1), "misses: the first, cold call's"
     log.clear()
-    tiny = counting.count(FakeCallgrind(log, 10), lambda: log.append("op"), "x")
+    tiny = counting.count(FakeCallgrind(log, 10), lambda: log.append("op"), "x", target)
     assert log.count("op") == 1 + counting.MAX_CALLS and tiny.instructions == 10
 
 
 def test_a_variant_is_counted_once_by_whichever_process_claims_it_and_its_failures_reach_every_reader(counted_here):
-    counts = counting.counted("A", lambda: lambda: None)
+    counts = counting.counted("A", lambda: lambda: None, 20_000_000)
     assert counts == counting.Counts(0, 2, 1), "an empty body: the region's own 7 instructions over 1,000 calls"
     assert counting.outcome("A") == counts, "stored for the others"
-    assert counting.counted("A", lambda: pytest.fail("stored counts are not counted again")) == counts
+    assert counting.counted("A", lambda: pytest.fail("stored counts are not counted again"), 1) == counts
     assert counting.claim("B") and not counting.claim("B"), "a second process does not get a claimed variant"
-    assert counting.counted("B", lambda: pytest.fail("claimed elsewhere")) is None
+    assert counting.counted("B", lambda: pytest.fail("claimed elsewhere"), 1) is None
     assert counting.outcome("B") is None, "nothing stored until the claiming process has counted it"
 
     def unsupported():
@@ -177,11 +178,11 @@ def test_a_variant_is_counted_once_by_whichever_process_claims_it_and_its_failur
         raise ValueError("shapes do not match")
 
     with pytest.raises(NotImplementedError):
-        counting.counted("C", unsupported)
+        counting.counted("C", unsupported, 1)
     with pytest.raises(NotImplementedError, match="no float16 ReLU"):
         counting.outcome("C")  # ASV's n/a in the reader too
     with pytest.raises(ValueError):
-        counting.counted("D", broken)
+        counting.counted("D", broken, 1)
     with pytest.raises(counting.CountFailed, match="ValueError: shapes do not match"):
         counting.outcome("D")
     assert not list(Path(os.environ[counting.OUT_DIR_ENV]).glob(".*")), "no file left half-written"
@@ -327,7 +328,7 @@ def test_counted_benchmarks_exist_for_cpu_backends_only_and_say_instructions():
             getattr(cls, f"track_instructions_{b.name}").version
             == f"{asv_suite.benchmark_version(CATALOG['ReLU'], b.name)}-c{revision}"
         )
-    assert counting.method_revision("mlx") == 6 and counting.method_revision("torch") == 5
+    assert counting.method_revision("mlx") == 7 and counting.method_revision("torch") == 5
 
 
 def test_outside_valgrind_a_counted_benchmark_is_na(monkeypatch):
@@ -356,7 +357,7 @@ def test_a_count_without_the_preloaded_allocator_is_refused(monkeypatch):
         pytest.skip("this test process itself preloads mimalloc")
     monkeypatch.setattr(counting, "_allocator_collect", functools.cache(counting._allocator_collect.__wrapped__))
     with pytest.raises(RuntimeError, match="preload libmimalloc.so.2"):
-        counting.count(FakeCallgrind([]), lambda: None, "x")
+        counting.count(FakeCallgrind([]), lambda: None, "x", 1)
 
 
 def test_no_mimalloc_is_the_install_line_too(monkeypatch):
@@ -497,7 +498,7 @@ callgrind = counting.Callgrind(Path(os.environ[counting.OUT_DIR_ENV]))
 found = {{}}
 for n in {calls_per_body!r}:
     body = (lambda: None) if n == 0 else (lambda n=n: [call.timed() for _ in range(n)])
-    found[n] = counting.count(callgrind, body, f"calls-{{n}}").instructions
+    found[n] = counting.count(callgrind, body, f"calls-{{n}}", counting.REPEAT_BELOW["mlx"]).instructions
 print("COUNTS " + json.dumps(found))
 """
 

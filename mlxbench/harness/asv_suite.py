@@ -218,7 +218,9 @@ def count_variant(op: Op, variant_id: str, backend: str, preset: str) -> countin
     (:func:`~mlxbench.harness.counting.count`); the prepared call is not kept.
     """
     return counting.counted(
-        counting.key(op.name, variant_id, backend), lambda: prepare(op, variant_id, backend, preset, keep=False).timed
+        counting.key(op.name, variant_id, backend),
+        lambda: prepare(op, variant_id, backend, preset, keep=False).timed,
+        counting.REPEAT_BELOW[BACKENDS[backend].framework],
     )
 
 

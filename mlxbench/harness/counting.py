@@ -54,17 +54,20 @@ def changed(before: float, after: float) -> bool:
     return abs(after - before) > MIN_CHANGE and abs(after - before) > CHANGE * before
 
 
-METHOD_REVISIONS = {"mlx": 6, "torch": 5}
+METHOD_REVISIONS = {"mlx": 7, "torch": 5}
 """Per framework, bumped when what its counts measure changes: the counted benchmarks' versions carry it, so older
-counts are not compared with newer (mlx 6, torch 5: the allocators' own instructions left out, and a call under
-:data:`REPEAT_BELOW` counted over many calls; mlx 5: each worker alone on one CPU at real-time priority, so MLX's
-calling thread and stream thread take turns the same way every time; 4: mimalloc in counting processes;
-3: jemalloc; 2: glibc without its fast bins and per-thread caches; 1: a count after an instrumented warm call)."""
-REPEAT_BELOW = 20_000_000
-"""Instructions: a call that counts fewer is counted again, as ``ceil(REPEAT_BELOW / its count)`` calls in one
-region (at most :data:`MAX_CALLS`), and its instructions are that region's per call. MLX's calling and stream
+counts are not compared with newer (mlx 7: a small call repeated up to 5 M instructions, not 20 M; mlx 6, torch 5:
+the allocators' own instructions left out, and a call under :data:`REPEAT_BELOW` counted over many calls; mlx 5: each
+worker alone on one CPU at real-time priority, so MLX's calling thread and stream thread take turns the same way every
+time; 4: mimalloc in counting processes; 3: jemalloc; 2: glibc without its fast bins and per-thread caches; 1: a count
+after an instrumented warm call)."""
+REPEAT_BELOW = {"mlx": 5_000_000, "torch": 20_000_000}
+"""Instructions, per framework: a call that counts fewer is counted again, as ``ceil(REPEAT_BELOW / its count)`` calls
+in one region (at most :data:`MAX_CALLS`), and its instructions are that region's per call. MLX's calling and stream
 threads take turns a little differently from call to call (up to about 1,100 instructions); over the calls of one
-region that is under 0.1% (docs/measurements/counted-allocator-excluded-2026-12-07.md)."""
+region that is under 0.03% (docs/measurements/counted-allocator-excluded-2026-12-07.md). MLX's is 5 M, a quarter of
+the first choice, for the history's cost; torch's stays at 20 M, where its control was counted (a pinned torch is
+counted once per build)."""
 MAX_CALLS = 1_000
 """The most calls one repeated count makes (an empty body would otherwise be called millions of times)."""
 UNCOUNTED_FUNCTIONS = frozenset({"_PyObject_Malloc", "_PyObject_Free", "_PyObject_Realloc", "_PyObject_Calloc"})
@@ -244,36 +247,64 @@ def _uncounted(obj: str, function: str) -> bool:
     return Path(obj).name.startswith(ALLOCATOR) or function in UNCOUNTED_FUNCTIONS
 
 
-def read_counts(dump: str) -> Counts:
-    """A callgrind dump's counts: every function's own costs summed, the allocators' left out (:func:`_uncounted`).
+def _own_costs(text: str, events: list[str]) -> dict[str, int]:
+    """The own costs of every function in ``text`` (lines of a dump), summed per event.
 
-    Written with ``--compress-strings=no``: ``ob=`` and ``fn=`` lines carry whole names.
-    A function's own cost lines follow its ``fn=`` line; the line after ``calls=`` is
-    the inclusive cost of a call it makes, counted in the callee already.
+    A function's own cost lines follow its ``fn=`` line; the line after ``calls=``
+    is the inclusive cost of a call it makes, counted in the callee already.
     """
-    events: list[str] = []
     totals = dict.fromkeys(_EVENTS, 0)
-    obj = function = ""
     after_calls = False
-    for line in dump.splitlines():
-        if line.startswith("events:"):
-            events = line.split()[1:]
-        elif line.startswith("ob="):
-            obj = line[3:]
-        elif line.startswith("fn="):
-            function = line[3:]
-        elif line.startswith("calls="):
+    for line in text.splitlines():
+        if line.startswith("calls="):
             after_calls = True
         elif line[:1].isdigit() or line[:1] in "+-*":
             if after_calls:
                 after_calls = False
-            elif events and not _uncounted(obj, function):
+            else:
                 for event, cost in zip(events, line.split()[1:]):
                     if event in totals:
                         totals[event] += int(cost)
-    if not events:
-        raise ValueError("not a callgrind dump: no events line")
-    return Counts.from_totals(totals)
+    return totals
+
+
+def _uncounted_text(dump: str) -> str:
+    """The parts of a dump that hold the allocators' functions (:func:`_uncounted`), each from its ``fn=`` line.
+
+    Written with ``--compress-strings=no``, a dump names each object on an ``ob=``
+    line before its functions, and each function on its ``fn=`` line.
+    """
+    parts: list[str] = []
+    for section in dump.split("\nob=")[1:]:
+        obj, _, functions = section.partition("\n")
+        if _uncounted(obj, ""):
+            parts.append(functions)
+            continue
+        for name in UNCOUNTED_FUNCTIONS:
+            at = functions.find(f"fn={name}\n")
+            while at >= 0:
+                end = functions.find("\nfn=", at + 1)
+                parts.append(functions[at : None if end < 0 else end])
+                at = functions.find(f"fn={name}\n", at + 1)
+    return "\n".join(parts)
+
+
+def read_counts(dump: str) -> Counts:
+    """A callgrind dump's counts: its ``totals:`` line less the allocators' own costs (:func:`_uncounted`).
+
+    Only the allocators' functions are read line by line: a dump holds thousands of
+    lines, and the counting process reads each under valgrind.
+    """
+    events = next((line.split()[1:] for line in dump.splitlines() if line.startswith("events:")), None)
+    totals_line = dump[dump.rfind("\ntotals:") + 1 :].partition("\n")[0] if "\ntotals:" in dump else ""
+    if events is None or not totals_line:
+        raise ValueError("not a callgrind dump: no events or totals line")
+    totals = dict.fromkeys(_EVENTS, 0)
+    for event, cost in zip(events, totals_line.split()[1:]):
+        if event in totals:
+            totals[event] = int(cost)
+    uncounted = _own_costs(_uncounted_text(dump), events)
+    return Counts.from_totals({event: totals[event] - uncounted[event] for event in _EVENTS})
 
 
 @functools.cache
@@ -308,7 +339,7 @@ def _count_calls(callgrind: Callgrind, body: Callable[[], Any], label: str, call
     return callgrind.dump(label)
 
 
-def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
+def count(callgrind: Callgrind, body: Callable[[], Any], label: str, repeat_below: int) -> Counts:
     """The counts of one call of ``body``: instrumentation on around that call alone, then, for a small call, many.
 
     The allocator is settled first (:func:`settle_allocator`) and the allocators'
@@ -316,7 +347,7 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     the simulated caches, so the misses are a cold call's: they depend on the call
     alone, not on what ran before it. Python's method cache is emptied too: which of
     its entries collide depends on where names landed in memory. A call under
-    :data:`REPEAT_BELOW` instructions is counted again over many calls, and its
+    ``repeat_below`` instructions (:data:`REPEAT_BELOW`) is counted again over many calls, and its
     instructions are those per call; its misses stay the first call's. The garbage
     collector is off around the calls, as ASV's timer turns it off around a timed
     call: a collection is not the op's work.
@@ -325,9 +356,9 @@ def count(callgrind: Callgrind, body: Callable[[], Any], label: str) -> Counts:
     gc.disable()
     try:
         first = _count_calls(callgrind, body, label, 1)
-        if first.instructions >= REPEAT_BELOW:
+        if first.instructions >= repeat_below:
             return first
-        calls = min(MAX_CALLS, -(-REPEAT_BELOW // max(first.instructions, 1)))
+        calls = min(MAX_CALLS, -(-repeat_below // max(first.instructions, 1)))
         repeated = _count_calls(callgrind, body, label, calls)
     finally:
         if collecting:
@@ -391,8 +422,8 @@ def _write(name: str, text: str, out_dir: Path | None = None) -> None:
     aside.replace(path)
 
 
-def counted(key: str, make_body: Callable[[], Callable[[], Any]]) -> Counts | None:
-    """``key``'s counts in this valgrind run: stored ones, or counted now if this process claims the key.
+def counted(key: str, make_body: Callable[[], Callable[[], Any]], repeat_below: int) -> Counts | None:
+    """``key``'s counts in this valgrind run: stored ones, or counted now (:func:`count`) if this process claims it.
 
     None where another process claimed it first. ``make_body`` prepares the
     call (inputs, warm-up); what it raises is stored for every reader and raised.
@@ -403,7 +434,7 @@ def counted(key: str, make_body: Callable[[], Callable[[], Any]]) -> Counts | No
         body = make_body()
         if not _callgrind:
             _callgrind.append(Callgrind(Path(os.environ[OUT_DIR_ENV])))
-        counts = count(_callgrind[0], body, key)
+        counts = count(_callgrind[0], body, key, repeat_below)
     except NotImplementedError as exc:
         record_failure(key, str(exc), not_available=True)
         raise
