@@ -69,6 +69,37 @@ def test_a_dump_becomes_the_functions_own_counts_without_the_allocators_and_the_
         counting.read_counts("fn=f\n0 10\n")
 
 
+def test_a_dump_read_from_its_totals_leaves_out_every_allocator_section_wherever_it_stands():
+    """Allocator objects and Python's allocator functions in several places; a longer name is not theirs."""
+    dump = """events: Ir I1mr
+summary: 0
+
+ob=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0
+fn=mi_malloc
+0 10 1
+ob=/x/libpython3.11.so.1.0
+fn=_PyObject_Free
+0 4 1
+fn=_PyObject_Freelist
+0 7 0
+fn=f
+0 100 2
+cob=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0
+cfn=mi_malloc
+calls=1 0
+0 10 1
+ob=/usr/lib/x86_64-linux-gnu/libmimalloc.so.2.0
+fn=mi_free
+0 6 0
+ob=/x/libpython3.11.so.1.0
+fn=_PyObject_Free
+0 5 0
+totals: 132 4
+"""
+    counts = counting.read_counts(dump)
+    assert (counts.instructions, counts.l1_misses) == (132 - 10 - 4 - 6 - 5, 4 - 1 - 1)
+
+
 class FakeCallgrind:
     """Records the client requests and the op's calls in order; a region counts ``per_call`` per op it ran."""
 
