@@ -132,6 +132,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     2 on bad input, 130 when interrupted (Ctrl-C), 143 when terminated (SIGTERM), as shells report them."""
     args = build_parser().parse_args(argv)
     previous = signal.signal(signal.SIGTERM, _terminated)
+    # SIGINT as from a terminal even where a script started this process ignoring it: its asv child takes SIGINT
+    # (lock.call), and a run whose child was interrupted must stop too, not go on measuring and storing
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if _locked(args):
             from mlxbench.history import lock
@@ -157,6 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + (signal.SIGTERM if isinstance(exc, Terminated) else signal.SIGINT)
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

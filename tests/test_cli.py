@@ -260,6 +260,30 @@ def test_ctrl_c_ends_with_one_line_and_releases_the_lock(monkeypatch, capsys):
         pass
 
 
+def test_a_command_started_ignoring_sigint_takes_it_as_ctrl_c(monkeypatch, capsys):
+    """A script's background job starts with SIGINT ignored; the asv child takes it anyway, so the command must too."""
+    import signal
+    from types import SimpleNamespace
+
+    from mlxbench.history import main_job
+
+    seen = []
+
+    def interrupted(*args, **kwargs):
+        seen.append(signal.getsignal(signal.SIGINT))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(main_job, "plan", lambda *args, **kwargs: SimpleNamespace(unavailable={}))
+    monkeypatch.setattr(main_job, "run", interrupted)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        assert main(["bench", "--op", "ReLU"]) == 130
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN, "what the caller had is put back"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert seen == [signal.default_int_handler]
+
+
 def test_sigterm_ends_with_one_line_and_the_status_a_shell_gives_it(monkeypatch, capsys):
     """SIGTERM: exit 143 (128 + 15), as `kill` of any command reads in a shell; 130 is Ctrl-C's."""
     import signal

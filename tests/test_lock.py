@@ -150,6 +150,13 @@ def test_a_run_started_ignoring_sigint_still_lets_its_asv_child_take_it(lock_fil
     assert "default_int_handler" in done.stdout, done.stdout
 
 
+def test_a_child_that_sigint_ended_interrupts_the_run_that_missed_it(lock_file):
+    """SIGINT to the process group of a run started ignoring it: ASV dies of it; the run must stop, not store."""
+    with pytest.raises(KeyboardInterrupt):
+        lock.call(["sh", "-c", "kill -INT $$; sleep 5"])
+    assert lock.call(["sh", "-c", "exit 3"]) == 3, "any other ending is the child's exit status"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

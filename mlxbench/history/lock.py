@@ -170,12 +170,17 @@ def call(command: Sequence[str], **kwargs: Any) -> int:
     :data:`INTERRUPT_GRACE` seconds it is killed. The child takes SIGINT even
     where this process was started ignoring it (in the background, by a
     script), so it ends as from Ctrl-C, its temporary files removed. On Linux
-    the child also gets SIGTERM when this process is killed outright.
+    the child also gets SIGTERM when this process is killed outright. A child
+    that SIGINT ended (this process missed it) raises KeyboardInterrupt here:
+    what it left unfinished is not to be stored or measured again.
     """
     preexec = _child_setup(os.getpid())
     with subprocess.Popen(list(command), pass_fds=tuple(_held_fds), preexec_fn=preexec, **kwargs) as proc:
         try:
-            return proc.wait()
+            code = proc.wait()
+            if code == -signal.SIGINT:
+                raise KeyboardInterrupt
+            return code
         except BaseException:
             proc.send_signal(signal.SIGINT)
             try:
