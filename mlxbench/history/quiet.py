@@ -12,7 +12,6 @@ in the machine folder's :data:`~mlxbench.store.loads.LOAD_FILE`.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -197,14 +196,6 @@ def _rewritten(path: Path, content: str) -> bool:
         return True
 
 
-def _readable(path: Path) -> bool:
-    try:
-        json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return True
-
-
 def restore(before: Mapping[Path, str], only_unreadable: bool = False) -> list[Path]:
     """Write back each result file whose text differs from ``before`` (an interrupted run's rewrites); those paths.
 
@@ -213,7 +204,7 @@ def restore(before: Mapping[Path, str], only_unreadable: bool = False) -> list[P
     """
     restored = []
     for path, content in before.items():
-        if _rewritten(path, content) and not (only_unreadable and _readable(path)):
+        if _rewritten(path, content) and not (only_unreadable and files.unreadable(path) is None):
             files.write_atomic(path, content)
             restored.append(path)
     return restored

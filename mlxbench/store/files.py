@@ -133,6 +133,15 @@ def read_result(path: Path) -> dict[str, Any]:
     return doc
 
 
+def unreadable(path: Path) -> str | None:
+    """Why ``path`` cannot be read as JSON (a run killed mid-write, or gone); None if it can."""
+    try:
+        json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return str(exc)
+    return None
+
+
 def set_aside_unreadable(machine_dir: Path) -> list[Path]:
     """Rename each result file that is not valid JSON (a run killed mid-write) out of ASV's way, saying so.
 
@@ -141,9 +150,7 @@ def set_aside_unreadable(machine_dir: Path) -> list[Path]:
     """
     moved = []
     for path in result_files(machine_dir):
-        try:
-            json.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        if (exc := unreadable(path)) is not None:
             target = path.with_name(path.name + SET_ASIDE_SUFFIX)
             os.replace(path, target)
             print(f"mlxbench: {path} was not valid JSON ({exc}); set aside as {target.name}", file=sys.stderr)
