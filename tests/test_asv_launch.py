@@ -18,7 +18,7 @@ from asv.plugin_manager import plugin_manager
 from mlxbench.harness.backends import BACKENDS
 from mlxbench.history import asv_launch, asv_patches
 from mlxbench.history.asv_project import repository
-from mlxbench.stack import releases
+from mlxbench.stack import releases, timeline
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -164,3 +164,16 @@ def test_asv_run_of_another_preset_is_refused_in_every_environment_type(monkeypa
     asv_launch.refuse_another_preset(SimpleNamespace(), {"MLXBENCH_PRESET": "tiny"})  # a project naming no preset
     tiny = SimpleNamespace(mlxbench_preset="tiny", results_dir=str(tmp_path / ".asv" / "presets" / "tiny"))
     asv_launch.refuse_another_preset(tiny, {"MLXBENCH_PRESET": "tiny"})
+
+
+def test_a_range_git_cannot_read_is_one_line_not_a_traceback(tags):
+    """``asv run v9.9.9`` failed inside ASV's git call with a traceback; now ASV's UserError names the tags."""
+    conf = SimpleNamespace(matrix={"req": {"torch": ["2.13.0"]}}, repo=str(repository().repo))
+    for bad in ("v9.9.9", "v0.2.0..v9.9.9", "v9.9.9^!", "'v0.2.0"):
+        with pytest.raises(util.UserError, match="git finds no commits") as refused:
+            asv_launch.refuse_an_unknown_range(conf, bad)
+        mlx = [t for t in tags if t.startswith("v")]
+        assert f"from {mlx[0]} to {mlx[-1]}" in str(refused.value) and "Traceback" not in str(refused.value)
+    for fine in ("v0.31.1^!", "v0.30.0..v0.31.1", "v0.2.0", "ALL", "NEW", "HASHFILE:x", [tags["v0.2.0"]], None):
+        asv_launch.refuse_an_unknown_range(conf, fine)
+    assert timeline.revisions(repository().repo, "v0.30.0..v0.31.1")[0] == tags["v0.31.1"]

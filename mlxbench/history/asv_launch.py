@@ -385,6 +385,32 @@ def mode_commits(conf: Any, range_spec: Any) -> Any:
     return [mlx[-1]] if range_spec is None else mlx
 
 
+ASV_RANGE_WORDS = frozenset({"EXISTING", "NEW", "TAGS", "ALL", "HEAD"})
+"""``asv run``'s own names for a set of commits: ASV resolves them, not git."""
+
+
+def refuse_an_unknown_range(conf: Any, range_spec: Any) -> None:
+    """``asv run v9.9.9``: a range git cannot read in the timeline is ASV's UserError (one line), not a traceback.
+
+    What git can read (a tag, ``a..b``, ``v0.31.1^!``) goes to ASV unchanged, as do
+    ASV's own words, ``HASHFILE:`` and a list of hashes.
+    """
+    if not isinstance(range_spec, str) or range_spec in ASV_RANGE_WORDS or range_spec.startswith("HASHFILE:"):
+        return
+    repo = getattr(conf, "repo", None)
+    if not repo or not Path(repo).exists():
+        return  # no timeline to read: ASV says so itself
+    try:
+        timeline.revisions(Path(repo), range_spec)
+    except timeline.UnknownRevision as exc:
+        mlx = [tag for tag in timeline.tags(Path(repo)) if tag.startswith(TAG_PREFIX["mlx"])]
+        known = f"; MLX's tags run from {mlx[0]} to {mlx[-1]} (`mlxbench releases` lists every tag)" if mlx else ""
+        raise util.UserError(
+            f"asv run: git finds no commits for {range_spec!r} in the timeline ({exc}){known}, "
+            "e.g. `asv run v0.31.1^!` or `asv run v0.30.0..v0.31.1`"
+        ) from None
+
+
 def existing_only(env_spec: Sequence[str] | None) -> bool:
     """A run in existing environments only (``-E existing[:...]``, ``--python=same``): ASV takes no range there."""
 

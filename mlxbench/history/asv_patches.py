@@ -79,6 +79,7 @@ def _run(
     asv_launch.refuse_a_quick_history(conf, bool(quick), saves_nothing)
     if not asv_launch.existing_only(env_spec):
         range_spec = asv_launch.mode_commits(conf, range_spec)
+        asv_launch.refuse_an_unknown_range(conf, range_spec)
     return _originals["run"](
         cls,
         conf,

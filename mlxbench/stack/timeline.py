@@ -21,6 +21,7 @@ of either framework appends one commit, so existing hashes never change.
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -154,6 +155,21 @@ def sync(path: Path, mlx: Sequence[Release] | None = None, torch: Sequence[Relea
     if commits:
         _git(path, "fast-import", "--quiet", "--force", stdin=_fast_import_stream(commits))
     return tags(path)
+
+
+class UnknownRevision(ValueError):
+    """git cannot read a revision or range in the timeline (its message is git's)."""
+
+
+def revisions(path: Path, range_spec: str) -> list[str]:
+    """The commit hashes ``git rev-list --first-parent`` gives for ``range_spec`` in the timeline, as ASV asks."""
+    try:
+        return _git(Path(path), "rev-list", "--first-parent", *shlex.split(range_spec), "--").split()
+    except subprocess.CalledProcessError as exc:
+        said = exc.stderr.decode(errors="replace").strip().splitlines()
+        raise UnknownRevision(said[0] if said else f"git exited {exc.returncode}") from None
+    except ValueError as exc:  # shlex: an unclosed quote
+        raise UnknownRevision(str(exc)) from None
 
 
 def tags(path: Path) -> dict[str, str]:
