@@ -126,7 +126,7 @@ def main() -> int:
     for variant, ratio in sorted(spread.items(), key=lambda item: -item[1]):
         if ratio > CONTROL_LIMIT:
             print(f"  over: {variant} {ratio:.5f}")
-    report = Report(loaded, [args.machine], mode="pinned")
+    report = Report(loaded, [args.machine], metric="instructions", mode="pinned")
     (series,) = report.series
     for backend in report.counted_backends(series):
         found = flagged(report, series, backend)
@@ -138,7 +138,11 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             copy = Path(shutil.copytree(results_dir, Path(tmp) / "results"))
             plant(copy, args.machine, project.tags[args.at], args.plant, "mlx_cpu", args.factor)
-            after = flagged(Report(results.load(copy, project.tags), [args.machine], mode="pinned"), series, "mlx_cpu")
+            after = flagged(
+                Report(results.load(copy, project.tags), [args.machine], metric="instructions", mode="pinned"),
+                series,
+                "mlx_cpu",
+            )
         new = sorted(set(after) - set(before))
         print(f"planted x{args.factor} on {args.plant} mlx_cpu at {args.at}: newly flagged {new}")
         print(f"  flagged before and not after: {sorted(set(before) - set(after))}")
