@@ -379,10 +379,15 @@ def mode_commits(conf: Any, range_spec: Any) -> Any:
     """The range ``asv run`` measures: in pinned mode a bare run is the newest MLX release, ``ALL`` every one."""
     if range_spec not in (None, "ALL") or not pinned_torch(getattr(conf, "matrix", {})):
         return range_spec
-    mlx = [h for tag, h in timeline.tags(Path(conf.repo)).items() if tag.startswith(TAG_PREFIX["mlx"])]
+    mlx = list(_mlx_tags(Path(conf.repo)).values())
     if not mlx:
         return range_spec
     return [mlx[-1]] if range_spec is None else mlx
+
+
+def _mlx_tags(repo: Path) -> dict[str, str]:
+    """The timeline's MLX release tags -> commit hashes, oldest first."""
+    return {tag: h for tag, h in timeline.tags(repo).items() if tag.startswith(TAG_PREFIX["mlx"])}
 
 
 ASV_RANGE_WORDS = frozenset({"EXISTING", "NEW", "TAGS", "ALL", "HEAD"})
@@ -403,7 +408,7 @@ def refuse_an_unknown_range(conf: Any, range_spec: Any) -> None:
     try:
         timeline.revisions(Path(repo), range_spec)
     except timeline.UnknownRevision as exc:
-        mlx = [tag for tag in timeline.tags(Path(repo)) if tag.startswith(TAG_PREFIX["mlx"])]
+        mlx = list(_mlx_tags(Path(repo)))
         known = f"; MLX's tags run from {mlx[0]} to {mlx[-1]} (`mlxbench releases` lists every tag)" if mlx else ""
         raise util.UserError(
             f"asv run: git finds no commits for {range_spec!r} in the timeline ({exc}){known}, "
